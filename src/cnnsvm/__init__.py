@@ -1,0 +1,16 @@
+"""cnnsvm: handwritten character recognition with a frozen CNN feature extractor and SVMs.
+
+The main entry points:
+
+- :mod:`cnnsvm.data` loads labelled image sets (``load_dataset("digits")``) and splits them;
+- :func:`cnnsvm.pipeline.make_hybrid`, :func:`~cnnsvm.pipeline.make_pca_svc` and
+  :func:`~cnnsvm.pipeline.make_cnn` build the three methods as scikit-learn estimators;
+- :func:`cnnsvm.pipeline.save` and :func:`~cnnsvm.pipeline.load` export and verify models.
+"""
+
+import os as _os
+
+# TensorFlow's C++ info lines are noise for users of a CPU tool; an explicit setting wins.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"

@@ -1,0 +1,170 @@
+"""The reject option: abstain when the classifier is unsure.
+
+A prediction is rejected when the highest class probability is below a
+threshold. Raising the threshold trades coverage for reliability, which
+:func:`accuracy_rejection_curve` measures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from cnnsvm.exceptions import ConfigError
+
+#: Label returned for rejected samples when the classes are numbers.
+REJECT_LABEL = -1
+#: Label returned for rejected samples when the classes are strings.
+REJECT_NAME = "?"
+
+
+def _check_threshold(threshold):
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise ConfigError(f"the reject threshold is a probability in [0, 1]; got {threshold}")
+    return float(threshold)
+
+
+def default_reject_label(classes):
+    """``-1`` for numeric classes, ``"?"`` for string classes."""
+    return REJECT_NAME if np.asarray(classes).dtype.kind in "OUS" else REJECT_LABEL
+
+
+def predict_with_reject(model, X, threshold, reject_label=None):
+    """Predict with a reject option.
+
+    Parameters
+    ----------
+    model : fitted classifier with ``predict_proba`` and ``classes_``
+    X : array-like
+        Inputs accepted by ``model``.
+    threshold : float
+        Minimum top probability for a prediction to be kept.
+    reject_label : optional
+        Label of rejected samples; see :func:`default_reject_label`.
+
+    Returns
+    -------
+    labels : ndarray
+        Predicted class, or ``reject_label`` where the model is unsure.
+    confidence : ndarray of float
+        Top class probability of each sample.
+    """
+    threshold = _check_threshold(threshold)
+    proba = model.predict_proba(X)
+    classes = np.asarray(model.classes_)
+    top = np.argmax(proba, axis=1)
+    confidence = proba[np.arange(len(proba)), top]
+    if reject_label is None:
+        reject_label = default_reject_label(classes)
+    labels = classes[top].astype(object if classes.dtype.kind in "OUS" else classes.dtype)
+    labels = np.where(confidence >= threshold, labels, reject_label)
+    return labels, confidence
+
+
+def accuracy_rejection_curve(y_true, proba, classes, thresholds=None):
+    """Accuracy on the accepted samples as the reject threshold rises.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    proba : ndarray of shape (n_samples, n_classes)
+        Class probabilities, columns ordered as ``classes``.
+    classes : array-like of shape (n_classes,)
+    thresholds : array-like, optional
+        Thresholds to evaluate; by default every distinct confidence.
+
+    Returns
+    -------
+    dict of ndarray
+        ``threshold``, ``rejection_rate`` (share abstained), ``accuracy``
+        (reliability: accuracy on accepted samples; 1.0 when all are rejected)
+        and ``error_rate`` (wrong accepted predictions over all samples).
+    """
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba)
+    predicted = np.asarray(classes)[np.argmax(proba, axis=1)]
+    confidence = proba.max(axis=1)
+    correct = predicted == y_true
+    if thresholds is None:
+        thresholds = np.unique(np.concatenate([[0.0], confidence]))
+    thresholds = np.asarray(thresholds, dtype=float)
+    n = len(y_true)
+    rejection, accuracy, error = [], [], []
+    for t in thresholds:
+        accepted = confidence >= t
+        n_acc = int(accepted.sum())
+        rejection.append(1.0 - n_acc / n)
+        accuracy.append(float(correct[accepted].mean()) if n_acc else 1.0)
+        error.append(float((accepted & ~correct).sum()) / n)
+    return {
+        "threshold": thresholds,
+        "rejection_rate": np.asarray(rejection),
+        "accuracy": np.asarray(accuracy),
+        "error_rate": np.asarray(error),
+    }
+
+
+def rejection_for_reliability(curve, reliability=1.0):
+    """Smallest rejection rate at which accuracy on accepted samples reaches ``reliability``.
+
+    Returns ``(rejection_rate, threshold)``, or ``(1.0, None)`` when no threshold reaches it.
+    """
+    ok = np.flatnonzero(curve["accuracy"] >= reliability)
+    if not len(ok):
+        return 1.0, None
+    best = ok[np.argmin(curve["rejection_rate"][ok])]
+    return float(curve["rejection_rate"][best]), float(curve["threshold"][best])
+
+
+class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Wrap a probabilistic classifier so that ``predict`` abstains when unsure.
+
+    Parameters
+    ----------
+    estimator : classifier with ``predict_proba``
+        Cloned and fitted by ``fit``. Wrap a fitted one in
+        :class:`sklearn.frozen.FrozenEstimator` to keep it as it is.
+    threshold : float, default=0.9
+        Minimum top probability for a prediction to be kept.
+    reject_label : optional
+        Label of rejected samples; ``None`` picks :func:`default_reject_label`.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted inner classifier.
+    classes_ : ndarray
+        Its classes (the reject label is not one of them).
+    """
+
+    def __init__(self, estimator, threshold=0.9, reject_label=None):
+        self.estimator = estimator
+        self.threshold = threshold
+        self.reject_label = reject_label
+
+    def fit(self, X, y):
+        """Fit a clone of ``estimator``; returns ``self``."""
+        _check_threshold(self.threshold)
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities of the inner classifier."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    def predict(self, X):
+        """Predicted class, or the reject label where the top probability is below ``threshold``."""
+        check_is_fitted(self, "estimator_")
+        return predict_with_reject(self.estimator_, X, self.threshold, self.reject_label)[0]
+
+    def reliability_score(self, X, y):
+        """``(accuracy on accepted samples, rejection rate)`` on ``X``, ``y``."""
+        labels, confidence = predict_with_reject(self.estimator_, X, self.threshold, self.reject_label)
+        accepted = confidence >= self.threshold
+        if not accepted.any():
+            return 1.0, 1.0
+        return float(np.mean(labels[accepted] == np.asarray(y)[accepted])), float(1 - accepted.mean())

@@ -1,0 +1,13 @@
+"""Feature extraction: the CNN extractor and its architectures, augmentation and PCA helpers."""
+
+from cnnsvm.features.architectures import PRESETS, build_network, resolve_architecture
+from cnnsvm.features.augmentation import build_augmentation
+from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
+
+__all__ = [
+    "PRESETS",
+    "CNNFeatureExtractor",
+    "build_augmentation",
+    "build_network",
+    "resolve_architecture",
+]

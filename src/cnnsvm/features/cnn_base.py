@@ -1,0 +1,246 @@
+"""Training and inference shared by the CNN feature extractor and the CNN classifier."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from cnnsvm.exceptions import DataError
+from cnnsvm.features.architectures import build_network, build_optimizer, resolve_architecture
+from cnnsvm.features.augmentation import build_augmentation
+from cnnsvm.progress import EpochProgress
+
+
+def images_from_features(X):
+    """Lay out a batch as single-channel images (n, h, w, 1).
+
+    (n, h, w) and (n, h, w, 1) are kept; a flat (n, d) batch becomes square
+    images when d is a perfect square, else one-row images of width d.
+    """
+    if X.ndim == 2:
+        side = math.isqrt(X.shape[1])
+        shape = (side, side) if side * side == X.shape[1] else (1, X.shape[1])
+        return X.reshape(len(X), *shape, 1)
+    if X.ndim == 3:
+        return X[..., None]
+    if X.ndim == 4 and X.shape[-1] == 1:
+        return X
+    raise DataError(
+        f"expected images of shape (n_samples, height, width) or flat features (n_samples, n_features); "
+        f"got shape {X.shape}"
+    )
+
+
+class BaseCNN(BaseEstimator):
+    """Common parameters, training loop and batched forward pass of the CNN estimators.
+
+    Architecture parameters left at ``None`` take the value of the ``architecture`` preset
+    (see :data:`cnnsvm.features.architectures.PRESETS`).
+    """
+
+    def __init__(
+        self,
+        architecture="default",
+        *,
+        filters=None,
+        convs_per_block=None,
+        kernel_size=None,
+        dense_units=None,
+        dropout=None,
+        conv_dropout=None,
+        batch_norm=None,
+        activation=None,
+        pooling=None,
+        optimizer=None,
+        learning_rate=None,
+        epochs=20,
+        batch_size=128,
+        augmentation=1.0,
+        validation_fraction=0.1,
+        patience=5,
+        predict_batch_size=1024,
+        random_state=0,
+        verbose=0,
+    ):
+        self.architecture = architecture
+        self.filters = filters
+        self.convs_per_block = convs_per_block
+        self.kernel_size = kernel_size
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.conv_dropout = conv_dropout
+        self.batch_norm = batch_norm
+        self.activation = activation
+        self.pooling = pooling
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.augmentation = augmentation
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.predict_batch_size = predict_batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    def _architecture_params(self):
+        names = (
+            "filters convs_per_block kernel_size dense_units dropout conv_dropout batch_norm "
+            "activation pooling optimizer learning_rate"
+        ).split()
+        return resolve_architecture(self.architecture, **{n: getattr(self, n) for n in names})
+
+    def _validate_X(self, X, reset):
+        X_arr = np.asarray(X) if not hasattr(X, "iloc") else X
+        if getattr(X_arr, "ndim", 2) == 2:
+            X_arr = validate_data(self, X, reset=reset, dtype=np.float32)
+        else:
+            X_arr = np.asarray(X_arr, dtype=np.float32)
+            if not np.isfinite(X_arr).all():
+                raise DataError("Input X contains NaN or infinity; clean or drop those samples")
+            n_features = int(np.prod(X_arr.shape[1:]))
+            if reset:
+                self.n_features_in_ = n_features
+            elif n_features != self.n_features_in_:
+                raise DataError(
+                    f"X has {n_features} features per sample, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input"
+                )
+        images = images_from_features(X_arr)
+        if reset:
+            self.input_shape_ = tuple(int(s) for s in images.shape[1:3])
+        elif tuple(images.shape[1:3]) != self.input_shape_:
+            raise DataError(
+                f"images are {images.shape[1]}x{images.shape[2]} but this model was fitted on "
+                f"{self.input_shape_[0]}x{self.input_shape_[1]} images"
+            )
+        return images
+
+    def _fit_network(self, X, y):
+        """Encode labels, train the network, keep the best weights; sets the fitted attributes."""
+        images = self._validate_X(X, reset=True)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(images):
+            raise DataError(
+                f"y must hold one label per image: got {len(images)} images and labels of shape {y.shape}"
+            )
+        check_classification_targets(y)
+        self.label_encoder_ = LabelEncoder().fit(y)
+        self.classes_ = self.label_encoder_.classes_
+        if len(self.classes_) < 2:
+            raise DataError(
+                f"the training labels hold only one class ({self.classes_[0]!r}); "
+                "a classifier needs samples of at least 2 classes"
+            )
+        targets = self.label_encoder_.transform(y).astype(np.int32)
+        params = self._architecture_params()
+        if self.random_state is not None:
+            keras.utils.set_random_seed(int(self.random_state))
+
+        x_train, y_train, validation = self._validation_split(images, targets)
+        network = build_network(self.input_shape_, len(self.classes_), params)
+        augment = None
+        if min(self.input_shape_) >= 8:
+            augment = build_augmentation(self.augmentation, seed=self.random_state)
+        trainer = network if augment is None else keras.Sequential([augment, network])
+        trainer.compile(
+            optimizer=build_optimizer(params),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        monitor = "val_loss" if validation is not None else "loss"
+        callbacks = [
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=self.patience, restore_best_weights=True
+            ),
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, factor=0.5, patience=max(1, self.patience // 2), min_lr=1e-5
+            ),
+        ]
+        if self.verbose:
+            callbacks.append(EpochProgress(label=type(self).__name__))
+        start = time.perf_counter()
+        history = trainer.fit(
+            x_train,
+            y_train,
+            batch_size=int(self.batch_size),
+            epochs=int(self.epochs),
+            validation_data=validation,
+            callbacks=callbacks,
+            shuffle=True,
+            verbose=0,
+        )
+        self.fit_time_ = time.perf_counter() - start
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.n_epochs_ = len(next(iter(self.history_.values()), []))
+        self.network_ = network
+        self._embedding_model = None
+        return self
+
+    def _validation_split(self, images, targets):
+        fraction = float(self.validation_fraction or 0.0)
+        n_classes = len(self.classes_)
+        n_val = int(round(fraction * len(images)))
+        if fraction <= 0 or n_val < 1 or len(images) - n_val < n_classes:
+            return images, targets, None
+        stratify = targets if n_val >= n_classes and np.bincount(targets).min() >= 2 else None
+        x_tr, x_val, y_tr, y_val = train_test_split(
+            images, targets, test_size=n_val, stratify=stratify, random_state=self.random_state
+        )
+        return x_tr, y_tr, (x_val, y_val)
+
+    # ---------------------------------------------------------------- inference
+    def _embedding(self):
+        if getattr(self, "_embedding_model", None) is None:
+            net = self.network_
+            self._embedding_model = keras.Model(net.input, net.get_layer("embedding").output)
+        return self._embedding_model
+
+    def _forward(self, X, output):
+        """Run the network on X in batches; ``output`` is "softmax" or "embedding"."""
+        check_is_fitted(self, "network_")
+        images = self._validate_X(X, reset=False)
+        model = self.network_ if output == "softmax" else self._embedding()
+        batch = max(1, int(self.predict_batch_size))
+        parts = [
+            np.asarray(model(images[i : i + batch], training=False))
+            for i in range(0, len(images), batch)
+        ]
+        if not parts:
+            width = model.output_shape[-1]
+            return np.zeros((0, width), np.float32)
+        return np.concatenate(parts)
+
+    # ----------------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_embedding_model", None)
+        network = state.pop("network_", None)
+        if network is not None:
+            state["_network_config"] = network.to_json()
+            state["_network_weights"] = network.get_weights()
+        return state
+
+    def __setstate__(self, state):
+        config = state.pop("_network_config", None)
+        weights = state.pop("_network_weights", None)
+        self.__dict__.update(state)
+        self._embedding_model = None
+        if config is not None:
+            network = keras.models.model_from_json(config)
+            network.set_weights(weights)
+            self.network_ = network
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = True  # multithreaded float reductions on CPU
+        return tags

@@ -1,0 +1,80 @@
+"""The CNN feature extractor: a network trained with a softmax head, read at its embedding layer."""
+
+from __future__ import annotations
+
+from sklearn.base import TransformerMixin
+
+from cnnsvm.features.cnn_base import BaseCNN
+
+
+class CNNFeatureExtractor(TransformerMixin, BaseCNN):
+    """Train a CNN on labelled images and transform images into its embedding.
+
+    ``fit`` trains the network with a softmax head, on-the-fly augmentation
+    (rotation, zoom, shift, shear), a validation split, early stopping with
+    the best weights restored and learning-rate reduction on plateau.
+    ``transform`` returns the output of the layer named ``"embedding"``,
+    computed in batches of ``predict_batch_size``.
+
+    Fit it once on several datasets together (see
+    :func:`cnnsvm.data.combine_datasets`), then wrap it in
+    :class:`sklearn.frozen.FrozenEstimator` to use it frozen inside
+    per-dataset pipelines (:func:`cnnsvm.pipeline.make_hybrid` does this).
+
+    Parameters
+    ----------
+    architecture : {"default", "article", "small"}, default="default"
+        Preset of the architecture parameters below that are left at None.
+    filters, convs_per_block, kernel_size, dense_units, dropout, conv_dropout, \
+batch_norm, activation, pooling, optimizer, learning_rate : optional
+        Architecture and optimiser hyperparameters; see
+        :func:`cnnsvm.features.architectures.build_network`.
+    epochs : int, default=20
+        Maximum number of epochs.
+    batch_size : int, default=128
+        Training batch size.
+    augmentation : float, default=1.0
+        Strength of the random transforms (0 turns them off).
+    validation_fraction : float, default=0.1
+        Share of the training data held out, stratified, for early stopping.
+    patience : int, default=5
+        Epochs without validation improvement before training stops.
+    predict_batch_size : int, default=1024
+        Batch size of ``transform``.
+    random_state : int or None, default=0
+        Seed of weights, augmentation and the validation split.
+    verbose : int, default=0
+        1 prints one line per epoch with the ETA.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Labels the network was trained on.
+    network_ : keras.Model
+        The trained network (softmax output).
+    history_ : dict of list
+        Loss and accuracy per epoch (``val_*`` with a validation split).
+    input_shape_ : tuple of int
+        (height, width) of the network's input.
+    n_features_in_ : int
+        Pixels per image.
+    fit_time_ : float
+        Seconds spent in training.
+    """
+
+    def fit(self, X, y):
+        """Train the network on images ``X`` with labels ``y``; returns ``self``."""
+        return self._fit_network(X, y)
+
+    def transform(self, X):
+        """Return the embedding of each image, shape (n_samples, n_features_out)."""
+        return self._forward(X, "embedding")
+
+    def softmax(self, X):
+        """Probabilities of the network's own softmax head, columns ordered as ``classes_``."""
+        return self._forward(X, "softmax")
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``embedding0`` ... of the output features."""
+        n = int(self._embedding().output_shape[-1])
+        return [f"embedding{i}" for i in range(n)]

@@ -1,0 +1,382 @@
+"""Assembly of the three methods as scikit-learn pipelines, and their export.
+
+- :func:`make_hybrid`: images -> CNN embedding -> scaler -> SVC (the product);
+- :func:`make_pca_svc`: images -> PCA of raw pixels -> SVC (the article's baseline);
+- :func:`make_cnn`: images -> CNN with its softmax head (the "from scratch" baseline).
+
+:func:`save` writes a model with joblib plus a JSON sidecar (versions, classes,
+input size, preprocessing, SHA-256 of the payload); :func:`load` verifies it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from cnnsvm.classifiers.cnn import CNNClassifier
+from cnnsvm.classifiers.svm import make_svm
+from cnnsvm.data.preprocessing import ImagePreprocessor
+from cnnsvm.exceptions import ConfigError, ModelFileError
+from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
+
+METHODS = ("hybrid", "pca-svc", "cnn")
+FORMAT = "cnnsvm-model"
+FORMAT_VERSION = 1
+SIDECAR_SUFFIX = ".json"
+
+
+def make_hybrid(
+    extractor=None,
+    *,
+    image_size=28,
+    C=10.0,
+    gamma="scale",
+    kernel="rbf",
+    svm="exact",
+    probability=True,
+    random_state=0,
+    **extractor_params,
+):
+    """CNN features + standardisation + SVM.
+
+    Parameters
+    ----------
+    extractor : CNNFeatureExtractor, optional
+        A fitted extractor is wrapped in :class:`~sklearn.frozen.FrozenEstimator`
+        and not retrained when the pipeline is fitted; an unfitted one (or
+        ``None``: a new one from ``extractor_params``) is trained by ``fit``.
+    image_size : int, default=28
+        Side of the network's square input.
+    C, gamma, kernel : SVC parameters.
+    svm : {"exact", "approx", "auto"}, default="exact"
+        See :func:`cnnsvm.classifiers.svm.make_svm`.
+    probability : bool, default=True
+        Fit the SVC's probability calibration (needed by ``predict_proba`` and the reject option).
+    random_state : int, default=0
+    **extractor_params
+        Parameters of a new :class:`CNNFeatureExtractor`.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+    """
+    if extractor is None:
+        extractor = CNNFeatureExtractor(random_state=random_state, **extractor_params)
+    elif extractor_params:
+        raise ConfigError("pass either a ready extractor or extractor parameters, not both")
+    if _is_fitted(extractor) and not isinstance(extractor, FrozenEstimator):
+        extractor = FrozenEstimator(extractor)
+    return Pipeline(
+        [
+            ("preprocess", ImagePreprocessor(image_size=image_size)),
+            ("cnn", extractor),
+            ("scale", StandardScaler()),
+            ("svm", make_svm(svm, C=C, gamma=gamma, kernel=kernel, probability=probability,
+                             random_state=random_state)),
+        ]
+    )
+
+
+def make_pca_svc(*, image_size=28, n_components=50, C=10.0, gamma="scale", probability=True,
+                 random_state=0):
+    """SVC on PCA of raw pixels: the article's baseline.
+
+    Parameters
+    ----------
+    image_size : int, default=28
+    n_components : int or float, default=50
+        PCA components (a float in (0, 1) keeps that share of the variance).
+    C, gamma : SVC parameters.
+    probability : bool, default=True
+    random_state : int, default=0
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+    """
+    return Pipeline(
+        [
+            ("preprocess", ImagePreprocessor(image_size=image_size)),
+            ("pca", PCA(n_components=n_components, random_state=random_state)),
+            ("svm", make_svm("exact", C=C, gamma=gamma, probability=probability, random_state=random_state)),
+        ]
+    )
+
+
+def make_cnn(*, image_size=28, architecture="default", random_state=0, **cnn_params):
+    """A CNN trained from scratch with a softmax head (``architecture="article"`` for the article's).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+    """
+    return Pipeline(
+        [
+            ("preprocess", ImagePreprocessor(image_size=image_size)),
+            ("cnn", CNNClassifier(architecture=architecture, random_state=random_state, **cnn_params)),
+        ]
+    )
+
+
+def make_method(method, **params):
+    """Build ``"hybrid"``, ``"pca-svc"`` or ``"cnn"`` with ``params``."""
+    factories = {"hybrid": make_hybrid, "pca-svc": make_pca_svc, "cnn": make_cnn}
+    if method not in factories:
+        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return factories[method](**params)
+
+
+def _is_fitted(estimator):
+    try:
+        check_is_fitted(estimator)
+        return True
+    except NotFittedError:
+        return False
+
+
+def find_preprocessor(model):
+    """The :class:`ImagePreprocessor` step of a pipeline, or ``None``."""
+    steps = model.steps if isinstance(model, Pipeline) else []
+    for _, step in steps:
+        if isinstance(step, ImagePreprocessor):
+            return step
+    return None
+
+
+def describe_method(model):
+    """Guess ``"hybrid"``, ``"pca-svc"`` or ``"cnn"`` from a pipeline's steps (else the class name)."""
+    if isinstance(model, Pipeline):
+        names = dict(model.steps)
+        inner = names.get("cnn")
+        inner = getattr(inner, "estimator", inner)
+        if isinstance(inner, CNNFeatureExtractor):
+            return "hybrid"
+        if isinstance(inner, CNNClassifier):
+            return "cnn"
+        if "pca" in names:
+            return "pca-svc"
+    return type(model).__name__
+
+
+# ---------------------------------------------------------------------- export
+def library_versions():
+    """Versions of Python and of the libraries a model file depends on."""
+    import keras
+    import sklearn
+    import tensorflow as tf
+
+    import cnnsvm
+
+    return {
+        "cnnsvm": cnnsvm.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def sidecar_path(path):
+    """Path of the JSON metadata file that accompanies the model file ``path``."""
+    path = Path(path)
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def _jsonable(values):
+    return [v.item() if hasattr(v, "item") else v for v in np.asarray(values).tolist()] if values is not None else None
+
+
+def save(model, path, *, class_names=None, metadata=None, overwrite=False):
+    """Export a fitted model with joblib, and its metadata beside it.
+
+    Parameters
+    ----------
+    model : fitted estimator
+        Usually a pipeline from :func:`make_hybrid`, :func:`make_pca_svc` or :func:`make_cnn`.
+    path : str or Path
+        The model file; the sidecar is ``path + ".json"``.
+    class_names : list of str, optional
+        Display name of each class, ordered as ``model.classes_``.
+    metadata : dict, optional
+        Extra JSON-serialisable facts to record (dataset, scores, configuration).
+    overwrite : bool, default=False
+        Replace existing files; without it an existing file is never touched.
+
+    Returns
+    -------
+    pathlib.Path
+        The model file's path.
+    """
+    path = Path(path)
+    sidecar = sidecar_path(path)
+    if not overwrite:
+        for p in (path, sidecar):
+            if p.exists():
+                raise ModelFileError(
+                    f"{p} already exists; choose another path, or pass overwrite=True (CLI: --force) to replace it"
+                )
+    if not _is_fitted(model):
+        raise NotFittedError("the model is not fitted yet: call fit before saving it")
+    classes = getattr(model, "classes_", None)
+    if class_names is not None and classes is not None and len(class_names) != len(classes):
+        raise ModelFileError(
+            f"{len(class_names)} class names given for a model of {len(classes)} classes"
+        )
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer, compress=3)
+    payload = buffer.getvalue()
+    prep = find_preprocessor(model)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "method": describe_method(model),
+        "classes": _jsonable(classes),
+        "class_names": [str(c) for c in class_names] if class_names is not None else (
+            [str(c) for c in _jsonable(classes)] if classes is not None else None
+        ),
+        "input": {
+            "image_shape": list(prep.input_shape_) if prep is not None else None,
+            "model_size": int(prep.image_size) if prep is not None else None,
+            "ink": "light",
+            "fill_fraction": float(prep.fill_fraction_) if prep is not None else None,
+            "pixel_range": "0..255 (or 0..1 floats)",
+        },
+        "versions": library_versions(),
+        "payload": {"file": path.name, "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()},
+        "metadata": metadata or {},
+    }
+    text = json.dumps(meta, indent=2, ensure_ascii=False, default=_json_default)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, payload)
+    _atomic_write(sidecar, text.encode("utf-8"))
+    return path
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def _atomic_write(path, data):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_metadata(path):
+    """Read and check the sidecar of the model file ``path``; returns its metadata dict."""
+    path = Path(path)
+    sidecar = sidecar_path(path)
+    if not path.exists():
+        raise ModelFileError(f"model file {path} not found")
+    if not sidecar.exists():
+        raise ModelFileError(
+            f"{sidecar} is missing: cnnsvm keeps a model's checksum and versions there and will not "
+            "load a model without it; copy it along with the model file, or re-export the model with cnnsvm.save"
+        )
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{sidecar} is not valid JSON ({exc}); the metadata file is damaged") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"{sidecar} is not a cnnsvm model description")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} uses model format {version!r}, newer than this cnnsvm understands "
+            f"({FORMAT_VERSION}); upgrade cnnsvm to load it"
+        )
+    payload = meta.get("payload")
+    if not isinstance(payload, dict) or not isinstance(payload.get("sha256"), str):
+        raise ModelFileError(f"{sidecar} has no payload checksum; the metadata file is damaged")
+    return meta
+
+
+def _check_versions(meta, path):
+    saved = meta.get("versions", {})
+    current = library_versions()
+    problems = []
+    for lib, parts in (("scikit-learn", 2), ("keras", 1), ("cnnsvm", 1)):
+        old, new = saved.get(lib), current[lib]
+        if old is None or old.split(".")[:parts] != new.split(".")[:parts]:
+            problems.append(f"{lib} {old} (installed: {new})")
+    if problems:
+        raise ModelFileError(
+            f"{path} was saved with {', '.join(problems)}; install the versions it was saved with or "
+            "retrain the model (load(..., check_versions=False) tries anyway, at your own risk)"
+        )
+
+
+def load(path, *, return_metadata=False, check_versions=True):
+    """Load a model exported by :func:`save`, after verifying it.
+
+    The payload's size and SHA-256 must match the sidecar (a tampered or
+    truncated file is refused before it is unpickled), and the library
+    versions must be compatible with the installed ones.
+
+    Parameters
+    ----------
+    path : str or Path
+    return_metadata : bool, default=False
+        Also return the sidecar's metadata.
+    check_versions : bool, default=True
+        Refuse a model saved with another scikit-learn minor version or another
+        major version of Keras or cnnsvm.
+
+    Returns
+    -------
+    model, or (model, metadata)
+    """
+    path = Path(path)
+    meta = read_metadata(path)
+    payload = path.read_bytes()
+    expected = meta["payload"]
+    if len(payload) != expected.get("bytes"):
+        raise ModelFileError(
+            f"{path} is {len(payload)} bytes but was saved as {expected.get('bytes')}: "
+            "the file is truncated or was modified; export it again"
+        )
+    if hashlib.sha256(payload).hexdigest() != expected["sha256"]:
+        raise ModelFileError(
+            f"{path} does not match its recorded SHA-256: the file was modified or corrupted; "
+            "refusing to load it (export it again from the original model)"
+        )
+    if check_versions:
+        _check_versions(meta, path)
+    try:
+        model = joblib.load(io.BytesIO(payload))
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
+        raise ModelFileError(f"{path} could not be unpickled ({type(exc).__name__}: {exc})") from exc
+    if not is_classifier(model) and not hasattr(model, "predict"):
+        raise ModelFileError(f"{path} does not hold a predictor")
+    return (model, meta) if return_metadata else model
