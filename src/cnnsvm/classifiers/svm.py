@@ -8,6 +8,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.kernel_approximation import Nystroem
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC, LinearSVC
+from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from cnnsvm.exceptions import ConfigError
@@ -87,16 +88,16 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "estimator_")
         return self.estimator_.predict(validate_data(self, X, reset=False, dtype=np.float64))
 
+    @available_if(lambda self: not self.probability)
     def decision_function(self, X):
-        """Decision values of the fitted solver."""
+        """Decision values of the fitted solver (requires ``probability=False``)."""
         check_is_fitted(self, "estimator_")
         return self.estimator_.decision_function(validate_data(self, X, reset=False, dtype=np.float64))
 
+    @available_if(lambda self: self.probability)
     def predict_proba(self, X):
         """Class probabilities (requires ``probability=True``)."""
         check_is_fitted(self, "estimator_")
-        if not self.probability:
-            raise AttributeError("predict_proba needs probability=True")
         return self.estimator_.predict_proba(validate_data(self, X, reset=False, dtype=np.float64))
 
 

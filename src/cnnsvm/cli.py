@@ -1,0 +1,317 @@
+"""The ``cnnsvm`` command line: train, evaluate, predict, demo, compare, study, serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from cnnsvm.exceptions import CnnsvmError
+
+EXIT_ERROR = 2
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train one method on a dataset, report its test accuracy and export it")
+    p.add_argument("--data", required=True, help="dataset spec: digits, mnist:PATH, idx:DIR, folder:DIR, csv:PATH, npz:PATH")
+    p.add_argument("--method", required=True, choices=["hybrid", "pca-svc", "cnn"])
+    p.add_argument("--out", required=True, help="model file to write (a .json sidecar is written beside it)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing model file")
+    p.add_argument("--epochs", type=int, default=30, help="maximum CNN epochs (default 30)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--architecture", default=None, help="CNN preset: default, article, small")
+    p.add_argument("--augmentation", type=float, default=1.0, help="augmentation strength, 0 turns it off")
+    p.add_argument("--image-size", type=int, default=28, help="side of the network's input (default 28)")
+    p.add_argument("--C", type=float, default=10.0, help="SVC regularisation (hybrid, pca-svc)")
+    p.add_argument("--components", type=int, default=50, help="PCA components (pca-svc)")
+    p.add_argument("--svm", choices=["exact", "approx", "auto"], default="exact", help="SVM solver (hybrid)")
+    p.add_argument("--test-size", type=float, default=0.2, help="test share where the set has no official split")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the augmentation")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _add_evaluate(sub):
+    p = sub.add_parser("evaluate", help="accuracy, classification report and confusion matrix on a test split")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", choices=["test", "train", "all"], default="test")
+    p.add_argument("--test-size", type=float, default=None, help="default: the one recorded with the model")
+    p.add_argument("--seed", type=int, default=None, help="default: the one recorded with the model")
+    p.add_argument("--reject-threshold", type=float, default=None,
+                   help="also report accuracy and rejection rate with this reject threshold")
+
+
+def _add_predict(sub):
+    p = sub.add_parser("predict", help="predict image files or a Kaggle test CSV")
+    p.add_argument("--model", required=True)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (png, jpg, bmp, gif) or one Kaggle test .csv")
+    polarity = p.add_mutually_exclusive_group()
+    polarity.add_argument("--ink", choices=["auto", "light", "dark"], default="auto",
+                          help="stroke polarity of the images (default: guess from the border)")
+    polarity.add_argument("--invert", action="store_true", help="same as --ink dark: dark strokes on a light background")
+    p.add_argument("--no-crop", action="store_true", help="do not crop the images to their ink")
+    p.add_argument("--top-k", type=int, default=1, help="print the k most probable classes")
+    p.add_argument("--reject-threshold", type=float, default=0.0,
+                   help="flag answers whose probability is below this as rejected")
+    p.add_argument("--submission", default=None, help="with a Kaggle test CSV: write ImageId,Label here")
+    p.add_argument("--force", action="store_true", help="overwrite an existing submission file")
+    p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+
+
+def _add_demo(sub):
+    p = sub.add_parser("demo", help="train the three methods on the embedded digits and print their comparison")
+    p.add_argument("--out", default=None, help="run directory (default: a new folder under ./runs)")
+    p.add_argument("--epochs", type=int, default=None, help="override the CNN epochs of the demo")
+
+
+def _add_compare(sub):
+    p = sub.add_parser("compare", help="run a comparison experiment file (TOML)")
+    p.add_argument("config")
+    p.add_argument("--out", default=None, help="run directory (default: runs/<name>); an existing one is resumed")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a configuration value, e.g. --set datasets.0.spec=npz:other.npz")
+
+
+def _add_study(sub):
+    p = sub.add_parser("study", help="run a hyperparameter study file (TOML)")
+    p.add_argument("config")
+    p.add_argument("--out", default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+
+
+def _add_serve(sub):
+    p = sub.add_parser("serve", help="start the drawing web app for a model")
+    p.add_argument("--model", required=True)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-upload-mb", type=float, default=2.0)
+    p.add_argument("--reject-threshold", type=float, default=0.5)
+
+
+def build_parser():
+    """The argument parser of ``cnnsvm``."""
+    parser = argparse.ArgumentParser(
+        prog="cnnsvm",
+        description="Handwritten character recognition: CNN features + SVM, with SVC+PCA and CNN baselines.",
+    )
+    from cnnsvm import __version__
+
+    parser.add_argument("--version", action="version", version=f"cnnsvm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_train, _add_evaluate, _add_predict, _add_demo, _add_compare, _add_study, _add_serve):
+        add(sub)
+    return parser
+
+
+# --------------------------------------------------------------------- commands
+def cmd_train(args):
+    from cnnsvm.data import load_split
+    from cnnsvm.experiments.metrics import evaluate_model
+    from cnnsvm.pipeline import make_method, save, sidecar_path
+    from cnnsvm.progress import Stage, format_seconds, log
+
+    out = Path(args.out)
+    if not args.force and (out.exists() or sidecar_path(out).exists()):
+        raise CnnsvmError(f"{out} already exists; choose another --out or pass --force to overwrite it")
+    verbose = 0 if args.quiet else 1
+    with Stage(f"load {args.data}", verbose):
+        split = load_split(args.data, test_size=args.test_size, random_state=args.seed)
+    train, test = split.train.with_light_ink(), split.test.with_light_ink()
+    if verbose:
+        log(f"  train: {train.describe()}\n  test:  {test.describe()}")
+    params = {"image_size": args.image_size, "random_state": args.seed}
+    if args.method in ("hybrid", "cnn"):
+        params.update(epochs=args.epochs, batch_size=args.batch_size, augmentation=args.augmentation,
+                      verbose=verbose)
+        if args.architecture:
+            params["architecture"] = args.architecture
+    if args.method == "hybrid":
+        params.update(C=args.C, svm=args.svm)
+    if args.method == "pca-svc":
+        params.update(C=args.C, n_components=args.components)
+    model = make_method(args.method, **params)
+    with Stage(f"fit {args.method}", verbose) as fit_stage:
+        model.fit(train.images, train.labels)
+    with Stage("evaluate on the test split", verbose):
+        scores = evaluate_model(model, test)
+    print(f"{args.method} on {split.name}: test accuracy {scores['accuracy']:.4f} "
+          f"(macro-F1 {scores['macro_f1']:.4f}, {len(test)} images), fit {format_seconds(fit_stage.elapsed)}")
+    recorded = {k: v for k, v in params.items() if k != "verbose"}
+    save(
+        model,
+        out,
+        class_names=[train.class_names[int(c)] for c in model.classes_],
+        metadata={
+            "dataset": {"spec": args.data, "name": split.name, "official_split": split.official,
+                        "test_size": args.test_size, "seed": args.seed,
+                        "n_train": len(train), "n_test": len(test)},
+            "params": recorded,
+            "test_accuracy": scores["accuracy"],
+            "test_macro_f1": scores["macro_f1"],
+            "fit_seconds": fit_stage.elapsed,
+            "command": "cnnsvm " + " ".join(sys.argv[1:]),
+        },
+        overwrite=args.force,
+    )
+    print(f"saved {out} (+ {sidecar_path(out).name})")
+    return 0
+
+
+def cmd_evaluate(args):
+    import numpy as np
+
+    from cnnsvm.classifiers.reject import predict_with_reject
+    from cnnsvm.data import load_split
+    from cnnsvm.experiments.metrics import evaluate_model, format_confusion
+    from cnnsvm.pipeline import load
+
+    model, meta = load(args.model, return_metadata=True)
+    recorded = meta.get("metadata", {}).get("dataset", {})
+    test_size = args.test_size if args.test_size is not None else recorded.get("test_size", 0.2)
+    seed = args.seed if args.seed is not None else recorded.get("seed", 0)
+    split = load_split(args.data, test_size=test_size, random_state=seed)
+    if args.split == "all":
+        from cnnsvm.data import ImageDataset
+
+        data = ImageDataset(np.concatenate([split.train.images, split.test.images]),
+                            np.concatenate([split.train.labels, split.test.labels]),
+                            split.train.class_names, name=split.name, ink=split.train.ink)
+    else:
+        data = split.test if args.split == "test" else split.train
+    _check_classes(model, data, args.model)
+    scores = evaluate_model(model, data)
+    print(f"model: {args.model} ({meta.get('method')}), data: {data.describe()} [{args.split} split]")
+    print(f"accuracy: {scores['accuracy']:.4f}   macro-F1: {scores['macro_f1']:.4f}")
+    print("\nclassification report:\n" + scores["report"])
+    print("confusion matrix:\n" + format_confusion(scores["confusion"], data.class_names))
+    if args.reject_threshold is not None:
+        labels, confidence = predict_with_reject(model, data.with_light_ink().images, args.reject_threshold)
+        accepted = confidence >= args.reject_threshold
+        acc = float(np.mean(labels[accepted].astype(int) == data.labels[accepted])) if accepted.any() else float("nan")
+        print(f"\nreject threshold {args.reject_threshold}: rejected {1 - accepted.mean():.2%}, "
+              f"accuracy on accepted {acc:.4f}")
+    return 0
+
+
+def _check_classes(model, data, path):
+    import numpy as np
+
+    unknown = set(np.unique(data.labels).tolist()) - set(np.asarray(model.classes_).tolist())
+    if unknown:
+        raise CnnsvmError(
+            f"the data has class indices {sorted(unknown)[:10]} that {path} was not trained on; "
+            "evaluate a model on the kind of data it was trained for"
+        )
+
+
+def cmd_predict(args):
+    from cnnsvm.data import read_image_file, read_kaggle_test, write_kaggle_submission
+    from cnnsvm.inference import predict_images
+    from cnnsvm.pipeline import load
+
+    model, meta = load(args.model, return_metadata=True)
+    names = meta.get("class_names")
+    csvs = [p for p in args.inputs if p.lower().endswith(".csv")]
+    if csvs:
+        if len(args.inputs) != 1:
+            raise CnnsvmError("give either one Kaggle test CSV or image files, not both")
+        images = list(read_kaggle_test(csvs[0]))
+        sources = [f"{csvs[0]}:{i + 1}" for i in range(len(images))]
+    else:
+        if args.submission:
+            raise CnnsvmError("--submission needs a Kaggle test CSV as input")
+        images = [read_image_file(p) for p in args.inputs]
+        sources = list(args.inputs)
+    ink = "dark" if args.invert else args.ink
+    results = []
+    batch = 4096
+    for i in range(0, len(images), batch):
+        results += predict_images(model, images[i : i + batch], class_names=names, ink=ink,
+                                  crop=not args.no_crop, top_k=args.top_k, threshold=args.reject_threshold)
+    if args.submission:
+        path = write_kaggle_submission([r["label"] for r in results], args.submission, overwrite=args.force)
+        print(f"wrote {len(results)} predictions to {path}")
+        return 0
+    for source, r in zip(sources, results):
+        if args.json:
+            row = {k: v for k, v in r.items() if k != "model_input"}
+            print(json.dumps({"input": source, **row}, ensure_ascii=False))
+            continue
+        status = "  (not sure: rejected)" if r["rejected"] else ""
+        print(f"{source}\t{r['label']}\t{r['class_name']}\t{r['probability']:.4f}{status}")
+        for alt in r["top"][1:]:
+            print(f"\t{alt['label']}\t{alt['class_name']}\t{alt['probability']:.4f}")
+    return 0
+
+
+def cmd_demo(args):
+    from cnnsvm.experiments.compare import run_demo
+
+    run_demo(out=args.out, epochs=args.epochs)
+    return 0
+
+
+def cmd_compare(args):
+    from cnnsvm.experiments.compare import run_comparison_file
+
+    run_comparison_file(args.config, out=args.out, overrides=args.set)
+    return 0
+
+
+def cmd_study(args):
+    from cnnsvm.experiments.study import run_study_file
+
+    run_study_file(args.config, out=args.out, overrides=args.set)
+    return 0
+
+
+def cmd_serve(args):
+    from cnnsvm.serve.server import run_server
+
+    run_server(args.model, host=args.host, port=args.port,
+               max_upload_bytes=int(args.max_upload_mb * 1_000_000),
+               reject_threshold=args.reject_threshold)
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "demo": cmd_demo,
+    "compare": cmd_compare,
+    "study": cmd_study,
+    "serve": cmd_serve,
+}
+
+
+def main(argv=None):
+    """Run the ``cnnsvm`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    start = time.perf_counter()
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("cnnsvm: interrupted", file=sys.stderr)
+        return 130
+    except (CnnsvmError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError) as exc:
+        print(f"cnnsvm {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - no bare traceback for users; the type helps bug reports
+        from sklearn.exceptions import NotFittedError
+
+        kind = "error" if isinstance(exc, (ValueError, NotFittedError)) else f"unexpected error ({type(exc).__name__})"
+        print(f"cnnsvm {args.command}: {kind}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        if args.command not in ("serve",) and time.perf_counter() - start > 60:
+            from cnnsvm.progress import format_seconds
+
+            print(f"cnnsvm {args.command}: finished in {format_seconds(time.perf_counter() - start)}",
+                  file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from cnnsvm.classifiers import (
+    RejectOptionClassifier,
+    accuracy_rejection_curve,
+    predict_with_reject,
+    rejection_for_reliability,
+)
+from cnnsvm.exceptions import ConfigError
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    y = (X[:, 0] + 0.5 * rng.normal(size=300) > 0).astype(int)
+    return X, y
+
+
+def test_reject_label_where_unsure():
+    X, y = _data()
+    model = LogisticRegression().fit(X, y)
+    labels, conf = predict_with_reject(model, X, threshold=0.9)
+    assert set(np.unique(labels)) <= {-1, 0, 1}
+    assert np.all((labels == -1) == (conf < 0.9))
+    assert (labels == -1).any() and (labels != -1).any()
+    string_model = LogisticRegression().fit(X, np.array(["a", "b"])[y])
+    s_labels, _ = predict_with_reject(string_model, X, threshold=0.9)
+    assert "?" in set(s_labels)
+    with pytest.raises(ConfigError):
+        predict_with_reject(model, X, threshold=1.5)
+
+
+def test_curve_trades_rejection_for_reliability():
+    X, y = _data()
+    model = LogisticRegression().fit(X, y)
+    curve = accuracy_rejection_curve(y, model.predict_proba(X), model.classes_)
+    assert curve["rejection_rate"][0] == 0.0
+    assert curve["accuracy"][0] == pytest.approx(model.score(X, y))
+    assert np.all(np.diff(curve["rejection_rate"]) >= 0)
+    assert curve["accuracy"][-1] >= curve["accuracy"][0]
+    rate, threshold = rejection_for_reliability(curve, 1.0)
+    assert 0 < rate < 1 and threshold is not None
+    accepted = model.predict_proba(X).max(1) >= threshold
+    assert (model.predict(X)[accepted] == y[accepted]).all()
+
+
+def test_meta_estimator_abstains_and_scores_reliability():
+    X, y = _data()
+    clf = RejectOptionClassifier(LogisticRegression(), threshold=0.95).fit(X, y)
+    pred = clf.predict(X)
+    assert (pred == -1).mean() > 0.05
+    reliability, rejection = clf.reliability_score(X, y)
+    assert reliability > LogisticRegression().fit(X, y).score(X, y)
+    assert rejection == pytest.approx((pred == -1).mean())
