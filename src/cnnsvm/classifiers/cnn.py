@@ -35,4 +35,5 @@ class CNNClassifier(ClassifierMixin, BaseCNN):
 
     def predict(self, X):
         """Most probable class of each image."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -7,11 +7,12 @@ import time
 
 import keras
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from cnnsvm.exceptions import DataError
 from cnnsvm.features.architectures import build_network, build_optimizer, resolve_architecture
@@ -100,11 +101,13 @@ class BaseCNN(BaseEstimator):
         return resolve_architecture(self.architecture, **{n: getattr(self, n) for n in names})
 
     def _validate_X(self, X, reset):
-        X_arr = np.asarray(X) if not hasattr(X, "iloc") else X
-        if getattr(X_arr, "ndim", 2) == 2:
+        if isinstance(X, (list, tuple)):
+            X = np.asarray(X)
+        if sp.issparse(X) or hasattr(X, "iloc") or len(getattr(X, "shape", ())) <= 2:
+            # sklearn's own checks and messages for tables, sparse input, 1-D input, NaN
             X_arr = validate_data(self, X, reset=reset, dtype=np.float32)
         else:
-            X_arr = np.asarray(X_arr, dtype=np.float32)
+            X_arr = np.asarray(X, dtype=np.float32)
             if not np.isfinite(X_arr).all():
                 raise DataError("Input X contains NaN or infinity; clean or drop those samples")
             n_features = int(np.prod(X_arr.shape[1:]))
@@ -127,8 +130,12 @@ class BaseCNN(BaseEstimator):
 
     def _fit_network(self, X, y):
         """Encode labels, train the network, keep the best weights; sets the fitted attributes."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         images = self._validate_X(X, reset=True)
         y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         if y.ndim != 1 or len(y) != len(images):
             raise DataError(
                 f"y must hold one label per image: got {len(images)} images and labels of shape {y.shape}"
