@@ -14,12 +14,13 @@ from cnnsvm.exceptions import ConfigError
 #: Hyperparameters of each preset. ``filters`` lists the conv blocks, each of
 #: ``convs_per_block`` convolutions followed by pooling.
 PRESETS = {
-    # Two VGG-style blocks with batch norm, then a 128-unit embedding.
+    # Three VGG-style blocks (32-64-128 filters, two 3x3 convolutions each) with batch
+    # norm and dropout, then a 256-unit embedding.
     "default": dict(
-        filters=(32, 64),
+        filters=(32, 64, 128),
         convs_per_block=2,
         kernel_size=3,
-        dense_units=128,
+        dense_units=256,
         dropout=0.3,
         conv_dropout=0.1,
         batch_norm=True,
