@@ -82,8 +82,8 @@ def _add_study(sub):
 
 
 def _add_serve(sub):
-    p = sub.add_parser("serve", help="start the drawing web app for a model")
-    p.add_argument("--model", required=True)
+    p = sub.add_parser("serve", help="draw a character in the browser and see what the model reads")
+    p.add_argument("--model", required=True, metavar="FILE")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-upload-mb", type=float, default=2.0)
@@ -268,7 +268,10 @@ def cmd_study(args):
 
 
 def cmd_serve(args):
-    from cnnsvm.serve.server import run_server
+    try:
+        from cnnsvm.serve import run_server
+    except ImportError as exc:
+        raise CnnsvmError(str(exc)) from exc
 
     run_server(args.model, host=args.host, port=args.port,
                max_upload_bytes=int(args.max_upload_mb * 1_000_000),

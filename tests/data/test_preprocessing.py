@@ -85,3 +85,10 @@ def test_preprocessor_resizes_scales_and_checks_shape():
         prep.transform(np.zeros((2, 10, 10), np.uint8))
     with pytest.raises(DataError, match="zero samples"):
         prep.transform(np.zeros((0, 8, 8), np.uint8))
+
+
+def test_prepare_image_bounds_memory_for_long_thin_images():
+    thin = np.full((1, 100_000), 255, np.uint8)
+    thin[0, 40_000:60_000] = 0
+    out = prepare_image(thin, 28)
+    assert out.shape == (28, 28) and out.max() > 0

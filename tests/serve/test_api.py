@@ -13,7 +13,7 @@ from PIL import Image
 from cnnsvm.exceptions import ConfigError, ModelFileError
 from cnnsvm.serve import create_app
 from cnnsvm.serve.__main__ import main as serve_main
-from cnnsvm.serve.app import shrink_to
+from cnnsvm.data.preprocessing import shrink_to
 from cnnsvm.serve.server import is_loopback, page_url
 from cnnsvm.serve.uploads import body_limit
 

@@ -18,6 +18,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from cnnsvm.exceptions import DataError
 
+#: Free-form images with a longer side than this are shrunk first (bounds memory and time:
+#: a long thin image padded to a square could otherwise need gigabytes).
+MAX_SIDE = 2048
+
 #: Pixels brighter than this fraction of the image's range count as ink (light-ink images).
 INK_THRESHOLD = 0.25
 
@@ -130,6 +134,31 @@ def guess_ink(image):
     return "dark" if border.mean() > mid else "light"
 
 
+def shrink_to(image, max_side):
+    """Shrink a 2-D image so that its longer side is at most ``max_side``, keeping its aspect ratio.
+
+    Parameters
+    ----------
+    image : ndarray of shape (height, width)
+        uint8 or float pixels.
+    max_side : int
+
+    Returns
+    -------
+    ndarray
+        ``image`` itself when it is small enough, else a box-filtered copy of the same dtype.
+    """
+    height, width = image.shape
+    if max(height, width) <= max_side:
+        return image
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if image.dtype == np.uint8:
+        return np.asarray(Image.fromarray(image).resize(size, Image.BOX), dtype=np.uint8)
+    pil = Image.fromarray(image.astype(np.float32), mode="F")
+    return np.asarray(pil.resize(size, Image.BOX), dtype=np.float32)
+
+
 def prepare_image(image, size, *, ink="auto", crop=True, fill_fraction=1.0):
     """Turn one free-form grayscale image into a model input.
 
@@ -159,7 +188,7 @@ def prepare_image(image, size, *, ink="auto", crop=True, fill_fraction=1.0):
         raise DataError(f"expected one grayscale image of shape (height, width); got shape {image.shape}")
     if min(image.shape) < 1:
         raise DataError("the image is empty (zero height or width)")
-    image = scale_pixels(image)
+    image = scale_pixels(shrink_to(image, MAX_SIDE))
     if ink == "auto":
         ink = guess_ink(image)
     if ink not in ("light", "dark"):

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -23,9 +22,6 @@ from cnnsvm.serve.model_info import class_names, describe_model
 from cnnsvm.serve.uploads import extract_upload
 
 STATIC_DIR = Path(__file__).parent / "static"
-
-#: Images with a longer side than this are shrunk before preprocessing (bounds memory and time).
-MAX_SIDE = 2048
 
 #: An image whose darkest and lightest pixels differ by less than this (of 255) has no strokes.
 MIN_CONTRAST = 12
@@ -93,7 +89,6 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
         image = read_image_bytes(upload.data, max_pixels=max_pixels, name=upload.name)
         if int(image.max()) - int(image.min()) < MIN_CONTRAST:
             raise HTTPException(422, "the drawing is empty: draw a character, or upload an image that shows one")
-        image = shrink_to(image, MAX_SIDE)
         ink = guess_ink(image) if upload.ink == "auto" else upload.ink
         start = time.perf_counter()
         with predict_lock:
@@ -132,30 +127,6 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
-
-
-def shrink_to(image, max_side):
-    """Shrink a uint8 image so that its longer side is at most ``max_side``, keeping its aspect ratio.
-
-    The model's input is tiny; without this, preprocessing a long thin image
-    (padded to a square) could need gigabytes.
-
-    Parameters
-    ----------
-    image : ndarray of uint8, shape (height, width)
-    max_side : int
-
-    Returns
-    -------
-    ndarray of uint8
-        ``image`` itself when it is small enough, else a box-filtered copy.
-    """
-    height, width = image.shape
-    if max(height, width) <= max_side:
-        return image
-    scale = max_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.BOX), dtype=np.uint8)
 
 
 def answer_json(result, *, ink, threshold, elapsed_ms):
