@@ -1,0 +1,74 @@
+"""What a run needs to be repeated: library versions and the machine it ran on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name from ``/proc/cpuinfo`` (``platform.processor()`` elsewhere)."""
+    try:
+        for line in Path(cpuinfo).read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware", "cpu model"):
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def memory_gib(meminfo="/proc/meminfo"):
+    """Total memory in GiB from ``/proc/meminfo``, or ``None``."""
+    try:
+        for line in Path(meminfo).read_text(encoding="utf-8").splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def machine_info():
+    """CPU model, core counts, memory, platform and Python of this machine."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "usable_cores": usable,
+        "memory_gib": memory_gib(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": sys.version.split()[0],
+    }
+
+
+def environment_record(seeds, command=None):
+    """Everything needed to repeat a run: versions, machine, seeds, command, time.
+
+    Parameters
+    ----------
+    seeds : list of int
+    command : str, optional
+        The command line (default: ``sys.argv``).
+    """
+    from cnnsvm.pipeline import library_versions
+
+    return {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command if command is not None else shlex.join([Path(sys.argv[0]).name] + sys.argv[1:]),
+        "cwd": str(Path.cwd()),
+        "seeds": list(seeds),
+        "versions": library_versions(),
+        "machine": machine_info(),
+        "environment": {k: os.environ[k] for k in ("TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS",
+                                                   "OMP_NUM_THREADS", "TF_ENABLE_ONEDNN_OPTS",
+                                                   "PYTHONHASHSEED") if k in os.environ},
+    }

@@ -1,0 +1,236 @@
+"""Result tables of a comparison: datasets as rows, methods as columns; Markdown, CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+
+from cnnsvm.experiments.store import write_json, write_text
+from cnnsvm.progress import format_seconds
+
+#: Metrics tabulated per cell: key -> (title, unit kind).
+METRICS = {
+    "accuracy": ("Test accuracy (%)", "percent"),
+    "macro_f1": ("Test macro-F1 (%)", "percent"),
+    "fit_seconds": ("Fit time per dataset (s)", "seconds"),
+    "predict_ms_per_image": ("Predict time (ms per image)", "ms"),
+    "rejection_for_full_reliability": ("Rejection needed for 100 % reliability (%)", "percent"),
+}
+
+FIT_NOTE = ("hybrid, hybrid-noaug and generic-softmax reuse the generic extractor: their fit time covers the "
+            "per-dataset steps only (features, scaler and SVC); the extractor's training is in the table below.")
+SIGNIFICANCE_LEVEL = 0.05
+
+
+def cell_value(result, metric):
+    """The value of ``metric`` in one cell's result."""
+    if metric == "rejection_for_full_reliability":
+        return result["rejection_for_full_reliability"]["rejection_rate"]
+    return result.get(metric)
+
+
+def aggregate(results, datasets, methods):
+    """Mean, standard deviation and per-seed values of each metric in each cell.
+
+    Parameters
+    ----------
+    results : list of dict
+        Cell results (``result.json`` contents).
+    datasets, methods : list of str
+        Row and column order.
+
+    Returns
+    -------
+    dict
+        ``{metric: {dataset: {method: {"mean", "std", "n", "values", "seeds"}}}}``;
+        ``std`` is the sample standard deviation (``None`` for one seed);
+        missing cells are absent.
+    """
+    by_cell = {}
+    for r in sorted(results, key=lambda r: r["seed"]):
+        by_cell.setdefault((r["dataset"], r["method"]), []).append(r)
+    table = {}
+    for metric in METRICS:
+        table[metric] = {}
+        for dataset in datasets:
+            row = {}
+            for method in methods:
+                cell = by_cell.get((dataset, method))
+                if not cell:
+                    continue
+                values = [cell_value(r, metric) for r in cell]
+                values = [float(v) for v in values if v is not None]
+                if not values:
+                    continue
+                row[method] = {
+                    "mean": float(np.mean(values)),
+                    "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                    "n": len(values),
+                    "values": values,
+                    "seeds": [r["seed"] for r in cell],
+                }
+            table[metric][dataset] = row
+    return table
+
+
+def _format(value, unit):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit == "percent":
+        return f"{100 * value:.2f}"
+    if unit == "seconds":
+        return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def format_stats(stats, unit):
+    """``"97.71"`` for one seed, ``"97.71 ± 0.12"`` for several, ``"-"`` when missing."""
+    if not stats:
+        return "-"
+    text = _format(stats["mean"], unit)
+    if stats["n"] > 1:
+        text += f" ± {_format(stats['std'], unit)}"
+    return text
+
+
+def markdown_table(header, rows):
+    """A Markdown table from a header and rows of strings."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def metric_markdown(aggregated, metric, datasets, methods):
+    """Markdown table of one metric (datasets x methods), with its title."""
+    title, unit = METRICS[metric]
+    rows = [[d] + [format_stats(aggregated[metric][d].get(m), unit) for m in methods] for d in datasets]
+    n = max((s["n"] for row in aggregated[metric].values() for s in row.values()), default=1)
+    suffix = f" - mean ± std over {n} seeds" if n > 1 else ""
+    text = f"### {title}{suffix}\n\n" + markdown_table(["dataset"] + list(methods), rows)
+    if metric == "fit_seconds":
+        text += f"\n\n{FIT_NOTE}"
+    return text
+
+
+def metric_csv(aggregated, metric, datasets, methods):
+    """CSV of one metric: raw means (fractions, seconds, ms), plus ``<method>_std`` columns with several seeds."""
+    several = any(s["n"] > 1 for row in aggregated[metric].values() for s in row.values())
+    header = ["dataset"]
+    for m in methods:
+        header += [m, f"{m}_std"] if several else [m]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for d in datasets:
+        row = [d]
+        for m in methods:
+            stats = aggregated[metric][d].get(m)
+            row.append("" if not stats else repr(stats["mean"]))
+            if several:
+                row.append("" if not stats or stats["std"] is None else repr(stats["std"]))
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def generic_markdown(generic_results):
+    """Markdown table of the generic extractors: fit time, epochs, validation accuracy."""
+    if not generic_results:
+        return ""
+    rows = []
+    for g in generic_results:
+        training = g.get("training") or {}
+        best = training.get("best_val_accuracy")
+        rows.append([g["variant"], g["seed"], format_seconds(g["fit_seconds"]), training.get("epochs_run", "-"),
+                     "-" if best is None else f"{100 * best:.2f}", g["n_train"], g["n_classes"]])
+    header = ["generic extractor", "seed", "fit time", "epochs", "best val. accuracy (%)", "training images",
+              "classes"]
+    return ("### Generic extractor (shared by hybrid, hybrid-noaug, generic-softmax)\n\n"
+            + markdown_table(header, rows))
+
+
+def significance_markdown(tests):
+    """Markdown table of McNemar tests of the hybrid against the other methods."""
+    if not tests:
+        return ""
+    rows = [[t["dataset"], t["other"], t["seed"], f"{100 * t['hybrid_accuracy']:.2f}",
+             f"{100 * t['other_accuracy']:.2f}", t["hybrid_only"], t["other_only"], f"{t['p_value']:.3g}",
+             "yes" if t["p_value"] < SIGNIFICANCE_LEVEL else "no"] for t in tests]
+    header = ["dataset", "hybrid vs", "seed", "hybrid acc. (%)", "other acc. (%)", "only hybrid right",
+              "only other right", "p (McNemar exact)", f"p < {SIGNIFICANCE_LEVEL}"]
+    return ("### Paired significance: McNemar's exact test on the test set\n\n" + markdown_table(header, rows))
+
+
+def significance_summary(tests):
+    """Per dataset and compared method: largest p-value and number of seeds with p below the level."""
+    groups = {}
+    for t in tests:
+        groups.setdefault((t["dataset"], t["other"]), []).append(t)
+    return [{
+        "dataset": d, "other": o, "seeds": [t["seed"] for t in ts],
+        "p_values": [t["p_value"] for t in ts], "max_p_value": max(t["p_value"] for t in ts),
+        "significant_seeds": sum(t["p_value"] < SIGNIFICANCE_LEVEL for t in ts),
+        "hybrid_better_seeds": sum(t["hybrid_only"] > t["other_only"] for t in ts),
+    } for (d, o), ts in groups.items()]
+
+
+def cells_csv(results, methods, datasets):
+    """One row per dataset x method x seed with the main numbers."""
+    order = {(d, m): (i, j) for i, d in enumerate(datasets) for j, m in enumerate(methods)}
+    header = ["dataset", "method", "seed", "accuracy", "macro_f1", "fit_seconds", "predict_ms_per_image",
+              "rejection_for_full_reliability", "roc_auc_macro", "average_precision_macro", "epochs_run"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for r in sorted(results, key=lambda r: (*order.get((r["dataset"], r["method"]), (99, 99)), r["seed"])):
+        training = r.get("training") or {}
+        writer.writerow([r["dataset"], r["method"], r["seed"], r["accuracy"], r["macro_f1"], r["fit_seconds"],
+                         r["predict_ms_per_image"], cell_value(r, "rejection_for_full_reliability"),
+                         r.get("roc_auc_macro"), r.get("average_precision_macro"), training.get("epochs_run", "")])
+    return out.getvalue()
+
+
+def write_reports(rundir, *, name, results, generic_results, tests, datasets, methods, seeds, total_seconds=None):
+    """Write every table and return the Markdown summary (what the run prints at its end).
+
+    Writes ``results.md``, ``results.json``, ``cells.csv`` and, under
+    ``tables/``, ``<metric>.md``/``.csv``, ``generic.md``, ``significance.md``/``.csv``.
+    """
+    aggregated = aggregate(results, datasets, methods)
+    sections = [f"## {name}: {len(datasets)} dataset(s) x {len(methods)} method(s), seeds {seeds}"]
+    for metric in METRICS:
+        md = metric_markdown(aggregated, metric, datasets, methods)
+        write_text(rundir.tables / f"{metric}.md", md + "\n")
+        write_text(rundir.tables / f"{metric}.csv", metric_csv(aggregated, metric, datasets, methods))
+        sections.append(md)
+    generic_md = generic_markdown(generic_results)
+    if generic_md:
+        write_text(rundir.tables / "generic.md", generic_md + "\n")
+        sections.append(generic_md)
+    sig_md = significance_markdown(tests)
+    if sig_md:
+        write_text(rundir.tables / "significance.md", sig_md + "\n")
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(tests[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(tests)
+        write_text(rundir.tables / "significance.csv", out.getvalue())
+        sections.append(sig_md)
+    if total_seconds is not None:
+        sections.append(f"Run time of this invocation: {format_seconds(total_seconds)}.")
+    summary = "\n\n".join(sections) + "\n"
+    write_text(rundir.root / "results.md", summary)
+    write_text(rundir.root / "cells.csv", cells_csv(results, methods, datasets))
+    write_json(rundir.root / "results.json", {
+        "experiment": name,
+        "datasets": datasets,
+        "methods": methods,
+        "seeds": seeds,
+        "metrics": aggregated,
+        "generic": generic_results,
+        "significance": {"tests": tests, "summary": significance_summary(tests), "level": SIGNIFICANCE_LEVEL},
+        "cells": results,
+    })
+    return summary

@@ -1,0 +1,118 @@
+"""The run directory: where each artefact lives, atomic JSON files and resumable results.
+
+A finished task (a cell, or a generic extractor) has a ``result.json`` that
+is written last and holds the task's fingerprint: a hash of everything that
+defines it (data digests, method, parameters, seed). On a re-run a task is
+skipped when its ``result.json`` exists with the same fingerprint and its
+model file is present; otherwise it is (re)computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+RESULT = "result.json"
+MODEL = "model.joblib"
+
+
+def to_jsonable(obj):
+    """Turn numpy values, paths and tuples into plain JSON data (recursively)."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def write_text(path, text):
+    """Write text atomically (a temporary file renamed over ``path``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json(path, data):
+    """Write ``data`` as indented JSON, atomically."""
+    return write_text(path, json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+
+
+def read_json(path):
+    """Read a JSON file, or ``None`` if it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def fingerprint(data):
+    """Short SHA-256 of a JSON-able description of a task."""
+    text = json.dumps(to_jsonable(data), sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+class RunDirectory:
+    """Paths of a run's artefacts.
+
+    Layout::
+
+        RUN/config.toml, config.json, environment.json, data.json, run.log
+        RUN/results.md, results.json, cells.csv, tables/*.{md,csv}
+        RUN/generic/seed<S>/<augmented|noaug>/   the generic extractors
+        RUN/cells/<dataset>/<method>/seed<S>/    one folder per cell
+    """
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def cell(self, dataset, method, seed):
+        """Folder of one dataset x method x seed cell."""
+        return self.root / "cells" / dataset / method / f"seed{seed}"
+
+    def generic(self, variant, seed):
+        """Folder of one generic extractor."""
+        return self.root / "generic" / f"seed{seed}" / variant
+
+    @property
+    def tables(self):
+        return self.root / "tables"
+
+    def finished(self, folder, expected_fingerprint):
+        """The stored result of a task if it finished with this fingerprint, else ``None``.
+
+        Returns
+        -------
+        (result, reason) : (dict or None, str)
+            ``reason`` says why a stored result is not reused (empty when it is).
+        """
+        folder = Path(folder)
+        result = read_json(folder / RESULT)
+        if result is None:
+            return None, "not run yet" if not (folder / RESULT).exists() else "unreadable result.json"
+        if result.get("fingerprint") != expected_fingerprint:
+            return None, "its configuration or data changed since it was run"
+        if not (folder / MODEL).exists():
+            return None, "its model file is missing"
+        return result, ""

@@ -1,0 +1,181 @@
+"""End-to-end comparison runs on tiny data: tables, artefacts, no test leakage, resume, seeds."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from cnnsvm.data import load_split
+from cnnsvm.experiments.compare import run_comparison
+from cnnsvm.experiments.config import METHODS, parse_experiment
+from cnnsvm.experiments.datasets import images_digest
+from cnnsvm.pipeline import load
+
+from .conftest import experiment_data, image_digests
+
+DATASETS = ("alpha", "beta")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _test_split(data_dir, name, ink):
+    return load_split(f"npz:{data_dir / (name + '.npz')}?ink={ink}", test_size=0.2, random_state=0).test
+
+
+def test_run_fills_every_cell(full_run):
+    out = full_run["out"]
+    results = json.loads((out / "results.json").read_text())
+    acc = results["metrics"]["accuracy"]
+    for dataset in DATASETS:
+        assert set(acc[dataset]) == set(METHODS)
+        for method in METHODS:
+            assert 0.0 <= acc[dataset][method]["mean"] <= 1.0
+    table = (out / "tables" / "accuracy.md").read_text().splitlines()
+    assert table[2].startswith("| dataset | pca-svc | cnn-article | cnn | hybrid | hybrid-noaug | generic-softmax |")
+    rows = [line for line in table if line.startswith(("| alpha", "| beta"))]
+    assert len(rows) == 2 and all("-" not in row.split("|", 2)[2] for row in rows)
+    csv_lines = (out / "tables" / "accuracy.csv").read_text().splitlines()
+    assert csv_lines[0] == "dataset," + ",".join(METHODS)
+    assert len(csv_lines) == 3
+    for metric in ("macro_f1", "fit_seconds", "predict_ms_per_image", "rejection_for_full_reliability"):
+        assert (out / "tables" / f"{metric}.md").exists() and (out / "tables" / f"{metric}.csv").exists()
+    summary = (out / "results.md").read_text()
+    assert "Generic extractor" in summary and "McNemar" in summary
+    assert len((out / "cells.csv").read_text().splitlines()) == 1 + len(DATASETS) * len(METHODS)
+
+
+def test_no_test_image_reaches_training(full_run, data_dir):
+    fitted = set().union(*(image_digests(x) for x in full_run["fitted_images"]))
+    assert fitted, "the recorder saw no training call"
+    for name, ink in (("alpha", "light"), ("beta", "dark")):
+        test = _test_split(data_dir, name, ink).with_light_ink()
+        assert not image_digests(test.images) & fitted, f"a {name} test image was used for training"
+    # the generic extractor records what it was fitted on: exactly the training parts
+    out = full_run["out"]
+    data = {d["name"]: d for d in json.loads((out / "data.json").read_text())["datasets"]}
+    generic = json.loads((out / "generic" / "seed0" / "augmented" / "result.json").read_text())
+    assert [f["train_sha256"] for f in generic["fitted_on"]] == [data[n]["train_sha256"] for n in DATASETS]
+    assert generic["n_train"] == sum(data[n]["n_train"] for n in DATASETS)
+    assert generic["parts"] == [["alpha", 0, 3], ["beta", 3, 4]]
+    # the largest preprocessor fit is the generic extractor's: every training image of both sets
+    assert max(len(x) for x in full_run["fitted_images"]) == generic["n_train"]
+
+
+def test_cell_artefacts_are_written(full_run):
+    out = full_run["out"]
+    for dataset in DATASETS:
+        for method in METHODS:
+            cell = out / "cells" / dataset / method / "seed0"
+            for name in ("confusion.png", "roc.png", "precision_recall.png", "rejection.png"):
+                assert (cell / name).read_bytes()[:8] == PNG, cell / name
+            assert "precision" in (cell / "report.txt").read_text()
+            assert (cell / "rejection.csv").read_text().startswith("threshold,rejection_rate,accuracy,error_rate")
+            result = json.loads((cell / "result.json").read_text())
+            assert result["roc_auc_macro"] is not None and 0 <= result["roc_auc_macro"] <= 1
+            assert 0 <= result["rejection_for_full_reliability"]["rejection_rate"] <= 1
+            has_curves = method in ("cnn", "cnn-article")
+            assert (cell / "training_curves.png").exists() == has_curves
+            if has_curves:
+                header = (cell / "history.csv").read_text().splitlines()[0]
+                assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} <= set(header.split(","))
+    for variant in ("augmented", "noaug"):
+        folder = out / "generic" / "seed0" / variant
+        assert (folder / "training_curves.png").read_bytes()[:8] == PNG
+        assert (folder / "model.joblib").exists()
+    record = json.loads((out / "environment.json").read_text())["invocations"][0]
+    assert record["machine"]["cpu_count"] >= 1 and "scikit-learn" in record["versions"]
+    assert (out / "config.toml").read_text().startswith('name = "tiny"')
+
+
+def test_exported_models_reload_and_rescore(full_run, data_dir):
+    out = full_run["out"]
+    test = _test_split(data_dir, "beta", "dark").with_light_ink()
+    for method in ("hybrid", "generic-softmax", "pca-svc"):
+        model, meta = load(out / "cells" / "beta" / method / "seed0" / "model.joblib", return_metadata=True)
+        stored = json.loads((out / "cells" / "beta" / method / "seed0" / "result.json").read_text())
+        accuracy = float(np.mean(model.predict(test.images) == test.labels))
+        assert accuracy == pytest.approx(stored["accuracy"])
+        assert meta["metadata"]["dataset"]["test_sha256"] == images_digest(test)
+        assert len(meta["class_names"]) == 4
+
+
+def test_generic_softmax_reads_its_own_block(full_run, data_dir):
+    out = full_run["out"]
+    generic = load(out / "generic" / "seed0" / "augmented" / "model.joblib")
+    beta = load(out / "cells" / "beta" / "generic-softmax" / "seed0" / "model.joblib")
+    test = _test_split(data_dir, "beta", "dark").with_light_ink()
+    full = generic.predict_proba(test.images)  # over the 7 classes of both sets
+    assert full.shape == (len(test), 7)
+    restricted = beta.predict_proba(test.images)
+    np.testing.assert_allclose(restricted.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(beta.predict(test.images), np.argmax(full[:, 3:7], axis=1))
+
+
+def test_resume_skips_finished_cells(full_run):
+    out = full_run["out"]
+    models = sorted(out.glob("**/model.joblib"))
+    before = {p: os.stat(p).st_mtime_ns for p in models}
+    again = run_comparison(full_run["config"], out=out, verbose=False)
+    assert again.ran == []
+    assert len(again.skipped) == len(DATASETS) * len(METHODS) + 2
+    assert {p: os.stat(p).st_mtime_ns for p in models} == before
+    log = (out / "run.log").read_text()
+    assert "resuming experiment 'tiny'" in log and "skip alpha/hybrid/seed0: finished earlier" in log
+    assert [r["accuracy"] for r in again.results] == [r["accuracy"] for r in full_run["run"].results]
+
+
+def test_changed_svc_redoes_only_the_hybrid_cells(full_run, data_dir, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(full_run["out"], out)
+    config = parse_experiment(experiment_data(data_dir, svc={"C": 3.0}))
+    again = run_comparison(config, out=out, verbose=False)
+    assert sorted(again.ran) == sorted(f"{d}/{m}/seed0" for d in DATASETS for m in ("hybrid", "hybrid-noaug"))
+    assert "generic/augmented/seed0" in again.skipped
+    hybrid = json.loads((out / "cells" / "alpha" / "hybrid" / "seed0" / "result.json").read_text())
+    assert hybrid["params"]["C"] == 3.0
+
+
+def test_several_seeds_give_mean_std_and_mcnemar(full_run, data_dir, tmp_path):
+    import shutil
+
+    # adding a seed to a finished run only trains what the new seed needs
+    shutil.copytree(full_run["out"], tmp_path / "seeds")
+    config = parse_experiment(experiment_data(data_dir, methods=["pca-svc", "hybrid"], seeds=[0, 1]))
+    run = run_comparison(config, out=tmp_path / "seeds", verbose=False)
+    assert sorted(run.ran) == sorted(["generic/augmented/seed1"] + [f"{d}/{m}/seed1" for d in DATASETS
+                                                                    for m in ("pca-svc", "hybrid")])
+    results = json.loads((tmp_path / "seeds" / "results.json").read_text())
+    cell = results["metrics"]["accuracy"]["alpha"]["hybrid"]
+    assert cell["n"] == 2 and cell["seeds"] == [0, 1] and cell["std"] is not None
+    assert cell["mean"] == pytest.approx(np.mean(cell["values"]))
+    assert cell["std"] == pytest.approx(np.std(cell["values"], ddof=1))
+    tests = results["significance"]["tests"]
+    assert {(t["dataset"], t["other"], t["seed"]) for t in tests} == {
+        (d, "pca-svc", s) for d in DATASETS for s in (0, 1)}
+    for t in tests:
+        assert 0.0 < t["p_value"] <= 1.0
+        assert t["hybrid_only"] + t["other_only"] + t["both_right"] + t["both_wrong"] == t["n"]
+    assert "±" in (tmp_path / "seeds" / "tables" / "accuracy.md").read_text()
+    header = (tmp_path / "seeds" / "tables" / "accuracy.csv").read_text().splitlines()[0]
+    assert header == "dataset,pca-svc,pca-svc_std,hybrid,hybrid_std"
+    summary = results["significance"]["summary"]
+    assert all(len(s["p_values"]) == 2 for s in summary)
+
+
+def test_cli_compare_resumes_and_reports_errors(full_run, data_dir, tmp_path, capsys):
+    from cnnsvm.cli import main
+    from cnnsvm.experiments.config_files import dump_toml
+
+    path = tmp_path / "tiny.toml"
+    data = experiment_data(data_dir)
+    data["datasets"][0]["spec"] = "npz:/nowhere/alpha.npz"
+    path.write_text(dump_toml(data))
+    good = f"datasets.0.spec=npz:{data_dir / 'alpha.npz'}?ink=light"
+    assert main(["compare", str(path), "--out", str(full_run["out"]), "--set", good]) == 0
+    captured = capsys.readouterr()
+    assert "| alpha |" in captured.out and "skip beta/cnn/seed0" in captured.err
+    assert main(["compare", str(path), "--out", str(tmp_path / "bad"), "--set", "methods=[\"svm\"]"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["cnnsvm compare: error: unknown method 'svm' in methods; choose among " + ", ".join(METHODS)]
