@@ -148,3 +148,17 @@ def test_run_demo_reads_the_packaged_file(monkeypatch):
     assert calls["config"].name == "digits" and calls["config"].training["epochs"] == 2
     assert calls["config"].source == "builtin:digits"
     assert Path(calls["out"]).parent == Path("runs") and Path(calls["out"]).name.startswith("demo-")
+
+
+def test_fingerprints_follow_the_resolved_architecture(monkeypatch):
+    from cnnsvm.experiments.compare import _with_architecture
+    from cnnsvm.experiments.store import fingerprint
+    from cnnsvm.features import architectures
+
+    params = {"architecture": "small", "epochs": 3, "dropout": 0.1}
+    before = _with_architecture(params)
+    assert before["resolved_architecture"]["dropout"] == 0.1
+    monkeypatch.setitem(architectures.PRESETS, "small", {**architectures.PRESETS["small"], "dense_units": 7})
+    after = _with_architecture(params)
+    assert after["resolved_architecture"]["dense_units"] == 7
+    assert fingerprint(before) != fingerprint(after)

@@ -43,6 +43,7 @@ from cnnsvm.experiments.tasks import (
     run_generic_task,
 )
 from cnnsvm.experiments.tracker import RunLog, TaskTracker
+from cnnsvm.features.architectures import ARCHITECTURE_PARAMS, resolve_architecture
 from cnnsvm.progress import Stage, format_seconds
 
 DEMO_CONFIG = "builtin:digits"
@@ -98,6 +99,13 @@ def _task_kind(method):
     if method in CNN_METHODS:
         return "cnn"
     return "svc" if method in ("pca-svc", "hybrid", "hybrid-noaug") else "softmax"
+
+
+def _with_architecture(params):
+    """``params`` plus the architecture they resolve to, so that a changed preset changes fingerprints."""
+    overrides = {k: params[k] for k in ARCHITECTURE_PARAMS if k in params}
+    return {**params, "resolved_architecture": resolve_architecture(params.get("architecture", "default"),
+                                                                    **overrides)}
 
 
 def _append_environment(rundir, config):
@@ -182,7 +190,8 @@ def run_comparison(config, out=None, *, verbose=True):
             task_ids.append((f"generic/{what}/seed{seed}", "generic"))
             generic_fp[(what, seed)] = fingerprint({
                 "kind": "generic", "variant": what, "seed": seed, "image_size": config.image_size,
-                "params": config.generic_params(what), "data": [(n, tr, k) for n, tr, _, k in data_key],
+                "params": _with_architecture(config.generic_params(what)),
+                "data": [(n, tr, k) for n, tr, _, k in data_key],
             })
         else:
             task_ids += [(f"{d.name}/{what}/seed{seed}", _task_kind(what)) for d in datasets]
@@ -225,7 +234,8 @@ def run_comparison(config, out=None, *, verbose=True):
             params = config.method_params(method)
             fp = fingerprint({
                 "kind": "cell", "dataset": data_key[datasets.index(d)], "method": method, "seed": seed,
-                "image_size": config.image_size, "params": params,
+                "image_size": config.image_size,
+                "params": _with_architecture(params) if method in CNN_METHODS else params,
                 "generic": generic_fp[(variant, seed)] if variant else None,
             })
             stored, reason = rundir.finished(folder, fp)
