@@ -61,7 +61,7 @@ def _add_predict(sub):
 
 
 def _add_demo(sub):
-    p = sub.add_parser("demo", help="train the three methods on the embedded digits and print their comparison")
+    p = sub.add_parser("demo", help="run every method (SVC+PCA, both CNNs, the hybrid and its ablations) on the embedded digits")
     p.add_argument("--out", default=None, help="run directory (default: a new folder under ./runs)")
     p.add_argument("--epochs", type=int, default=None, help="override the CNN epochs of the demo")
 
