@@ -13,9 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from cnnsvm._io import atomic_write_bytes
 from cnnsvm.classifiers.cnn import CNNClassifier
 from cnnsvm.classifiers.svm import make_svm
 from cnnsvm.data.preprocessing import ImagePreprocessor
@@ -266,8 +265,8 @@ def save(model, path, *, class_names=None, metadata=None, overwrite=False):
     }
     text = json.dumps(meta, indent=2, ensure_ascii=False, default=_json_default)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, payload)
-    _atomic_write(sidecar, text.encode("utf-8"))
+    atomic_write_bytes(path, payload)
+    atomic_write_bytes(sidecar, text.encode("utf-8"))
     return path
 
 
@@ -279,18 +278,6 @@ def _json_default(obj):
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def _atomic_write(path, data):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_metadata(path):
