@@ -1,0 +1,158 @@
+"""Helpers of benchmarks/perf.py: statistics, timing, machine facts, memory, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+# ------------------------------------------------------------------ statistics
+def summary(values):
+    """Median, quartiles, min, max and count of a list of numbers (None when empty)."""
+    v = np.asarray([x for x in values if x is not None], float)
+    if not v.size:
+        return None
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    return {"median": float(med), "q1": float(q1), "q3": float(q3), "min": float(v.min()),
+            "max": float(v.max()), "p95": float(np.percentile(v, 95)), "n": int(v.size)}
+
+
+def interleaved(funcs, rounds, *, warmup=2, inputs=None):
+    """Time each callable ``rounds`` times, one call of each per round.
+
+    Interleaving spreads the load of a shared machine evenly over the methods
+    compared; the order rotates every round so no method always runs first.
+    ``inputs(r)`` gives the argument of round ``r`` (the same for every method).
+    Returns ``{name: [seconds, ...]}``.
+    """
+    names = list(funcs)
+    for name in names:
+        for w in range(warmup):
+            funcs[name](inputs(w) if inputs else None)
+    out = {name: [] for name in names}
+    for r in range(rounds):
+        arg = inputs(r) if inputs else None
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            t0 = time.perf_counter()
+            funcs[name](arg)
+            out[name].append(time.perf_counter() - t0)
+    return out
+
+
+# --------------------------------------------------------------- machine facts
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cores():
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {"logical": os.cpu_count(), "usable": usable}
+
+
+def load_average():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def git_commit(root):
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+# ---------------------------------------------------------------------- memory
+def _status_kib(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def rss_mib():
+    """Current resident memory of this process, MiB."""
+    return _status_kib("VmRSS") / 1024
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process (VmHWM), MiB."""
+    return _status_kib("VmHWM") / 1024
+
+
+def reset_peak_rss():
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False where that is not allowed."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+# ----------------------------------------------------------------- result file
+class Results:
+    """perf.json kept up to date section by section, so a partial run keeps what it measured."""
+
+    def __init__(self, path, meta):
+        self.path = Path(path)
+        self.data = {"meta": meta, "sections": {}}
+        if self.path.exists():
+            try:
+                old = json.loads(self.path.read_text())
+                if old.get("meta", {}).get("mode") == meta["mode"]:
+                    self.data["sections"] = old.get("sections", {})
+            except (OSError, ValueError):
+                pass
+
+    def put(self, name, value):
+        self.data["sections"][name] = value
+        self.save()
+
+    def get(self, name):
+        return self.data["sections"].get(name)
+
+    def save(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.data, indent=2, default=_json_default))
+        os.replace(tmp, self.path)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def fmt_s(seconds):
+    seconds = float(seconds)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
