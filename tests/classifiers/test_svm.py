@@ -22,3 +22,18 @@ def test_make_svm_options():
         make_svm("fast")
     with pytest.raises(ConfigError, match="rbf"):
         make_svm("approx", kernel="poly")
+
+
+def test_fast_calibrated_svc_prediction_equals_scikit_learns():
+    from sklearn import calibration
+
+    from cnnsvm.classifiers.svm import _rbf_svc_decision
+
+    X, y = make_classification(n_samples=300, n_features=12, n_informative=8, n_classes=4, random_state=1)
+    model = make_svm("exact").fit(X[:200], y[:200])
+    ours = model.predict_proba(X[200:])
+    reference = calibration.CalibratedClassifierCV.predict_proba(model, X[200:])
+    assert np.allclose(ours, reference, atol=1e-10)
+    svc = model.calibrated_classifiers_[0].estimator
+    assert np.allclose(_rbf_svc_decision(svc, X[200:]), svc.decision_function(X[200:]), atol=1e-8)
+    assert _rbf_svc_decision(make_svm("exact", kernel="linear", probability=False).fit(X, y), X) is None
