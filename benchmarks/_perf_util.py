@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+
+from cnnsvm.experiments.environment import cpu_model  # noqa: F401 - re-exported for perf.py
+from cnnsvm.experiments.store import to_jsonable
 
 
 # ------------------------------------------------------------------ statistics
@@ -47,16 +49,6 @@ def interleaved(funcs, rounds, *, warmup=2, inputs=None):
 
 
 # --------------------------------------------------------------- machine facts
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def cores():
     try:
         usable = len(os.sched_getaffinity(0))
@@ -135,18 +127,8 @@ class Results:
     def save(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, default=_json_default))
+        tmp.write_text(json.dumps(to_jsonable(self.data), indent=2))
         os.replace(tmp, self.path)
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 def fmt_s(seconds):

@@ -14,28 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 from cnnsvm.data import load_split
+from cnnsvm.experiments.environment import cpu_model
 from cnnsvm.experiments.metrics import evaluate_model
 from cnnsvm.pipeline import library_versions, make_method
 from cnnsvm.progress import format_seconds, log
 
 SETS = ("numerals", "vowels", "consonants")
 METHODS = ("pca-svc", "cnn", "hybrid")
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv=None):

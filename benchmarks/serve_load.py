@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnsvm.experiments.environment import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST = ROOT.parent / "shared" / "datasets" / "mnist.npz"
 STROKES = {
@@ -197,17 +199,6 @@ def load_test(url, payloads, *, requests, clients, max_seconds, warmup=10, timeo
     wall = time.perf_counter() - start
     return {"latencies": latencies, "errors": errors, "sent": len(latencies) + sum(errors.values()),
             "wall_s": wall, "wrong": wrong[0], "stopped_by_time": stopped[0]}
-
-
-def cpu_model():
-    """The CPU's model name from /proc/cpuinfo (or the platform's description)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def versions():
