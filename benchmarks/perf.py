@@ -41,6 +41,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -383,7 +384,7 @@ def main(argv=None):
     parser.add_argument("--svm", default="exact", choices=["exact", "approx", "auto"],
                         help="SVM of the MNIST hybrid (default exact)")
     parser.add_argument("--out", default=str(HERE / "results"))
-    parser.add_argument("--work", help="where models and worker results go (default /tmp/cnnsvm-perf[-quick])")
+    parser.add_argument("--work", help="where models and worker results go (default: cnnsvm-perf[-quick] in the system's temporary folder)")
     args = parser.parse_args(argv)
 
     data_arg, args.data = args.data, str(Path(args.data).resolve())  # the workers run from the repository root
@@ -404,7 +405,7 @@ def main(argv=None):
                 stem = "perf-quick"
         except ValueError:
             pass
-    work = Path(args.work or f"/tmp/cnnsvm-perf{'-quick' if args.quick else ''}")
+    work = Path(args.work or Path(tempfile.gettempdir()) / f"cnnsvm-perf{'-quick' if args.quick else ''}")
     work.mkdir(parents=True, exist_ok=True)
 
     from cnnsvm.pipeline import library_versions
