@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnsvm.experiments.environment import cpu_model  # noqa: F401 - re-exported for perf.py
+from cnnsvm.experiments.environment import cpu_model, machine_info  # noqa: F401 - cpu_model re-exported for perf.py
 from cnnsvm.experiments.store import to_jsonable
 
 
@@ -50,11 +50,8 @@ def interleaved(funcs, rounds, *, warmup=2, inputs=None):
 
 # --------------------------------------------------------------- machine facts
 def cores():
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {"logical": os.cpu_count(), "usable": usable}
+    info = machine_info()
+    return {"logical": info["cpu_count"], "usable": info["usable_cores"]}
 
 
 def load_average():

@@ -23,7 +23,12 @@ from cnnsvm.experiments.config import (
     override_epochs,
     parse_experiment,
 )
-from cnnsvm.experiments.config_files import apply_overrides, dump_toml, read_config_file
+from cnnsvm.experiments.config_files import (
+    apply_overrides,
+    config_stem,
+    dump_toml,
+    read_config_file,
+)
 from cnnsvm.experiments.datasets import load_experiment_datasets
 from cnnsvm.experiments.environment import environment_record
 from cnnsvm.experiments.reports import write_reports
@@ -77,8 +82,7 @@ def load_experiment(path, overrides=()):
     ExperimentConfig
     """
     data = apply_overrides(read_config_file(path), overrides)
-    stem = str(path).split(":", 1)[1] if str(path).startswith("builtin:") else Path(path).stem
-    return parse_experiment(data, default_name=stem, source=str(path))
+    return parse_experiment(data, default_name=config_stem(path), source=str(path))
 
 
 def _task_plan(config):

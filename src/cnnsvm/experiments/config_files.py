@@ -64,6 +64,12 @@ def merge_tables(base, overlay):
     return out
 
 
+def config_stem(path):
+    """Default name of a configuration: ``NAME`` for ``"builtin:NAME"``, else the file's stem."""
+    text = str(path)
+    return text.split(":", 1)[1] if text.startswith("builtin:") else Path(path).stem
+
+
 def read_config_file(path, _depth=0):
     """Read an experiment file, following its ``extends`` chain.
 

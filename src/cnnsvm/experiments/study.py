@@ -29,7 +29,12 @@ from sklearn.model_selection import (
 from cnnsvm.data import combine_datasets
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.experiments import plots
-from cnnsvm.experiments.config_files import apply_overrides, dump_toml, read_config_file
+from cnnsvm.experiments.config_files import (
+    apply_overrides,
+    config_stem,
+    dump_toml,
+    read_config_file,
+)
 from cnnsvm.experiments.datasets import (
     images_digest,
     load_experiment_datasets,
@@ -62,8 +67,7 @@ def load_study(path, overrides=()):
     StudyConfig
     """
     data = apply_overrides(read_config_file(path), overrides)
-    stem = str(path).split(":", 1)[1] if str(path).startswith("builtin:") else Path(path).stem
-    return parse_study(data, default_name=stem, source=str(path))
+    return parse_study(data, default_name=config_stem(path), source=str(path))
 
 
 def study_pipeline(config):
