@@ -48,8 +48,9 @@ def fit_hybrid(args):
     model.fit(x, y)
     fit_seconds = time.perf_counter() - start
     peak = U.peak_rss_mib()
-    ext = model.named_steps["cnn"]
-    ext = getattr(ext, "estimator", ext)
+    from cnnsvm.features import unwrap_extractor
+
+    ext = unwrap_extractor(model.named_steps["cnn"])
     t0 = time.perf_counter()
     pred = model.predict(x_test)
     predict_seconds = time.perf_counter() - t0

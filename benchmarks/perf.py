@@ -135,8 +135,9 @@ def hybrid_for(ctx, data):
 
 
 def extractor_of(model):
-    ext = model.named_steps["cnn"]
-    return getattr(ext, "estimator", ext)
+    from cnnsvm.features import unwrap_extractor
+
+    return unwrap_extractor(model.named_steps["cnn"])
 
 
 # ----------------------------------------------------------------------- sections

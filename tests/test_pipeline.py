@@ -51,7 +51,7 @@ def test_frozen_extractor_is_not_retrained(digits_split):
     assert list(ext.classes_) == list(range(10))
     assert list(model.classes_) == [0, 1, 2, 3, 4]
     # clone keeps the frozen, fitted extractor (cross-validation reuses it)
-    assert clone(model).named_steps["cnn"].estimator is ext
+    assert clone(model).named_steps["cnn"].extractor is ext
     scores = cross_val_score(model, train.images[keep][:300], train.labels[keep][:300], cv=2)
     assert len(scores) == 2 and scores.min() > 0.5
 

@@ -16,10 +16,17 @@ EXIT_ERROR = 2
 def _add_train(sub):
     p = sub.add_parser("train", help="train one method on a dataset, report its test accuracy and export it")
     p.add_argument("--data", required=True, help="dataset spec: digits, mnist:PATH, idx:DIR, folder:DIR, csv:PATH, npz:PATH")
-    p.add_argument("--method", required=True, choices=["hybrid", "pca-svc", "cnn"])
+    p.add_argument("--method", required=True, choices=["hybrid", "pca-svc", "cnn", "mlp"],
+                   help="hybrid (CNN features + SVC), pca-svc, cnn (softmax CNN) or mlp (dense net on pixels)")
     p.add_argument("--out", required=True, help="model file to write (a .json sidecar is written beside it)")
     p.add_argument("--force", action="store_true", help="overwrite an existing model file")
-    p.add_argument("--epochs", type=int, default=30, help="maximum CNN epochs (default 30)")
+    p.add_argument("--epochs", type=int, default=30, help="CNN epochs: the length of the learning-rate schedule (default 30)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="time budget of CNN training: the schedule is shortened to end within it")
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"], default="auto",
+                   help="CNN training precision; auto: mixed where the hardware has native 16-bit math (default)")
+    p.add_argument("--schedule", choices=["cosine", "plateau"], default="cosine",
+                   help="learning-rate schedule: warm-up + cosine decay (default) or reduce on plateau")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--architecture", default=None, help="CNN preset: default, article, small")
     p.add_argument("--augmentation", type=float, default=1.0, help="augmentation strength, 0 turns it off")
@@ -27,6 +34,8 @@ def _add_train(sub):
     p.add_argument("--C", type=float, default=10.0, help="SVC regularisation (hybrid, pca-svc)")
     p.add_argument("--components", type=int, default=50, help="PCA components (pca-svc)")
     p.add_argument("--svm", choices=["exact", "approx", "auto"], default="exact", help="SVM solver (hybrid)")
+    p.add_argument("--calibration", choices=["temperature", "sigmoid"], default="temperature",
+                   help="how SVM decision values become probabilities (hybrid, pca-svc; default temperature)")
     p.add_argument("--test-size", type=float, default=0.2, help="test share where the set has no official split")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the augmentation")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -109,6 +118,7 @@ def build_parser():
 def cmd_train(args):
     from cnnsvm.data import load_split
     from cnnsvm.experiments.metrics import evaluate_model
+    from cnnsvm.experiments.tasks import precision_of
     from cnnsvm.pipeline import make_method, save, sidecar_path
     from cnnsvm.progress import Stage, format_seconds, log
 
@@ -124,13 +134,14 @@ def cmd_train(args):
     params = {"image_size": args.image_size, "random_state": args.seed}
     if args.method in ("hybrid", "cnn"):
         params.update(epochs=args.epochs, batch_size=args.batch_size, augmentation=args.augmentation,
+                      max_minutes=args.max_minutes, precision=args.precision, schedule=args.schedule,
                       verbose=verbose)
         if args.architecture:
             params["architecture"] = args.architecture
     if args.method == "hybrid":
-        params.update(C=args.C, svm=args.svm)
+        params.update(C=args.C, svm=args.svm, calibration=args.calibration)
     if args.method == "pca-svc":
-        params.update(C=args.C, n_components=args.components)
+        params.update(C=args.C, n_components=args.components, calibration=args.calibration)
     model = make_method(args.method, **params)
     with Stage(f"fit {args.method}", verbose) as fit_stage:
         model.fit(train.images, train.labels)
@@ -148,6 +159,7 @@ def cmd_train(args):
                         "test_size": args.test_size, "seed": args.seed,
                         "n_train": len(train), "n_test": len(test)},
             "params": recorded,
+            "precision": precision_of(model),
             "test_accuracy": scores["accuracy"],
             "test_macro_f1": scores["macro_f1"],
             "fit_seconds": fit_stage.elapsed,

@@ -2,7 +2,8 @@
 
 - :func:`make_hybrid`: images -> CNN embedding -> scaler -> SVC (the product);
 - :func:`make_pca_svc`: images -> PCA of raw pixels -> SVC (the article's baseline);
-- :func:`make_cnn`: images -> CNN with its softmax head (the "from scratch" baseline).
+- :func:`make_cnn`: images -> CNN with its softmax head (the "from scratch" baseline);
+- :func:`make_mlp`: images -> fully connected network on raw pixels (the tutorials' first baseline).
 
 :func:`save` writes a model with joblib plus a JSON sidecar (versions, classes,
 input size, preprocessing, SHA-256 of the payload); :func:`load` verifies it.
@@ -22,7 +23,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
-from sklearn.frozen import FrozenEstimator
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -33,8 +34,9 @@ from cnnsvm.classifiers.svm import make_svm
 from cnnsvm.data.preprocessing import ImagePreprocessor
 from cnnsvm.exceptions import ConfigError, ModelFileError
 from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
+from cnnsvm.features.views import FrozenExtractor, check_train_views, unwrap_extractor
 
-METHODS = ("hybrid", "pca-svc", "cnn")
+METHODS = ("hybrid", "pca-svc", "cnn", "mlp")
 FORMAT = "cnnsvm-model"
 FORMAT_VERSION = 1
 SIDECAR_SUFFIX = ".json"
@@ -49,6 +51,8 @@ def make_hybrid(
     kernel="rbf",
     svm="exact",
     probability=True,
+    calibration="temperature",
+    train_views="images",
     random_state=0,
     **extractor_params,
 ):
@@ -57,7 +61,7 @@ def make_hybrid(
     Parameters
     ----------
     extractor : CNNFeatureExtractor, optional
-        A fitted extractor is wrapped in :class:`~sklearn.frozen.FrozenEstimator`
+        A fitted extractor is wrapped in :class:`~cnnsvm.features.FrozenExtractor`
         and not retrained when the pipeline is fitted; an unfitted one (or
         ``None``: a new one from ``extractor_params``) is trained by ``fit``.
     image_size : int, default=28
@@ -67,6 +71,16 @@ def make_hybrid(
         See :func:`cnnsvm.classifiers.svm.make_svm`.
     probability : bool, default=True
         Fit the SVC's probability calibration (needed by ``predict_proba`` and the reject option).
+    calibration : {"temperature", "sigmoid"}, default="temperature"
+        How the SVM's decision values become probabilities (see
+        :func:`cnnsvm.classifiers.svm.make_svm`). Temperature scaling keeps the
+        SVM's ranking of its own answers, which the reject option relies on;
+        chosen on validation data (docs/experiments.md, "How the hybrid's
+        settings were chosen").
+    train_views : {"images", "augmented"}, default="images"
+        What the scaler, the SVM and its calibration are fitted on: the features
+        of the training images, or of fresh random augmented views of them (see
+        :mod:`cnnsvm.features.views`; it cost accuracy on validation data).
     random_state : int, default=0
     **extractor_params
         Parameters of a new :class:`CNNFeatureExtractor`.
@@ -75,25 +89,29 @@ def make_hybrid(
     -------
     sklearn.pipeline.Pipeline
     """
+    check_train_views(train_views)
     if extractor is None:
         extractor = CNNFeatureExtractor(random_state=random_state, **extractor_params)
     elif extractor_params:
         raise ConfigError("pass either a ready extractor or extractor parameters, not both")
-    if _is_fitted(extractor) and not isinstance(extractor, FrozenEstimator):
-        extractor = FrozenEstimator(extractor)
+    extractor = unwrap_extractor(extractor)
+    if _is_fitted(extractor):
+        extractor = FrozenExtractor(extractor, train_views=train_views, random_state=random_state)
+    else:
+        extractor.set_params(train_views=train_views)
     return Pipeline(
         [
             ("preprocess", ImagePreprocessor(image_size=image_size)),
             ("cnn", extractor),
             ("scale", StandardScaler()),
             ("svm", make_svm(svm, C=C, gamma=gamma, kernel=kernel, probability=probability,
-                             random_state=random_state)),
+                             calibration=calibration, random_state=random_state)),
         ]
     )
 
 
 def make_pca_svc(*, image_size=28, n_components=50, C=10.0, gamma="scale", probability=True,
-                 random_state=0):
+                 calibration="temperature", random_state=0):
     """SVC on PCA of raw pixels: the article's baseline.
 
     Parameters
@@ -103,6 +121,7 @@ def make_pca_svc(*, image_size=28, n_components=50, C=10.0, gamma="scale", proba
         PCA components (a float in (0, 1) keeps that share of the variance).
     C, gamma : SVC parameters.
     probability : bool, default=True
+    calibration : {"temperature", "sigmoid"}, default="temperature"
     random_state : int, default=0
 
     Returns
@@ -113,7 +132,8 @@ def make_pca_svc(*, image_size=28, n_components=50, C=10.0, gamma="scale", proba
         [
             ("preprocess", ImagePreprocessor(image_size=image_size)),
             ("pca", PCA(n_components=n_components, random_state=random_state)),
-            ("svm", make_svm("exact", C=C, gamma=gamma, probability=probability, random_state=random_state)),
+            ("svm", make_svm("exact", C=C, gamma=gamma, probability=probability, calibration=calibration,
+                             random_state=random_state)),
         ]
     )
 
@@ -133,9 +153,42 @@ def make_cnn(*, image_size=28, architecture="default", random_state=0, **cnn_par
     )
 
 
+def make_mlp(*, image_size=28, hidden_layer_sizes=(512, 256), alpha=1e-4, max_iter=60, random_state=0,
+             verbose=0):
+    """A fully connected network on raw pixels: where the MNIST tutorials start.
+
+    scikit-learn's :class:`~sklearn.neural_network.MLPClassifier` (ReLU, Adam)
+    on the preprocessed pixels, stopping early when the score on a held-out
+    10 % of the training data stops improving.
+
+    Parameters
+    ----------
+    image_size : int, default=28
+    hidden_layer_sizes : tuple of int, default=(512, 256)
+    alpha : float, default=1e-4
+        L2 penalty.
+    max_iter : int, default=60
+        Maximum epochs.
+    random_state : int, default=0
+    verbose : int, default=0
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+    """
+    return Pipeline(
+        [
+            ("preprocess", ImagePreprocessor(image_size=image_size)),
+            ("mlp", MLPClassifier(hidden_layer_sizes=tuple(hidden_layer_sizes), alpha=alpha, max_iter=max_iter,
+                                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=8,
+                                  random_state=random_state, verbose=bool(verbose))),
+        ]
+    )
+
+
 def make_method(method, **params):
-    """Build ``"hybrid"``, ``"pca-svc"`` or ``"cnn"`` with ``params``."""
-    factories = {"hybrid": make_hybrid, "pca-svc": make_pca_svc, "cnn": make_cnn}
+    """Build one of :data:`METHODS` with ``params``."""
+    factories = {"hybrid": make_hybrid, "pca-svc": make_pca_svc, "cnn": make_cnn, "mlp": make_mlp}
     if method not in factories:
         raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     return factories[method](**params)
@@ -162,14 +215,15 @@ def describe_method(model):
     """Guess ``"hybrid"``, ``"pca-svc"`` or ``"cnn"`` from a pipeline's steps (else the class name)."""
     if isinstance(model, Pipeline):
         names = dict(model.steps)
-        inner = names.get("cnn")
-        inner = getattr(inner, "estimator", inner)
+        inner = unwrap_extractor(names.get("cnn"))
         if isinstance(inner, CNNFeatureExtractor):
             return "hybrid"
         if isinstance(inner, CNNClassifier):
             return "cnn"
         if "pca" in names:
             return "pca-svc"
+        if "mlp" in names:
+            return "mlp"
     return type(model).__name__
 
 

@@ -22,18 +22,30 @@ def test_make_svm_options():
         make_svm("fast")
     with pytest.raises(ConfigError, match="rbf"):
         make_svm("approx", kernel="poly")
+    with pytest.raises(ConfigError, match="calibration"):
+        make_svm("exact", calibration="isotonic")
+    assert make_svm("exact").method == "temperature"
 
 
-def test_fast_calibrated_svc_prediction_equals_scikit_learns():
-    from sklearn import calibration
+def test_temperature_calibration_keeps_the_svm_ranking():
+    # Training features tighter than unseen ones (as a CNN's features of its own training images
+    # are): Platt's per-class sigmoids then rank the unseen answers worse than the SVM's own margin;
+    # one temperature over all decision values keeps the margin's order, read without rounding.
+    from cnnsvm.classifiers.selective import aurc, confidence_score
 
-    from cnnsvm.classifiers.svm import _rbf_svc_decision
-
-    X, y = make_classification(n_samples=300, n_features=12, n_informative=8, n_classes=4, random_state=1)
-    model = make_svm("exact").fit(X[:200], y[:200])
-    ours = model.predict_proba(X[200:])
-    reference = calibration.CalibratedClassifierCV.predict_proba(model, X[200:])
-    assert np.allclose(ours, reference, atol=1e-10)
-    svc = model.calibrated_classifiers_[0].estimator
-    assert np.allclose(_rbf_svc_decision(svc, X[200:]), svc.decision_function(X[200:]), atol=1e-8)
-    assert _rbf_svc_decision(make_svm("exact", kernel="linear", probability=False).fit(X, y), X) is None
+    rng = np.random.default_rng(0)
+    centers = 1.5 * rng.normal(size=(5, 20))
+    y_train, y_test = np.repeat(np.arange(5), 80), np.repeat(np.arange(5), 200)
+    X_train = centers[y_train] + 0.3 * rng.normal(size=(400, 20))
+    X_test = centers[y_test] + 1.5 * rng.normal(size=(1000, 20))
+    areas = {}
+    for method in ("temperature", "sigmoid"):
+        model = make_svm("exact", calibration=method).fit(X_train, y_train)
+        proba = model.predict_proba(X_test)
+        correct = model.classes_[proba.argmax(1)] == y_test
+        areas[method] = aurc(correct, confidence_score(proba))
+    decision = np.sort(model.calibrated_classifiers_[0].estimator.decision_function(X_test), axis=1)
+    margin = aurc(correct, decision[:, -1] - decision[:, -2])
+    assert 0 < correct.sum() < len(correct)
+    assert areas["temperature"] <= 1.05 * margin
+    assert areas["temperature"] < 0.5 * areas["sigmoid"]

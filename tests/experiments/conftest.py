@@ -41,7 +41,7 @@ def experiment_data(data_dir, **changes):
     """A comparison config (as read from TOML) over the two tiny sets; fast CNN settings."""
     data = {
         "name": "tiny",
-        "methods": ["pca-svc", "cnn-article", "cnn", "hybrid", "hybrid-noaug", "generic-softmax"],
+        "methods": ["mlp", "pca-svc", "cnn-article", "cnn", "hybrid", "hybrid-noaug", "generic-softmax"],
         "seeds": [0],
         "image_size": SIDE,
         "datasets": [
@@ -52,6 +52,7 @@ def experiment_data(data_dir, **changes):
         "generic": {"architecture": "small"},
         "svc": {"C": 10.0},
         "method": {
+            "mlp": {"hidden_layer_sizes": [16], "max_iter": 30},
             "pca-svc": {"n_components": 10},
             "cnn": {"architecture": "small"},
             "cnn-article": {"dense_units": 16, "filters": [4, 8]},

@@ -31,14 +31,17 @@ def test_run_fills_every_cell(full_run):
         for method in METHODS:
             assert 0.0 <= acc[dataset][method]["mean"] <= 1.0
     table = (out / "tables" / "accuracy.md").read_text().splitlines()
-    assert table[2].startswith("| dataset | pca-svc | cnn-article | cnn | hybrid | hybrid-noaug | generic-softmax |")
+    assert table[2].startswith("| dataset | mlp | pca-svc | cnn-article | cnn | hybrid | hybrid-noaug | generic-softmax |")
     rows = [line for line in table if line.startswith(("| alpha", "| beta"))]
     assert len(rows) == 2 and all("-" not in row.split("|", 2)[2] for row in rows)
     csv_lines = (out / "tables" / "accuracy.csv").read_text().splitlines()
     assert csv_lines[0] == "dataset," + ",".join(METHODS)
     assert len(csv_lines) == 3
-    for metric in ("macro_f1", "fit_seconds", "predict_ms_per_image", "rejection_for_full_reliability"):
+    for metric in ("macro_f1", "fit_seconds", "predict_ms_per_image", "rejection_for_full_reliability",
+                   "rejection_for_999", "aurc", "accuracy_at_95"):
         assert (out / "tables" / f"{metric}.md").exists() and (out / "tables" / f"{metric}.csv").exists()
+    for dataset in DATASETS:
+        assert (out / "plots" / f"{dataset}_risk_coverage.png").read_bytes()[:8] == PNG
     summary = (out / "results.md").read_text()
     assert "Generic extractor" in summary and "McNemar" in summary
     assert len((out / "cells.csv").read_text().splitlines()) == 1 + len(DATASETS) * len(METHODS)
@@ -61,15 +64,32 @@ def test_no_test_image_reaches_training(full_run, data_dir):
     assert max(len(x) for x in full_run["fitted_images"]) == generic["n_train"]
 
 
+def test_aurc_table_is_read_from_each_cells_own_answers(full_run):
+    # The AURC of every cell equals the one recomputed from its stored predictions, ranked by the
+    # lossless top probability: the table cannot silently read another score or another cell.
+    from cnnsvm.classifiers.selective import aurc, confidence_score
+
+    out = full_run["out"]
+    metrics = json.loads((out / "results.json").read_text())["metrics"]
+    for dataset in DATASETS:
+        for method in METHODS:
+            with np.load(out / "cells" / dataset / method / "seed0" / "predictions.npz") as p:
+                expected = aurc(p["y_true"] == p["y_pred"], confidence_score(p["proba"]))
+                wrong = aurc(p["y_true"] == p["y_pred"], -confidence_score(p["proba"]))
+            assert metrics["aurc"][dataset][method]["mean"] == pytest.approx(expected)
+            if expected != pytest.approx(wrong):
+                assert metrics["aurc"][dataset][method]["mean"] != pytest.approx(wrong)
+
+
 def test_cell_artefacts_are_written(full_run):
     out = full_run["out"]
     for dataset in DATASETS:
         for method in METHODS:
             cell = out / "cells" / dataset / method / "seed0"
-            for name in ("confusion.png", "roc.png", "precision_recall.png", "rejection.png"):
+            for name in ("confusion.png", "roc.png", "precision_recall.png", "risk_coverage.png"):
                 assert (cell / name).read_bytes()[:8] == PNG, cell / name
             assert "precision" in (cell / "report.txt").read_text()
-            assert (cell / "rejection.csv").read_text().startswith("threshold,rejection_rate,accuracy,error_rate")
+            assert (cell / "risk_coverage.csv").read_text().startswith("max_residual_probability,coverage,risk")
             result = json.loads((cell / "result.json").read_text())
             assert result["roc_auc_macro"] is not None and 0 <= result["roc_auc_macro"] <= 1
             assert 0 <= result["rejection_for_full_reliability"]["rejection_rate"] <= 1

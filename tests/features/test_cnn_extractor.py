@@ -86,3 +86,19 @@ def test_augmentation_changes_training_images_only():
     assert build_augmentation(0) is None
     with pytest.raises(ConfigError):
         build_augmentation(-1)
+
+
+def test_augmentation_layers_draw_independently():
+    # With one shared seed every layer drew the same random numbers: rotation angle and zoom
+    # factor were perfectly correlated (r = 1.0). Each layer must get its own draws.
+    aug = build_augmentation(1.0, seed=0)
+    rotation, zoom, shift, shear = aug.layers
+    x = np.zeros((512, 28, 28, 1), np.float32)
+    angle = np.ravel(rotation.get_random_transformation(x, training=True)["angle"])
+    factor = np.ravel(zoom.get_random_transformation(x, training=True)["height_zoom"])
+    assert np.std(angle) > 0 and np.std(factor) > 0
+    assert abs(np.corrcoef(angle, factor)[0, 1]) < 0.2
+    seeds = [layer.seed for layer in aug.layers]
+    assert len(set(seeds)) == 4
+    assert seeds == [layer.seed for layer in build_augmentation(1.0, seed=0).layers]  # reproducible
+    assert seeds != [layer.seed for layer in build_augmentation(1.0, seed=1).layers]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,6 +22,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from cnnsvm.exceptions import ConfigError
 
 SOLVERS = ("exact", "approx", "auto")
+
+#: Probability calibration methods of :class:`~sklearn.calibration.CalibratedClassifierCV` offered here.
+#: "temperature" (the default) divides all decision values by one fitted temperature before a
+#: softmax, which keeps the SVM's own ranking of its answers; "sigmoid" (Platt) fits one sigmoid
+#: per class, which saturates to 1.0 on CNN features (see docs/experiments.md).
+CALIBRATIONS = ("temperature", "sigmoid")
 
 #: Largest held-out set on which KernelSVC's approximate solver fits its sigmoids.
 CALIBRATION_HOLDOUT_MAX = 10000
@@ -70,6 +77,8 @@ class CalibratedClassifierCV(_calibration.CalibratedClassifierCV):
     def predict_proba(self, X):
         """Calibrated probabilities, shape (n_samples, n_classes)."""
         calibrated = getattr(self, "calibrated_classifiers_", None)
+        if calibrated and all(_temperature_of_decision(c) for c in calibrated):
+            return self._temperature_proba(calibrated, X)
         if not calibrated or not all(_sigmoid_of_decision(c) for c in calibrated):
             return super().predict_proba(X)
         mean_proba = None
@@ -97,6 +106,34 @@ class CalibratedClassifierCV(_calibration.CalibratedClassifierCV):
             mean_proba += proba
         mean_proba /= len(calibrated)
         return mean_proba
+
+
+    def _temperature_proba(self, calibrated, X):
+        # sklearn's _CalibratedClassifier.predict_proba for method="temperature": the one
+        # calibrator maps the decision matrix to probabilities; the decisions come from BLAS.
+        mean_proba = np.zeros((_num_rows(X), self.classes_.shape[0]))
+        for c in calibrated:
+            predictions = _rbf_svc_decision(c.estimator, X)
+            if predictions is None:
+                predictions = c.estimator.decision_function(X)
+            proba = np.asarray(c.calibrators[0].predict(predictions), dtype=np.float64)
+            proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
+            mean_proba += proba
+        return mean_proba / len(calibrated)
+
+
+def _num_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def _temperature_of_decision(calibrated):
+    return (
+        getattr(calibrated, "method", None) == "temperature"
+        and hasattr(calibrated.estimator, "decision_function")
+        and len(getattr(calibrated, "calibrators", ())) == 1
+        and len(calibrated.classes) > 2
+        and np.array_equal(calibrated.estimator.classes_, calibrated.classes)
+    )
 
 
 def _rbf_svc_decision(svc, X):
@@ -203,6 +240,8 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         99.60 % test accuracy.
     auto_threshold : int, default=20000
     probability : bool, default=True
+    calibration : {"temperature", "sigmoid"}, default="temperature"
+        Probability calibration (see :data:`CALIBRATIONS`).
     random_state : int or None, default=0
 
     Attributes
@@ -210,12 +249,15 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
     estimator_ : fitted sklearn estimator
     solver_ : str
         The solver used ("exact" or "approx").
+    calibration_ : str or None
+        The calibration used (``None`` without probabilities).
     classes_ : ndarray
     """
 
     def __init__(self, solver="auto", C=10.0, gamma="scale", n_components=150,
-                 auto_threshold=20000, probability=True, random_state=0):
+                 auto_threshold=20000, probability=True, calibration="temperature", random_state=0):
         self.solver = solver
+        self.calibration = calibration
         self.C = C
         self.gamma = gamma
         self.n_components = n_components
@@ -227,12 +269,13 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         """Fit the chosen solver; returns ``self``."""
         if self.solver not in SOLVERS:
             raise ConfigError(f"solver must be one of {SOLVERS}; got {self.solver!r}")
+        _check_calibration(self.calibration)
         X, y = validate_data(self, X, y, dtype=np.float64)
         approx = self.solver == "approx" or (self.solver == "auto" and len(X) >= self.auto_threshold)
         if not approx:
             self.solver_ = "exact"
             self.estimator_ = make_svm("exact", C=self.C, gamma=self.gamma, probability=self.probability,
-                                       random_state=self.random_state).fit(X, y)
+                                       calibration=self.calibration, random_state=self.random_state).fit(X, y)
         else:
             self.solver_ = "approx"
             gamma = self.gamma
@@ -246,6 +289,8 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
                 Z = nystroem.fit_transform(X, y)
             self.estimator_ = make_pipeline(nystroem, self._fit_linear(Z, y))
         self.classes_ = self.estimator_.classes_
+        final = self.estimator_.steps[-1][1] if hasattr(self.estimator_, "steps") else self.estimator_
+        self.calibration_ = getattr(final, "method", None)
         return self
 
     def _fit_linear(self, Z, y):
@@ -257,11 +302,25 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         classes, counts = np.unique(y, return_counts=True)
         n_cal = min(CALIBRATION_HOLDOUT_MAX, int(round(0.1 * len(Z))))
         if n_cal < 20 * len(classes) or counts.min() < 2 or len(Z) - n_cal < len(classes):
-            return CalibratedClassifierCV(linear, method="sigmoid", cv=3, ensemble=False).fit(Z, y)
+            return self._calibrated(lambda method: CalibratedClassifierCV(
+                linear, method=method, cv=3, ensemble=False).fit(Z, y))
         Z_fit, Z_cal, y_fit, y_cal = train_test_split(Z, y, test_size=n_cal, stratify=y,
                                                       random_state=self.random_state)
         linear.fit(Z_fit, y_fit)
-        return CalibratedClassifierCV(FrozenEstimator(linear), method="sigmoid").fit(Z_cal, y_cal)
+        return self._calibrated(lambda method: CalibratedClassifierCV(
+            FrozenEstimator(linear), method=method).fit(Z_cal, y_cal))
+
+    def _calibrated(self, fit):
+        # Temperature scaling's 1-D optimisation can fail on degenerate decision values (a few
+        # samples, a constant fold): then Platt's sigmoids, with a warning; calibration_ says which.
+        try:
+            return fit(self.calibration)
+        except RuntimeError as exc:
+            if self.calibration != "temperature":
+                raise
+            warnings.warn(f"temperature scaling failed ({exc}); the SVM's probabilities are calibrated with "
+                          "Platt's sigmoids instead", RuntimeWarning, stacklevel=3)
+            return fit("sigmoid")
 
     def predict(self, X):
         """Predicted class of each sample."""
@@ -286,23 +345,32 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
             return getattr(self.estimator_, method)(X)
 
 
+def _check_calibration(calibration):
+    if calibration not in CALIBRATIONS:
+        raise ConfigError(f"calibration must be one of {CALIBRATIONS}; got {calibration!r}")
+    return calibration
+
+
 def make_svm(solver="exact", *, C=10.0, gamma="scale", kernel="rbf", probability=True, random_state=0,
-             calibration_folds=3):
+             calibration="temperature", calibration_folds=3):
     """The SVM step of a hybrid or a baseline.
 
     ``"exact"`` gives :class:`~sklearn.svm.SVC`, wrapped (when ``probability``)
     in :class:`~sklearn.calibration.CalibratedClassifierCV` with ``ensemble=False``
     (scikit-learn's replacement for ``SVC(probability=True)``): one SVC fitted on
-    all the data, sigmoid calibration fitted on ``calibration_folds`` folds.
+    all the data, its calibration (``"temperature"`` by default, or Platt's
+    ``"sigmoid"``) fitted on ``calibration_folds`` folds.
     Other solvers give :class:`KernelSVC`.
     """
+    _check_calibration(calibration)
     if solver == "exact":
         svc = SVC(C=C, gamma=gamma, kernel=kernel, random_state=random_state)
         if not probability:
             return svc
-        return CalibratedClassifierCV(svc, method="sigmoid", cv=calibration_folds, ensemble=False)
+        return CalibratedClassifierCV(svc, method=calibration, cv=calibration_folds, ensemble=False)
     if solver not in SOLVERS:
         raise ConfigError(f"svm must be one of {SOLVERS}; got {solver!r}")
     if kernel != "rbf":
         raise ConfigError("the approximate SVM supports the rbf kernel only; use svm='exact'")
-    return KernelSVC(solver=solver, C=C, gamma=gamma, probability=probability, random_state=random_state)
+    return KernelSVC(solver=solver, C=C, gamma=gamma, probability=probability, calibration=calibration,
+                     random_state=random_state)

@@ -102,6 +102,8 @@ def _task_plan(config):
 def _task_kind(method):
     if method in CNN_METHODS:
         return "cnn"
+    if method == "mlp":
+        return "mlp"
     return "svc" if method in ("pca-svc", "hybrid", "hybrid-noaug") else "softmax"
 
 

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.experiments.params import (
     CNN_PARAMS,
+    MLP_PARAMS,
     PCA_SVC_PARAMS,
     SVC_PARAMS,
     TRAINING_PARAMS,
@@ -55,7 +56,7 @@ from cnnsvm.experiments.params import (
 )
 
 #: The methods a comparison can run, in table order.
-METHODS = ("pca-svc", "cnn-article", "cnn", "hybrid", "hybrid-noaug", "generic-softmax")
+METHODS = ("mlp", "pca-svc", "cnn-article", "cnn", "hybrid", "hybrid-noaug", "generic-softmax")
 
 #: Methods that read the generic extractor, and which variant of it.
 GENERIC_VARIANT = {"hybrid": "augmented", "generic-softmax": "augmented", "hybrid-noaug": "noaug"}
@@ -65,6 +66,7 @@ CNN_METHODS = {"cnn": "default", "cnn-article": "article"}
 
 #: Settings each ``[method.NAME]`` table accepts.
 METHOD_PARAMS = {
+    "mlp": MLP_PARAMS,
     "pca-svc": PCA_SVC_PARAMS,
     "cnn": CNN_PARAMS,
     "cnn-article": CNN_PARAMS,
@@ -142,8 +144,8 @@ class ExperimentConfig:
             return self.cnn_params(method)
         if method in ("hybrid", "hybrid-noaug"):
             return self.svc_params(method)
-        if method == "pca-svc":
-            return dict(self.method.get("pca-svc", {}))
+        if method in ("pca-svc", "mlp"):
+            return dict(self.method.get(method, {}))
         return {}
 
     @property

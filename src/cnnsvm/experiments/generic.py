@@ -20,6 +20,7 @@ from cnnsvm.data import combine_datasets
 from cnnsvm.data.preprocessing import ImagePreprocessor
 from cnnsvm.exceptions import ConfigError, DataError
 from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
+from cnnsvm.features.views import unwrap_extractor
 
 
 class GenericSoftmaxClassifier(ClassifierMixin, BaseEstimator):
@@ -56,7 +57,7 @@ class GenericSoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X=None, y=None):
         """Select the softmax columns; ``y``, if given, must hold only the dataset's labels."""
-        inner = getattr(self.extractor, "estimator", self.extractor)
+        inner = unwrap_extractor(self.extractor)
         check_is_fitted(inner, "network_")
         combined = np.asarray(inner.classes_)
         n = len(combined) - int(self.label_offset) if self.n_classes is None else int(self.n_classes)
@@ -117,8 +118,7 @@ def extractor_of(model):
     """The :class:`CNNFeatureExtractor` inside a generic-softmax pipeline or a hybrid pipeline."""
     steps = dict(model.steps) if isinstance(model, Pipeline) else {}
     step = steps.get("softmax") or steps.get("cnn")
-    step = getattr(step, "extractor", step)
-    step = getattr(step, "estimator", step)
+    step = unwrap_extractor(getattr(step, "extractor", step) if isinstance(step, GenericSoftmaxClassifier) else step)
     if not isinstance(step, CNNFeatureExtractor):
         raise ConfigError(f"{type(model).__name__} holds no CNNFeatureExtractor")
     return step

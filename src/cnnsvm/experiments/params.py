@@ -6,6 +6,9 @@ import numbers
 
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.architectures import ACTIVATIONS, OPTIMIZERS, POOLINGS, PRESETS
+from cnnsvm.features.cnn_base import SCHEDULES
+from cnnsvm.features.precision import PRECISIONS
+from cnnsvm.features.views import TRAIN_VIEWS
 
 SVC_KERNELS = ("rbf", "linear", "poly", "sigmoid")
 SVM_SOLVERS = ("exact", "approx", "auto")
@@ -106,12 +109,16 @@ CNN_PARAMS = {
     "augmentation": number_in(0, 5, high_open=False),
     "validation_fraction": number_in(0, 1),
     "patience": int_at_least(0),
+    "schedule": one_of(SCHEDULES),
+    "precision": one_of(PRECISIONS),
+    "max_minutes": positive_number,
     "predict_batch_size": int_at_least(1),
 }
 
 #: Training settings shared by every CNN (the ``[training]`` table).
 TRAINING_PARAMS = {k: CNN_PARAMS[k] for k in ("epochs", "batch_size", "patience", "augmentation",
-                                               "validation_fraction", "predict_batch_size")}
+                                               "validation_fraction", "schedule", "precision",
+                                               "max_minutes", "predict_batch_size")}
 
 #: Parameters of the SVM read on CNN features (``[svc]``, hybrid methods).
 SVC_PARAMS = {
@@ -119,10 +126,22 @@ SVC_PARAMS = {
     "gamma": gamma,
     "kernel": one_of(SVC_KERNELS),
     "solver": one_of(SVM_SOLVERS),
+    "train_views": one_of(TRAIN_VIEWS),
+    "calibration": one_of(("temperature", "sigmoid")),
 }
 
+def hidden_layers(value):
+    """Checker: a non-empty list of positive integers."""
+    ok = isinstance(value, (list, tuple)) and value and all(_is_int(v) and v > 0 for v in value)
+    return None if ok else "a non-empty list of positive layer widths, e.g. [512, 256]"
+
+
+#: Parameters of the fully connected baseline.
+MLP_PARAMS = {"hidden_layer_sizes": hidden_layers, "alpha": positive_number, "max_iter": int_at_least(1)}
+
 #: Parameters of the SVC+PCA baseline.
-PCA_SVC_PARAMS = {"n_components": n_components, "C": positive_number, "gamma": gamma}
+PCA_SVC_PARAMS = {"n_components": n_components, "C": positive_number, "gamma": gamma,
+                  "calibration": one_of(("temperature", "sigmoid"))}
 
 
 def check_table(table, checkers, where, *, what="a table"):

@@ -132,29 +132,34 @@ def plot_precision_recall(curves, path, title=""):
     return _save(fig, path)
 
 
-def plot_rejection(curve, path, title="", full_reliability=None):
-    """Accuracy on accepted samples against the rejection rate.
+def plot_risk_coverage(curves, path, title=""):
+    """Risk (error rate of the answered samples) against coverage, one line per method.
 
-    ``full_reliability`` is ``(rejection_rate, threshold)`` of
-    :func:`cnnsvm.classifiers.rejection_for_reliability`, marked on the curve.
+    Parameters
+    ----------
+    curves : dict of str to (coverage, risk)
+        From :func:`cnnsvm.classifiers.selective.risk_coverage_curve`.
+
+    The y axis spans the risks actually reached (not 0-100 %), so that methods
+    whose reliabilities all lie between 99 and 100 % can be told apart; the
+    legend gives each curve's area (AURC).
     """
     fig = _figure()
     ax = fig.add_subplot()
-    order = np.argsort(curve["rejection_rate"], kind="stable")
-    ax.plot(100 * curve["rejection_rate"][order], 100 * curve["accuracy"][order], lw=1.6, label="reliability")
-    ax.plot(100 * curve["rejection_rate"][order], 100 * curve["error_rate"][order], lw=1.0, ls="--",
-            label="error rate (of all samples)")
-    if full_reliability is not None and full_reliability[1] is not None:
-        rate, threshold = full_reliability
-        ax.axvline(100 * rate, color="crimson", lw=0.8, ls=":")
-        ax.plot([100 * rate], [100.0], "o", color="crimson",
-                label=f"100 % reliable at {100 * rate:.2f} % rejected (threshold {threshold:.3f})")
-    ax.set_xlabel("rejected samples (%)")
-    ax.set_ylabel("%")
-    ax.set_ylim(bottom=0.0, top=100.5)
+    top = 0.0
+    for name, (coverage, risk) in curves.items():
+        coverage, risk = np.asarray(coverage), np.asarray(risk)
+        area = float(np.sum(np.diff(np.r_[0.0, coverage]) * risk))
+        ax.step(100 * np.r_[0.0, coverage], 100 * np.r_[risk[:1], risk], where="post", lw=1.4,
+                label=f"{name} (AURC {100 * area:.3f} %)")
+        top = max(top, float(risk[-1]) if len(risk) else 0.0)
+    ax.set_xlabel("coverage: answered samples (%)")
+    ax.set_ylabel("risk: errors among answered samples (%)")
+    ax.set_xlim(0.0, 100.0)
+    ax.set_ylim(bottom=0.0, top=max(100 * top * 1.15, 0.05))
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(fontsize=8, loc="upper left")
     return _save(fig, path)
 
 

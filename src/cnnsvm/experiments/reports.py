@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from cnnsvm.classifiers.selective import confidence_score, risk_coverage_curve
+from cnnsvm.experiments import plots
 from cnnsvm.experiments.store import write_json, write_text
 from cnnsvm.progress import format_seconds
 
@@ -18,6 +20,16 @@ METRICS = {
     "fit_seconds": ("Fit time per dataset (s)", "seconds"),
     "predict_ms_per_image": ("Predict time (ms per image)", "ms"),
     "rejection_for_full_reliability": ("Rejection needed for 100 % reliability (%)", "percent"),
+    "rejection_for_999": ("Rejection needed for 99.9 % reliability (%)", "percent"),
+    "aurc": ("AURC: area under the risk-coverage curve (%, lower is better)", "percent3"),
+    "accuracy_at_95": ("Accuracy on the 95 % most confident test images (%)", "percent"),
+}
+
+#: Where the selective-classification metrics sit in a cell's ``selective`` record.
+SELECTIVE = {
+    "rejection_for_999": ("rejection_for_reliability", "0.999"),
+    "aurc": ("aurc", None),
+    "accuracy_at_95": ("accuracy_at_coverage", "0.95"),
 }
 
 FIT_NOTE = ("hybrid, hybrid-noaug and generic-softmax reuse the generic extractor: their fit time covers the "
@@ -29,6 +41,10 @@ def cell_value(result, metric):
     """The value of ``metric`` in one cell's result."""
     if metric == "rejection_for_full_reliability":
         return result["rejection_for_full_reliability"]["rejection_rate"]
+    if metric in SELECTIVE:
+        key, sub = SELECTIVE[metric]
+        value = (result.get("selective") or {}).get(key)
+        return value.get(sub) if sub is not None and isinstance(value, dict) else value
     return result.get(metric)
 
 
@@ -81,6 +97,8 @@ def _format(value, unit):
         return "-"
     if unit == "percent":
         return f"{100 * value:.2f}"
+    if unit == "percent3":
+        return f"{100 * value:.3f}"
     if unit == "seconds":
         return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
     return f"{value:.3f}"
@@ -180,7 +198,7 @@ def cells_csv(results, methods, datasets):
     """One row per dataset x method x seed with the main numbers."""
     order = {(d, m): (i, j) for i, d in enumerate(datasets) for j, m in enumerate(methods)}
     header = ["dataset", "method", "seed", "accuracy", "macro_f1", "fit_seconds", "predict_ms_per_image",
-              "rejection_for_full_reliability", "roc_auc_macro", "average_precision_macro", "epochs_run"]
+              "rejection_for_full_reliability", "aurc", "roc_auc_macro", "average_precision_macro", "epochs_run"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -188,8 +206,33 @@ def cells_csv(results, methods, datasets):
         training = r.get("training") or {}
         writer.writerow([r["dataset"], r["method"], r["seed"], r["accuracy"], r["macro_f1"], r["fit_seconds"],
                          r["predict_ms_per_image"], cell_value(r, "rejection_for_full_reliability"),
+                         cell_value(r, "aurc"),
                          r.get("roc_auc_macro"), r.get("average_precision_macro"), training.get("epochs_run", "")])
     return out.getvalue()
+
+
+def plot_risk_coverage_by_dataset(rundir, results, datasets, methods):
+    """One risk-coverage figure per dataset, every method of the first seed on it; returns the paths."""
+    paths = []
+    for dataset in datasets:
+        cells = {r["method"]: r for r in sorted(results, key=lambda r: -r["seed"]) if r["dataset"] == dataset}
+        curves = {}
+        for method in methods:
+            if method not in cells:
+                continue
+            predictions = rundir.cell(dataset, method, cells[method]["seed"]) / "predictions.npz"
+            if not predictions.exists():
+                continue
+            with np.load(predictions) as p:
+                proba = p["proba"]
+                correct = p["y_true"] == p["y_pred"]
+            coverage, risk, _ = risk_coverage_curve(correct, confidence_score(proba))
+            curves[method] = (coverage, risk)
+        if curves:
+            path = rundir.root / "plots" / f"{dataset}_risk_coverage.png"
+            plots.plot_risk_coverage(curves, path, title=f"risk vs coverage on {dataset}")
+            paths.append(path)
+    return paths
 
 
 def write_reports(rundir, *, name, results, generic_results, tests, datasets, methods, seeds, total_seconds=None):
@@ -200,6 +243,10 @@ def write_reports(rundir, *, name, results, generic_results, tests, datasets, me
     """
     aggregated = aggregate(results, datasets, methods)
     sections = [f"## {name}: {len(datasets)} dataset(s) x {len(methods)} method(s), seeds {seeds}"]
+    plotted = plot_risk_coverage_by_dataset(rundir, results, datasets, methods)
+    if plotted:
+        sections.append("Risk-coverage curves of every method (first seed): "
+                        + ", ".join(f"`{p.relative_to(rundir.root)}`" for p in plotted) + ".")
     for metric in METRICS:
         md = metric_markdown(aggregated, metric, datasets, methods)
         write_text(rundir.tables / f"{metric}.md", md + "\n")

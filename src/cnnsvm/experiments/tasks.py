@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnsvm.classifiers.reject import (
-    accuracy_rejection_curve,
+from cnnsvm.classifiers.selective import (
+    confidence_score,
     rejection_for_reliability,
+    risk_coverage_curve,
+    selective_summary,
 )
 from cnnsvm.experiments import plots
 from cnnsvm.experiments.config import CNN_METHODS
@@ -29,7 +31,8 @@ from cnnsvm.experiments.generic import (
 )
 from cnnsvm.experiments.metrics import evaluate_model, format_confusion
 from cnnsvm.experiments.store import MODEL, RESULT, write_json, write_text
-from cnnsvm.pipeline import load, make_cnn, make_hybrid, make_pca_svc, save
+from cnnsvm.features.views import is_frozen, unwrap_extractor
+from cnnsvm.pipeline import load, make_cnn, make_hybrid, make_mlp, make_pca_svc, save
 
 
 def _now():
@@ -64,13 +67,16 @@ def build_model(config, method, *, seed, dataset_name, generic_model=None, parts
     size = config.image_size
     if method == "pca-svc":
         return make_pca_svc(image_size=size, random_state=seed, **config.method_params(method))
+    if method == "mlp":
+        return make_mlp(image_size=size, random_state=seed, **config.method_params(method))
     if method in CNN_METHODS:
         return make_cnn(image_size=size, random_state=seed, verbose=verbose, **config.cnn_params(method))
     extractor = extractor_of(generic_model)
     if method in ("hybrid", "hybrid-noaug"):
         p = config.svc_params(method)
+        views = {k: p[k] for k in ("train_views", "calibration") if k in p}
         return make_hybrid(extractor, image_size=size, C=p["C"], gamma=p["gamma"], kernel=p["kernel"],
-                           svm=p["solver"], random_state=seed)
+                           svm=p["solver"], random_state=seed, **views)
     offset, n_classes = part_of(parts, dataset_name)
     return make_generic_softmax(extractor, image_size=size, label_offset=offset, n_classes=n_classes)
 
@@ -79,7 +85,13 @@ def history_of(model):
     """``history_`` of the CNN a pipeline trained itself, or ``None``."""
     steps = dict(getattr(model, "steps", []))
     cnn = steps.get("cnn")
-    return getattr(cnn, "history_", None) if cnn is not None and not hasattr(cnn, "estimator") else None
+    return getattr(cnn, "history_", None) if cnn is not None and not is_frozen(cnn) else None
+
+
+def precision_of(model):
+    """The dtype policy the CNN of a pipeline trained with (``None`` without a CNN)."""
+    cnn = unwrap_extractor(dict(getattr(model, "steps", [])).get("cnn"))
+    return getattr(cnn, "precision_", None)
 
 
 def write_history(history, folder, title):
@@ -145,6 +157,7 @@ def run_generic_task(config, variant, seed, datasets, folder, fingerprint, *, ve
         "params": {**params, "image_size": config.image_size, "random_state": seed},
         "fit_seconds": seconds,
         "network_fit_seconds": extractor.fit_time_,
+        "precision": extractor.precision_,
         "training": history_summary(history),
         "n_train": len(combined),
         "n_classes": combined.n_classes,
@@ -217,16 +230,18 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
     plots.plot_roc(curves, folder / "roc.png", title=f"ROC, one-vs-rest: {title}")
     plots.plot_precision_recall(curves, folder / "precision_recall.png", title=f"precision-recall: {title}")
 
-    rejection = accuracy_rejection_curve(scores["y_true"], proba, classes)
-    full_rate, full_threshold = rejection_for_reliability(rejection, 1.0)
-    rows = ["threshold,rejection_rate,accuracy,error_rate"] + [
-        f"{t!r},{r!r},{a!r},{e!r}" for t, r, a, e in zip(
-            rejection["threshold"].tolist(), rejection["rejection_rate"].tolist(),
-            rejection["accuracy"].tolist(), rejection["error_rate"].tolist())
-    ]
-    write_text(folder / "rejection.csv", "\n".join(rows) + "\n")
-    plots.plot_rejection(rejection, folder / "rejection.png", title=f"accuracy vs rejection: {title}",
-                         full_reliability=(full_rate, full_threshold))
+    # The reject option's confidence: the top probability, read without rounding to 1.0.
+    score = confidence_score(proba)
+    selective = selective_summary(scores["y_true"], scores["y_pred"], score)
+    correct = scores["y_true"] == scores["y_pred"]
+    coverage, risk, threshold = risk_coverage_curve(correct, score)
+    full_rate, full_threshold = rejection_for_reliability(correct, score, 1.0)
+    full_threshold = None if full_threshold is None else 1.0 + full_threshold  # as a top probability
+    rows = ["max_residual_probability,coverage,risk"] + [f"{-t!r},{c!r},{r!r}" for t, c, r in zip(
+        threshold.tolist(), coverage.tolist(), risk.tolist())]
+    write_text(folder / "risk_coverage.csv", "\n".join(rows) + "\n")
+    plots.plot_risk_coverage({method: (coverage, risk)}, folder / "risk_coverage.png",
+                             title=f"risk vs coverage: {title}")
 
     history = history_of(model)
     if history:
@@ -249,8 +264,10 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
         "train_sha256": dataset.record["train_sha256"],
         "test_sha256": dataset.record["test_sha256"],
         "rejection_for_full_reliability": {"rejection_rate": full_rate, "threshold": full_threshold},
+        "selective": selective,
         **curve_summary(curves),
         "training": history_summary(history),
+        "precision": precision_of(model),
         **(extra or {}),
         "finished": _now(),
     }

@@ -95,20 +95,20 @@ def _validate(p):
         raise ConfigError("kernel_size and dense_units must be positive integers")
 
 
-def _activation(name):
+def _activation(name, dtype):
     if name == "leaky_relu":
-        return layers.LeakyReLU(negative_slope=0.1)
-    return layers.Activation(name)
+        return layers.LeakyReLU(negative_slope=0.1, dtype=dtype)
+    return layers.Activation(name, dtype=dtype)
 
 
-def _pool(kind, height, width):
+def _pool(kind, height, width, dtype):
     # Pool only along axes longer than 1 so that 1-row "images" (flat feature vectors) work.
     size = (2 if height > 1 else 1, 2 if width > 1 else 1)
     cls = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
-    return cls(pool_size=size, padding="same")
+    return cls(pool_size=size, padding="same", dtype=dtype)
 
 
-def build_network(input_shape, n_classes, params):
+def build_network(input_shape, n_classes, params, dtype="float32"):
     """Build the classification network.
 
     Parameters
@@ -119,6 +119,10 @@ def build_network(input_shape, n_classes, params):
         Width of the softmax layer.
     params : dict
         Output of :func:`resolve_architecture`.
+    dtype : str, default="float32"
+        Keras dtype policy of the hidden layers (``"mixed_bfloat16"``, ...; see
+        :mod:`cnnsvm.features.precision`). The embedding and the softmax are
+        float32 whatever the policy.
 
     Returns
     -------
@@ -133,22 +137,22 @@ def build_network(input_shape, n_classes, params):
     blocks = [params["filters"]] if per_block == -1 else [(f,) * per_block for f in params["filters"]]
     for block in blocks:
         for filters in block:
-            x = layers.Conv2D(filters, k, padding="same", use_bias=not params["batch_norm"])(x)
+            x = layers.Conv2D(filters, k, padding="same", use_bias=not params["batch_norm"], dtype=dtype)(x)
             if params["batch_norm"]:
-                x = layers.BatchNormalization(momentum=0.9)(x)
-            x = _activation(params["activation"])(x)
-        x = _pool(params["pooling"], x.shape[1], x.shape[2])(x)
+                x = layers.BatchNormalization(momentum=0.9, dtype=dtype)(x)
+            x = _activation(params["activation"], dtype)(x)
+        x = _pool(params["pooling"], x.shape[1], x.shape[2], dtype)(x)
         if params["conv_dropout"]:
-            x = layers.Dropout(params["conv_dropout"])(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(int(params["dense_units"]), use_bias=not params["batch_norm"])(x)
+            x = layers.Dropout(params["conv_dropout"], dtype=dtype)(x)
+    x = layers.Flatten(dtype=dtype)(x)
+    x = layers.Dense(int(params["dense_units"]), use_bias=not params["batch_norm"], dtype=dtype)(x)
     if params["batch_norm"]:
-        x = layers.BatchNormalization(momentum=0.9)(x)
-    x = _activation(params["activation"])(x)
-    x = layers.Identity(name="embedding")(x)
+        x = layers.BatchNormalization(momentum=0.9, dtype=dtype)(x)
+    x = _activation(params["activation"], dtype)(x)
+    x = layers.Identity(name="embedding", dtype="float32")(x)  # float32 features for the SVM
     if params["dropout"]:
         x = layers.Dropout(params["dropout"])(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="softmax")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="cnnsvm_cnn")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 from cnnsvm.exceptions import ConfigError
@@ -23,7 +24,9 @@ def build_augmentation(strength=1.0, seed=None):
         Multiplies every range (rotation +-10 degrees, zoom +-10 %, shift +-10 %,
         shear 0.15 at 1.0). ``0`` turns augmentation off.
     seed : int or None
-        Seed of the random layers.
+        Seed of the random layers. Each layer gets its own seed derived from it
+        (:class:`numpy.random.SeedSequence`), so the four transforms are drawn
+        independently of one another; ``None`` seeds each layer at random.
 
     Returns
     -------
@@ -36,12 +39,20 @@ def build_augmentation(strength=1.0, seed=None):
     if strength == 0:
         return None
     fill = dict(fill_mode="constant", fill_value=0.0)
+    # One seed per layer: layers built with the same seed draw the same random numbers, which
+    # would tie the rotation angle, zoom factor, shift and shear of an image to one another.
+    seeds = [None] * 4 if seed is None else [int(s) for s in layer_seeds(seed, 4)]
     return keras.Sequential(
         [
-            layers.RandomRotation(BASE_ROTATION_DEGREES * strength / 360.0, seed=seed, **fill),
-            layers.RandomZoom(BASE_ZOOM * strength, seed=seed, **fill),
-            layers.RandomTranslation(BASE_SHIFT * strength, BASE_SHIFT * strength, seed=seed, **fill),
-            layers.RandomShear(BASE_SHEAR * strength, BASE_SHEAR * strength, seed=seed, **fill),
+            layers.RandomRotation(BASE_ROTATION_DEGREES * strength / 360.0, seed=seeds[0], **fill),
+            layers.RandomZoom(BASE_ZOOM * strength, seed=seeds[1], **fill),
+            layers.RandomTranslation(BASE_SHIFT * strength, BASE_SHIFT * strength, seed=seeds[2], **fill),
+            layers.RandomShear(BASE_SHEAR * strength, BASE_SHEAR * strength, seed=seeds[3], **fill),
         ],
         name="augmentation",
     )
+
+
+def layer_seeds(seed, n):
+    """``n`` distinct, independent 31-bit seeds derived from ``seed``."""
+    return np.random.SeedSequence(int(seed)).generate_state(n) >> 1

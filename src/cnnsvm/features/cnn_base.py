@@ -14,10 +14,13 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from cnnsvm.exceptions import DataError
+from cnnsvm.exceptions import ConfigError, DataError
 from cnnsvm.features.architectures import build_network, build_optimizer, resolve_architecture
 from cnnsvm.features.augmentation import build_augmentation
+from cnnsvm.features.precision import detect_precision, resolve_precision
 from cnnsvm.progress import EpochProgress
+
+SCHEDULES = ("cosine", "plateau")
 
 
 class _EpochTimer(keras.callbacks.Callback):
@@ -32,6 +35,69 @@ class _EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.times.append(time.perf_counter() - self._start)
+
+
+class _TimeBudget(keras.callbacks.Callback):
+    """Stop training when another epoch at the mean epoch time would exceed the budget."""
+
+    def __init__(self, max_seconds):
+        super().__init__()
+        self.max_seconds = max_seconds
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        elapsed = time.perf_counter() - self._start
+        if elapsed + elapsed / (epoch + 1) > self.max_seconds:
+            self.model.stop_training = True
+
+
+class _WarmupCosine(keras.callbacks.Callback):
+    """One-cycle learning rate: linear warm-up to ``peak``, then cosine decay towards zero.
+
+    The rate is set before every batch. With ``max_seconds`` the schedule is planned
+    to end inside the budget: after each epoch the number of epochs still affordable
+    at the mean epoch time so far shortens the schedule (never lengthens it), and
+    training stops when it is done.
+    """
+
+    def __init__(self, peak, epochs, steps_per_epoch, max_seconds=None):
+        super().__init__()
+        self.peak = float(peak)
+        self.epochs = int(epochs)
+        self.steps_per_epoch = max(1, int(steps_per_epoch))
+        self.max_seconds = max_seconds
+        self.planned_epochs = self.epochs
+
+    def _rate(self, step):
+        total = self.planned_epochs * self.steps_per_epoch
+        warmup = min(self.steps_per_epoch, max(1, total // 10))
+        if step < warmup:
+            return self.peak * (0.1 + 0.9 * step / warmup)
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return self.peak * (1e-3 + (1 - 1e-3) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate = self._rate(self._epoch * self.steps_per_epoch + batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self._rate((epoch + 1) * self.steps_per_epoch - 1)
+        if self.max_seconds is None:
+            return
+        elapsed = time.perf_counter() - self._start
+        affordable = int((self.max_seconds - elapsed) // (elapsed / (epoch + 1)))
+        self.planned_epochs = max(epoch + 1, min(self.planned_epochs, epoch + 1 + affordable))
+        if self.planned_epochs <= epoch + 1:
+            self.model.stop_training = True
 
 
 def images_from_features(X):
@@ -84,6 +150,10 @@ class BaseCNN(BaseEstimator):
         augmentation=1.0,
         validation_fraction=0.1,
         patience=5,
+        schedule="cosine",
+        precision="auto",
+        max_minutes=None,
+        train_views="images",
         predict_batch_size=1024,
         random_state=0,
         verbose=0,
@@ -105,6 +175,10 @@ class BaseCNN(BaseEstimator):
         self.augmentation = augmentation
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.schedule = schedule
+        self.precision = precision
+        self.max_minutes = max_minutes
+        self.train_views = train_views
         self.predict_batch_size = predict_batch_size
         self.random_state = random_state
         self.verbose = verbose
@@ -183,31 +257,40 @@ class BaseCNN(BaseEstimator):
             )
         targets = self.label_encoder_.transform(y).astype(np.int32)
         params = self._architecture_params()
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {SCHEDULES}; got {self.schedule!r}")
+        if self.max_minutes is not None and not float(self.max_minutes) > 0:
+            raise ConfigError(f"max_minutes must be a positive number of minutes; got {self.max_minutes!r}")
+        self.precision_ = resolve_precision(self.precision)
         if self.random_state is not None:
             keras.utils.set_random_seed(int(self.random_state))
 
         x_train, y_train, validation = self._validation_split(images, targets)
-        network = build_network(self.input_shape_, len(self.classes_), params)
+        network = build_network(self.input_shape_, len(self.classes_), params, dtype=self.precision_)
         augment = None
         if min(self.input_shape_) >= 8:
             augment = build_augmentation(self.augmentation, seed=self.random_state)
         trainer = network if augment is None else keras.Sequential([augment, network])
-        trainer.compile(
-            optimizer=build_optimizer(params),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        optimizer = build_optimizer(params)
+        if self.precision_ == "mixed_float16":  # float16 gradients underflow without loss scaling
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        trainer.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         monitor = "val_loss" if validation is not None else "loss"
         timer = _EpochTimer()
+        max_seconds = None if self.max_minutes is None else 60.0 * float(self.max_minutes)
         callbacks = [
             timer,
-            keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=self.patience, restore_best_weights=True
-            ),
-            keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, factor=0.5, patience=max(1, self.patience // 2), min_lr=1e-5
-            ),
+            # A guard with the cosine schedule; the best epoch's weights are restored at the end.
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True),
         ]
+        if self.schedule == "cosine":
+            steps = math.ceil(len(x_train) / int(self.batch_size))
+            callbacks.append(_WarmupCosine(params["learning_rate"], self.epochs, steps, max_seconds))
+        else:
+            callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, factor=0.5, patience=max(1, self.patience // 2), min_lr=1e-5))
+            if max_seconds is not None:
+                callbacks.append(_TimeBudget(max_seconds))
         if self.verbose:
             callbacks.append(EpochProgress(label=type(self).__name__))
         start = time.perf_counter()
@@ -243,9 +326,25 @@ class BaseCNN(BaseEstimator):
         return x_tr, y_tr, (x_val, y_val)
 
     # ---------------------------------------------------------------- inference
+    def _inference_network(self):
+        """The network that predicts: the trained one, or a float32 copy of a mixed-precision
+        network on a machine without native 16-bit arithmetic (where 16-bit math is emulated)."""
+        fns = self.__dict__.get("_predict_fns")
+        if fns is None:
+            fns = self._predict_fns = {}
+        net = fns.get("network")
+        if net is None:
+            net = self.network_
+            policy = getattr(self, "precision_", "float32")
+            if policy != "float32" and detect_precision() != policy:
+                net = build_network(self.input_shape_, len(self.classes_), self._architecture_params())
+                net.set_weights(self.network_.get_weights())
+            fns["network"] = net  # in place, like the compiled functions below
+        return net
+
     def _embedding(self):
         if getattr(self, "_embedding_model", None) is None:
-            net = self.network_
+            net = self._inference_network()
             self._embedding_model = keras.Model(net.input, net.get_layer("embedding").output)
         return self._embedding_model
 
@@ -264,7 +363,7 @@ class BaseCNN(BaseEstimator):
             fns = self._predict_fns = {}
         fn = fns.get(output)
         if fn is None:
-            model = self.network_ if output == "softmax" else self._embedding()
+            model = self._inference_network() if output == "softmax" else self._embedding()
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sklearn.base import TransformerMixin
 
 from cnnsvm.features.cnn_base import BaseCNN
+from cnnsvm.features.views import augmented_features, check_train_views
 
 
 class CNNFeatureExtractor(TransformerMixin, BaseCNN):
@@ -38,7 +39,30 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
     validation_fraction : float, default=0.1
         Share of the training data held out, stratified, for early stopping.
     patience : int, default=5
-        Epochs without validation improvement before training stops.
+        Epochs without validation improvement before training stops (a guard;
+        the weights of the best validation epoch are restored either way).
+    schedule : {"cosine", "plateau"}, default="cosine"
+        Learning rate: ``"cosine"`` warms up linearly to ``learning_rate`` over
+        the first epoch (or tenth of the run) and decays it along a cosine to
+        nearly zero at ``epochs``; ``"plateau"`` starts at ``learning_rate`` and
+        halves it when the validation loss stalls (the tutorials' recipe).
+    precision : {"auto", "float32", "mixed_bfloat16", "mixed_float16"}, default="auto"
+        Numeric precision of training. ``"auto"`` uses mixed precision where the
+        hardware computes in 16 bits natively (float16 on a GPU, bfloat16 on a
+        CPU with AVX-512 BF16 or AMX; see :mod:`cnnsvm.features.precision`) and
+        float32 elsewhere. Weights, embedding (the SVM's features) and softmax
+        stay float32; the policy used is ``precision_``.
+    max_minutes : float or None, default=None
+        Time budget of training: the schedule is shortened so that training
+        ends within it (measured from the first epoch on).
+    train_views : {"images", "augmented"}, default="images"
+        What ``fit_transform`` (what a pipeline calls while fitting) returns:
+        the features of fresh random augmented views of the training images
+        (strength ``augmentation``; the images as they are when it is 0), or of
+        the images as they are. The features of images the network was trained
+        on are cleaner than those of unseen images; the steps after it in a
+        pipeline should not be fitted on them (see :mod:`cnnsvm.features.views`).
+        ``fit(X).transform(X)`` always gives the images' own features.
     predict_batch_size : int, default=1024
         Batch size of ``transform``.
     random_state : int or None, default=0
@@ -60,11 +84,33 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         Pixels per image.
     fit_time_ : float
         Seconds spent in training.
+    precision_ : str
+        The Keras dtype policy training used.
     """
 
     def fit(self, X, y):
         """Train the network on images ``X`` with labels ``y``; returns ``self``."""
         return self._fit_network(X, y)
+
+    def fit_transform(self, X, y=None):
+        """Train the network, then return the features of the training views (see ``train_views``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images.
+        y : array-like of shape (n_samples,)
+            Labels.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out)
+        """
+        self.fit(X, y)
+        check_train_views(self.train_views)
+        if self.train_views == "images" or not self.augmentation:
+            return self.transform(X)
+        return augmented_features(self, X, strength=self.augmentation, random_state=self.random_state)
 
     def transform(self, X):
         """Return the embedding of each image, shape (n_samples, n_features_out)."""

@@ -1,0 +1,182 @@
+"""Choose the hybrid's SVM settings on validation data carved from the NHCD training parts.
+
+Never reads a test part: each set's training part (the stratified 80 % of the
+project's split) is split again, stratified 85/15 with ``random_state=seed``; one
+generic extractor is trained on the three 85 % parts together, and every SVM
+variant is fitted on a set's 85 % part and scored on its 15 % part.
+
+Compared, per set:
+
+- how the SVM and its probability calibration see the training images: the
+  clean images (features the CNN was trained on: "in-sample"), or fresh
+  augmented views of them, or calibration on the extractor's own held-out
+  validation images (never used for a gradient step);
+- the reject score: the calibrated top probability, the SVC's one-vs-rest
+  margin (top decision value minus the second), and the generic CNN's own
+  softmax as the reference;
+- C and gamma of the RBF SVC (gamma as a multiple of scikit-learn's "scale").
+
+Metrics on the validation part: accuracy, AURC (area under the risk-coverage
+curve, lower is better), rejection needed for 99.9 % and 100 % reliability.
+
+    python benchmarks/selection.py --epochs 30 --seed 0 --out benchmarks/results/selection.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from cnnsvm.classifiers.selective import confidence_score, selective_summary
+from cnnsvm.data import combine_datasets, load_split
+from cnnsvm.data.preprocessing import ImagePreprocessor
+from cnnsvm.features import CNNFeatureExtractor, build_augmentation
+
+SETS = ("numerals", "vowels", "consonants")
+
+
+def margin(decision):
+    top2 = np.sort(decision, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="../shared/datasets")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--schedule", default="cosine")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--save-extractor", default=None, help="joblib file for the trained (preprocessor, extractor)")
+    ap.add_argument("--only-default", action="store_true", help="C=10, gamma=scale only, with the extra confidence variants")
+    ap.add_argument("--load-extractor", default=None, help="reuse a saved (preprocessor, extractor)")
+    args = ap.parse_args()
+
+    fit_parts, val_parts = [], []
+    for name in SETS:
+        split = load_split(f"npz:{args.data}/nhcd_{name}.npz?name={name}", test_size=0.2, random_state=0)
+        train = split.train.with_light_ink()  # the test part is not used below
+        idx_fit, idx_val = train_test_split(np.arange(len(train)), test_size=0.15, stratify=train.labels,
+                                            random_state=args.seed)
+        fit_parts.append(train.subset(idx_fit))
+        val_parts.append(train.subset(idx_val))
+    union = combine_datasets(fit_parts, name="generic")
+    start = time.perf_counter()
+    if args.load_extractor:
+        import joblib
+
+        prep, ext = joblib.load(args.load_extractor)
+        X_union = prep.transform(union.images)
+    else:
+        prep = ImagePreprocessor(image_size=28).fit(union.images)
+        X_union = prep.transform(union.images)
+        ext = CNNFeatureExtractor(epochs=args.epochs, schedule=args.schedule, random_state=args.seed, verbose=1)
+        ext.fit(X_union, union.labels)
+    train_seconds = time.perf_counter() - start
+    if args.save_extractor:
+        import joblib
+
+        joblib.dump((prep, ext), args.save_extractor)
+    # The extractor's own validation rows: the same split _validation_split draws (indices only).
+    n_val = int(round(ext.validation_fraction * len(X_union)))
+    _, holdout_rows = train_test_split(np.arange(len(X_union)), test_size=n_val, stratify=union.labels,
+                                       random_state=args.seed)
+    holdout = np.zeros(len(X_union), bool)
+    holdout[holdout_rows] = True
+    augment = build_augmentation(1.0, seed=args.seed + 1000)
+
+    results = {"epochs": args.epochs, "epochs_run": ext.n_epochs_, "schedule": args.schedule,
+               "seed": args.seed, "train_seconds": train_seconds,
+               "best_val_accuracy": max(ext.history_.get("val_accuracy", [0])), "sets": {}}
+    offset = 0
+    for part, val in zip(fit_parts, val_parts):
+        rows = slice(offset, offset + len(part))
+        n_classes = part.n_classes
+        X_fit = X_union[rows]
+        y_fit, y_val = part.labels, val.labels
+        F_fit = ext.transform(X_fit)
+        F_aug = ext.transform(np.asarray(augment(X_fit.reshape(-1, 28, 28, 1), training=True)).reshape(len(X_fit), -1))
+        X_val = prep.transform(val.images)
+        F_val = ext.transform(X_val)
+        soft = ext.softmax(X_val)[:, offset_labels(union, part.name)]
+        h = holdout[rows]
+        out = {"n_fit": len(part), "n_val": len(val), "n_holdout": int(h.sum())}
+        out["generic-softmax"] = selective_summary(y_val, soft.argmax(1), confidence_score(soft))
+        scaler = StandardScaler().fit(F_fit)
+        Z_fit, Z_aug, Z_val = scaler.transform(F_fit), scaler.transform(F_aug), scaler.transform(F_val)
+        scale_gamma = 1.0 / (Z_fit.shape[1] * Z_fit.var())
+        grid = [(10.0, 1.0)] if args.only_default else [(C, g) for C in (1.0, 10.0, 100.0) for g in (0.5, 1.0, 2.0)]
+        for C, g in grid:
+            if True:
+                svc = SVC(C=C, gamma=g * scale_gamma).fit(Z_fit, y_fit)
+                dec = svc.decision_function(Z_val)
+                pred = svc.classes_[dec.argmax(1)]
+                key = f"C={C:g},gamma={g:g}xscale"
+                out[f"{key}/margin"] = selective_summary(y_val, pred, margin(dec))
+                if C == 10.0 and g == 1.0:
+                    pred_cols = np.searchsorted(svc.classes_, pred)
+                    out[f"{key}/generic-softmax-of-answer"] = selective_summary(
+                        y_val, pred, soft[np.arange(len(pred)), pred_cols])
+                    for where, Z_cal in (("cv-clean", None), ("augmented", Z_aug)):
+                        if Z_cal is None:
+                            t = CalibratedClassifierCV(SVC(C=C, gamma=g * scale_gamma), method="temperature", cv=3,
+                                                       ensemble=False).fit(Z_fit, y_fit)
+                        else:
+                            t = CalibratedClassifierCV(FrozenEstimator(svc), method="temperature").fit(Z_cal, y_fit)
+                        p = t.predict_proba(Z_val)
+                        out[f"{key}/temperature-{where}"] = selective_summary(y_val, t.classes_[p.argmax(1)], confidence_score(p))
+                        mixed = 0.5 * (p + soft)
+                        out[f"{key}/temperature-{where}+softmax-mean"] = selective_summary(
+                            y_val, t.classes_[mixed.argmax(1)], confidence_score(mixed))
+                if g == 1.0:
+                    cv = CalibratedClassifierCV(SVC(C=C, gamma=g * scale_gamma), method="sigmoid", cv=3,
+                                                ensemble=False).fit(Z_fit, y_fit)
+                    p = cv.predict_proba(Z_val)
+                    out[f"{key}/proba-cv-clean"] = selective_summary(y_val, cv.classes_[p.argmax(1)], confidence_score(p))
+                    cal = CalibratedClassifierCV(FrozenEstimator(svc), method="sigmoid").fit(Z_aug, y_fit)
+                    p = cal.predict_proba(Z_val)
+                    out[f"{key}/proba-augmented"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
+                    if h.sum() >= 2 * n_classes:
+                        svc_in = SVC(C=C, gamma=g * scale_gamma).fit(Z_fit[~h], y_fit[~h])
+                        cal = CalibratedClassifierCV(FrozenEstimator(svc_in), method="sigmoid").fit(Z_fit[h], y_fit[h])
+                        p = cal.predict_proba(Z_val)
+                        out[f"{key}/proba-holdout"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
+                if args.only_default:
+                    continue
+                # The SVM and its calibration fitted on augmented views only (what a pipeline step
+                # whose fit_transform returns augmented-view features gives).
+                scaler_a = StandardScaler().fit(F_aug)
+                Za_fit, Za_val = scaler_a.transform(F_aug), scaler_a.transform(F_val)
+                gamma_a = g / (Za_fit.shape[1] * Za_fit.var())
+                cal = CalibratedClassifierCV(SVC(C=C, gamma=gamma_a), method="sigmoid", cv=3,
+                                             ensemble=False).fit(Za_fit, y_fit)
+                p = cal.predict_proba(Za_val)
+                dec = cal.calibrated_classifiers_[0].estimator.decision_function(Za_val)
+                out[f"{key}/augfit/proba-cv"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
+                out[f"{key}/augfit/margin"] = selective_summary(y_val, cal.classes_[p.argmax(1)], margin(dec))
+        results["sets"][part.name] = out
+        offset += len(part)
+        print(part.name, json.dumps({k: v for k, v in out.items() if isinstance(v, dict)}, indent=None)[:3000],
+              flush=True)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
+
+
+def offset_labels(union, name):
+    for part_name, offset, n in union.extra["parts"]:
+        if part_name == name:
+            return np.arange(offset, offset + n)
+    raise KeyError(name)
+
+
+if __name__ == "__main__":
+    main()
