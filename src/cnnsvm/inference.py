@@ -22,7 +22,7 @@ def prepare_for_model(model, images, *, ink="auto", crop=True):
     model : Pipeline
         A model from :func:`cnnsvm.pipeline.load` (its first step is an ImagePreprocessor).
     images : list of ndarray of shape (height, width)
-        Pixels in 0..255.
+        Pixels under the pixel contract: integers 0..255 or floats in [0, 1].
     ink : {"auto", "light", "dark"}
         Stroke polarity; ``"dark"`` (black on white) is inverted, ``"auto"`` guesses.
     crop : bool
@@ -31,7 +31,7 @@ def prepare_for_model(model, images, *, ink="auto", crop=True):
     Returns
     -------
     ndarray of float32, shape (n, height, width)
-        In the shape of the training images, light ink, scaled to [0, 1].
+        In the shape and ink polarity of the training images, scaled to [0, 1].
     """
     prep = find_preprocessor(model)
     if prep is None:
@@ -45,6 +45,8 @@ def prepare_for_model(model, images, *, ink="auto", crop=True):
     if (height, width) != (size, size):  # non-square training images: centre-crop the padded square
         top, left = (size - height) // 2, (size - width) // 2
         batch = batch[:, top : top + height, left : left + width]
+    if getattr(prep, "ink_", "light") == "dark":  # hand the model its training polarity
+        batch = 1.0 - batch
     return batch
 
 
