@@ -275,6 +275,7 @@ def save(model, path, *, class_names=None, metadata=None, overwrite=False, key=N
         "class_names": [str(c) for c in class_names] if class_names is not None else (
             [str(c) for c in _jsonable(classes)] if classes is not None else None
         ),
+        "class_names_given": class_names is not None,
         "input": _input_contract(prep),
         "versions": library_versions(),
         "payload": {"file": path.name, "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()},
