@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 import struct
 import zlib
 
@@ -469,14 +470,21 @@ def test_a_busy_server_answers_503_at_once_and_recovers(digits_model_file):
         finally:
             admission.leave()
         assert busy.post("/api/predict", **body).status_code == 200
-        # a queued request waits for a decode slot, and gets 503 if none frees in time
+        # a queued request waits for the worker, and gets 503 if it waited too long
+        import threading
+
         admission.wait_seconds = 0.2
-        admission._slots.acquire()
-        try:
-            assert_error(busy.post("/api/predict", **body), 503, "busy")
-        finally:
-            admission._slots.release()
+        release = threading.Event()
+        app.state.workers.submit(release.wait)  # the only worker is busy
+        answers = []
+        waiting = threading.Thread(target=lambda: answers.append(busy.post("/api/predict", **body)))
+        waiting.start()
+        time.sleep(0.5)
+        release.set()
+        waiting.join(30)
+        assert_error(answers[0], 503, "busy")
         assert busy.post("/api/predict", **body).status_code == 200
+        assert admission.peak_working == 1
     with pytest.raises(ConfigError, match="max_in_flight"):
         create_app(digits_model_file, max_in_flight=0)
 

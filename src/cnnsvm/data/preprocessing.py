@@ -172,8 +172,8 @@ def _ink_extent(image, threshold=INK_THRESHOLD):
 
 def guess_ink(image):
     """Guess the polarity of one 2-D image from its border: ``"dark"`` if the border is light."""
-    image = np.asarray(image, dtype=np.float32)
-    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    image = np.asarray(image)  # no float copy of a big image: only its border is needed
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(np.float64)
     mid = (float(image.min()) + float(image.max())) / 2
     return "dark" if border.mean() > mid else "light"
 

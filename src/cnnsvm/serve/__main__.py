@@ -23,7 +23,7 @@ def main(argv=None):
                         help="below this top probability the answer is 'not sure' (default: 0.5)")
     parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                         help="also answer requests for this Host name (repeatable; default: loopback names)")
-    parser.add_argument("--max-in-flight", type=int, default=2, help="images decoded at once (default: 2)")
+    parser.add_argument("--max-in-flight", type=int, default=1, help="images decoded at once (default: 1)")
     parser.add_argument("--max-queue", type=int, default=16, help="requests waiting for a slot (default: 16)")
     parser.add_argument("--model-sha256", default=None, help="refuse the model unless its SHA-256 is this")
     args = parser.parse_args(argv)

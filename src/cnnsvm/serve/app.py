@@ -4,10 +4,12 @@ Limits that keep one server process small and safe on a shared machine:
 
 - uploads larger than ``max_upload_bytes`` get 413, images with more than
   ``max_pixels`` pixels 422, before they are decoded;
-- at most ``max_in_flight`` images are decoded and classified at once (a 2 MB PNG
-  can decode to 16 megapixels); up to ``max_queue`` more requests wait for a slot
-  (at most :data:`QUEUE_WAIT_SECONDS`), and beyond that a request gets 503 with
-  ``Retry-After`` at once, so memory stays bounded under any number of clients;
+- images are decoded and classified on ``max_in_flight`` worker threads of their
+  own (a 2 MB PNG can decode to 16 megapixels; few threads also keep the memory
+  allocator from holding freed buffers in many per-thread arenas); up to
+  ``max_queue`` more requests wait for a worker (at most :data:`QUEUE_WAIT_SECONDS`),
+  and beyond that a request gets 503 with ``Retry-After`` at once, so memory stays
+  bounded under any number of clients;
 - only requests whose ``Host`` header names this server are answered (loopback
   names by default, more with ``allowed_hosts``): a web page on another site
   cannot reach the API through DNS rebinding; others get 400.
@@ -15,17 +17,18 @@ Limits that keep one server process small and safe on a shared machine:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 
 from cnnsvm.data.images import DEFAULT_MAX_PIXELS, read_image_bytes
 from cnnsvm.data.preprocessing import guess_ink
@@ -61,7 +64,7 @@ QUEUE_WAIT_SECONDS = 10.0
 
 
 def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX_PIXELS,
-               reject_threshold=0.5, top_k=5, allowed_hosts=None, max_in_flight=2, max_queue=16,
+               reject_threshold=0.5, top_k=5, allowed_hosts=None, max_in_flight=1, max_queue=16,
                model_sha256=None, key=None):
     """Build the web application serving one exported model.
 
@@ -82,7 +85,7 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
         Number of classes listed in each answer.
     allowed_hosts : list of str, optional
         Host names (without port) answered besides :data:`LOOPBACK_HOSTS`; ``"*"`` answers any.
-    max_in_flight : int, default=2
+    max_in_flight : int, default=1
         Images decoded and classified at once.
     max_queue : int, default=16
         Requests that may wait for one of those slots; more get 503 at once.
@@ -119,9 +122,12 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
     )
     predict_lock = threading.Lock()  # one prediction at a time: the model is not shared across threads
     admission = Admission(max_in_flight, max_queue)
+    workers = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="cnnsvm-decode")
 
-    def predict_upload(upload):
-        with admission.slot():
+    def predict_upload(upload, queued_at):
+        if time.monotonic() - queued_at > admission.wait_seconds:
+            raise admission.busy()  # waited too long for a worker: the client has been kept long enough
+        with admission.working():
             image = read_image_bytes(upload.data, max_pixels=max_pixels, name=upload.name)
             if int(image.max()) - int(image.min()) < MIN_CONTRAST:
                 raise HTTPException(422, "the drawing is empty: draw a character, or upload an image that shows one")
@@ -135,11 +141,18 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
         return answer_json(result, ink=ink, threshold=reject_threshold,
                            elapsed_ms=1000 * (time.perf_counter() - start))
 
-    app = FastAPI(title="cnnsvm", summary="Handwritten character recognition", docs_url=None, redoc_url=None)
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        workers.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="cnnsvm", summary="Handwritten character recognition", docs_url=None, redoc_url=None,
+                  lifespan=lifespan)
     app.state.model = model
     app.state.metadata = meta
     app.state.description = description
     app.state.admission = admission
+    app.state.workers = workers
     app.state.allowed_hosts = hosts
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(_HostAllowList, hosts=hosts)
@@ -163,7 +176,7 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
             raise admission.busy()
         try:
             upload = await extract_upload(request, max_upload_bytes)
-            return await run_in_threadpool(predict_upload, upload)
+            return await asyncio.wrap_future(workers.submit(predict_upload, upload, time.monotonic()))
         finally:
             admission.leave()
 
@@ -215,17 +228,18 @@ class Admission:
     """Bounds the predict requests a server handles: ``max_in_flight`` at work, ``max_queue`` waiting.
 
     ``enter``/``leave`` count requests from the moment their body is read;
-    ``slot`` is held while an image is decoded and classified.
+    ``working`` counts those being decoded and classified (``peak_working`` is the most at once).
     """
 
     def __init__(self, max_in_flight, max_queue, wait_seconds=QUEUE_WAIT_SECONDS):
         self.max_in_flight = max_in_flight
         self.max_queue = max_queue
         self.wait_seconds = wait_seconds
-        self._slots = threading.BoundedSemaphore(max_in_flight)
         self._lock = threading.Lock()
         self._active = 0
+        self._working = 0
         self.peak_active = 0
+        self.peak_working = 0
 
     def enter(self):
         """Admit one more request unless ``max_in_flight + max_queue`` are already being handled."""
@@ -241,14 +255,15 @@ class Admission:
             self._active -= 1
 
     @contextmanager
-    def slot(self):
-        """Hold one of the ``max_in_flight`` decode slots (503 after waiting ``wait_seconds`` for one)."""
-        if not self._slots.acquire(timeout=self.wait_seconds):
-            raise self.busy()
+    def working(self):
+        with self._lock:
+            self._working += 1
+            self.peak_working = max(self.peak_working, self._working)
         try:
             yield
         finally:
-            self._slots.release()
+            with self._lock:
+                self._working -= 1
 
     def busy(self):
         return HTTPException(
