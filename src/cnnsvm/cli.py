@@ -103,8 +103,8 @@ def _add_serve(sub):
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="also answer requests whose Host header is NAME (repeatable; default: loopback "
                         "names and the --host address only, against DNS rebinding); '*' allows any")
-    p.add_argument("--max-in-flight", type=int, default=2, metavar="N",
-                   help="images decoded and classified at once (default 2); up to --max-queue more wait, "
+    p.add_argument("--max-in-flight", type=int, default=1, metavar="N",
+                   help="images decoded and classified at once (default 1); up to --max-queue more wait, "
                         "beyond that requests get 503 at once")
     p.add_argument("--max-queue", type=int, default=16, metavar="N", help="requests waiting for a slot (default 16)")
     _add_model_sha256(p)
