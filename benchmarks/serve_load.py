@@ -104,10 +104,11 @@ def free_port():
 class Server:
     """``python -m cnnsvm.serve`` in a subprocess on loopback, terminated on exit."""
 
-    def __init__(self, model_path, log_path, startup_timeout=120):
+    def __init__(self, model_path, log_path, startup_timeout=120, extra_args=()):
         self.model_path = model_path
         self.log_path = log_path
         self.startup_timeout = startup_timeout
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
@@ -115,7 +116,7 @@ class Server:
     def __enter__(self):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         command = [sys.executable, "-m", "cnnsvm.serve", "--model", str(self.model_path),
-                   "--host", "127.0.0.1", "--port", str(self.port)]
+                   "--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.startup_timeout

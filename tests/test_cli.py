@@ -129,3 +129,132 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "not found" in proc.stderr
+
+
+def _kaggle_frames(digits_split, n_train=600, n_test=120):
+    from cnnsvm.data.preprocessing import resize_batch
+
+    def big(images):
+        return np.rint(resize_batch(images.astype(np.float32), 28)).astype(np.uint8).reshape(len(images), -1)
+
+    columns = [f"pixel{i}" for i in range(784)]
+    train = pd.DataFrame(big(digits_split.train.images[:n_train]), columns=columns)
+    train.insert(0, "label", digits_split.train.labels[:n_train])
+    test = pd.DataFrame(big(digits_split.test.images[:n_test]), columns=columns)
+    return train, test
+
+
+def test_predict_on_a_kaggle_csv_of_the_trained_size_is_exactly_model_predict(tmp_path, digits_split, capsys):
+    from cnnsvm.data import read_kaggle_test
+    from cnnsvm.pipeline import load
+
+    train, test = _kaggle_frames(digits_split)
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    model_path = tmp_path / "kaggle.joblib"
+    assert main(["train", "--data", f"csv:{tmp_path / 'train.csv'}", "--method", "pca-svc", "--out", str(model_path),
+                 "--components", "30", "--quiet"]) == 0
+    assert main(["predict", "--model", str(model_path), str(tmp_path / "test.csv"),
+                 "--submission", str(tmp_path / "submission.csv")]) == 0
+    written = pd.read_csv(tmp_path / "submission.csv")["Label"].to_numpy()
+    expected = load(model_path).predict(read_kaggle_test(tmp_path / "test.csv"))
+    assert np.array_equal(written, expected)  # no crop, no re-framing: 100 %, not "80 % agreement"
+    assert "cropped" not in capsys.readouterr().err
+    assert main(["predict", "--model", str(model_path), str(tmp_path / "test.csv"), "--reject-threshold", "0.5",
+                 "--submission", str(tmp_path / "other.csv")]) == 2
+    assert "needs a digit for every image" in capsys.readouterr().err
+
+
+def test_rejected_answers_carry_no_class(pca_model, tmp_path, digits_split, capsys):
+    path = str(_digit_png(tmp_path / "d.png", digits_split.test.images[0]))
+    assert main(["predict", "--model", str(pca_model), "--json", "--reject-threshold", "1.0", path]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["rejected"] is True and row["label"] is None and row["class_name"] is None
+    assert main(["predict", "--model", str(pca_model), "--reject-threshold", "1.0", path]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.split("\t")[1] == "-" and "rejected; best guess" in line
+
+
+def _renamed_digits(tmp_path, names, order=None):
+    """The digits under other class names, or (``order``) the same names at other class indices."""
+    from cnnsvm.data.sklearn_digits import load_digits_dataset
+
+    digits = load_digits_dataset()
+    labels = digits.labels if order is None else np.asarray(order)[digits.labels]
+    path = tmp_path / f"renamed-{len(list(tmp_path.iterdir()))}.npz"
+    np.savez(path, x=digits.images, y=labels, class_names=np.array(names))
+    return f"npz:{path}"
+
+
+def test_evaluate_refuses_a_set_with_other_class_names(pca_model, tmp_path, capsys):
+    other = _renamed_digits(tmp_path, list("abcdefghij"))
+    assert main(["evaluate", "--model", str(pca_model), "--data", other]) == 2
+    err = capsys.readouterr().err
+    assert "names its classes differently from the model: class 0 is 'a' in the data but '0'" in err
+    assert "--classes by-index" in err and "Traceback" not in err
+    assert main(["evaluate", "--model", str(pca_model), "--data", other, "--classes", "by-index"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: the data names its classes differently" in captured.err and "accuracy: 0.9" in captured.out
+    # the same classes in another order: refused by default, matched with --classes by-name
+    order = [1, 0, 2, 3, 4, 5, 6, 7, 8, 9]  # digit 0 is class 1, digit 1 class 0
+    permuted = _renamed_digits(tmp_path, [str(d) for d in order], order)
+    assert main(["evaluate", "--model", str(pca_model), "--data", permuted]) == 2
+    assert "--classes by-name" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(pca_model), "--data", permuted, "--classes", "by-index"]) == 0
+    by_index = float(re.search(r"accuracy: ([\d.]+)", capsys.readouterr().out).group(1))
+    assert main(["evaluate", "--model", str(pca_model), "--data", permuted, "--classes", "by-name"]) == 0
+    by_name = float(re.search(r"accuracy: ([\d.]+)", capsys.readouterr().out).group(1))
+    assert by_name > 0.9 and by_index < by_name - 0.1
+
+
+def test_model_key_and_pin_on_the_command_line(pca_model, tmp_path, monkeypatch, capsys):
+    import hashlib
+    import shutil
+
+    model = tmp_path / "copy.joblib"
+    shutil.copy(pca_model, model)
+    shutil.copy(sidecar_path(pca_model), sidecar_path(model))
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    assert main(["evaluate", "--model", str(model), "--data", "digits", "--model-sha256", "0" * 64]) == 2
+    assert "not the pinned" in capsys.readouterr().err
+    monkeypatch.setenv("CNNSVM_MODEL_KEY", "my key")
+    assert main(["evaluate", "--model", str(model), "--data", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert "is not signed" in err and "cnnsvm sign" in err and "Traceback" not in err
+    assert main(["sign", "--model", str(model), "--model-sha256", digest]) == 0
+    assert main(["evaluate", "--model", str(model), "--data", "digits", "--model-sha256", digest]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("CNNSVM_MODEL_KEY", "someone else's key")
+    assert main(["predict", "--model", str(model), "x.png"]) == 2
+    assert "does not match the model key" in capsys.readouterr().err
+
+
+def test_quiet_start_drops_tensorflow_log_lines_but_not_cnnsvm_messages(pca_model, tmp_path):
+    import os
+
+    other = _renamed_digits(tmp_path, list("abcdefghij"))
+    command = [sys.executable, "-m", "cnnsvm.cli", "evaluate", "--model", str(pca_model), "--data", other,
+               "--classes", "by-index"]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "warning: the data names its classes differently" in quiet.stderr  # cnnsvm's own warning stays
+    assert not re.search(r"^[IWE]\d{4} |absl::InitializeLog|cuInit", quiet.stderr, re.MULTILINE), quiet.stderr
+    # a level the user set is left alone: TensorFlow speaks again
+    loud = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert loud.returncode == 0 and re.search(r"^I\d{4} ", loud.stderr, re.MULTILINE), loud.stderr
+
+
+def test_stderr_filter_passes_everything_but_tensorflow_log_lines():
+    from cnnsvm._quiet import NOISE
+
+    noise = [b"I0000 00:00:1795274598.005101    3754 port.cc:153] oneDNN custom operations are on.\n",
+             b"W0000 00:00:1.5  12 cuda_dnn.cc:8] something\n",
+             b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+             b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+             b"appropriate compiler flags.\n"]
+    kept = [b"cnnsvm evaluate: warning: the data names its classes differently\n", b"Traceback (most recent call last):\n",
+            b"I like this line\n", b"E0000 00:00:1.5  12 real_error.cc:1] kept: errors obey the log level\n"]
+    assert all(NOISE.match(line) for line in noise)
+    assert not any(NOISE.match(line) for line in kept)

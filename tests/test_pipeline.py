@@ -130,3 +130,33 @@ def test_tampered_truncated_and_incompatible_files_are_refused(tmp_path, fitted_
 def test_predicting_before_fitting_is_an_error():
     with pytest.raises(NotFittedError):
         make_hybrid().predict(np.zeros((1, 8, 8)))
+
+
+def test_same_image_same_answer_alone_in_any_batch_and_as_unit_floats(fitted_hybrid, fitted_pca_svc, digits_split):
+    test = digits_split.test
+    X = test.images[:12]
+    for model in (fitted_pca_svc, fitted_hybrid):
+        reference = model.predict(X)
+        assert np.array_equal(model.predict(X / 255.0), reference)
+        assert np.array_equal(model.predict(X.astype(np.float32) / np.float32(255)), reference)
+        alone = np.array([model.predict(X[i : i + 1] / 255.0)[0] for i in range(len(X))])
+        assert np.array_equal(alone, reference)
+        others = np.concatenate([255 - test.images[12:40], X, test.images[40:60]])  # other images, other ink
+        assert np.array_equal(model.predict(others / 255.0)[28:40], reference)
+    with pytest.raises(Exception, match=r"float pixels must lie in \[0, 1\]"):
+        fitted_pca_svc.predict(np.concatenate([X[:10] / 255.0, X[10:11].astype(float)]))
+
+
+def test_the_model_knows_its_ink_and_the_sidecar_says_it(tmp_path, digits_split):
+    train, test = digits_split.train, digits_split.test
+    dark_model = make_pca_svc(image_size=8, n_components=20).fit(255 - train.images, train.labels)
+    light_model = make_pca_svc(image_size=8, n_components=20).fit(train.images, train.labels)
+    for model, ink in ((dark_model, "dark"), (light_model, "light")):
+        meta = read_metadata(save(model, tmp_path / f"{ink}.joblib"))
+        assert meta["format_version"] == 2
+        assert meta["input"]["ink"] == ink and meta["input"]["network_ink"] == "light"
+        assert meta["input"]["ink_mode"] == "auto" and "[0, 1]" in meta["input"]["pixels"]
+        assert 0 < meta["input"]["framing"]["fill_fraction"] <= 1
+        # either polarity is read right by either model (ink="auto" tells each image's polarity)
+        for images in (test.images, 255 - test.images):
+            assert model.score(images, test.labels) > 0.95

@@ -10,6 +10,10 @@ The main entry points:
 
 import os as _os
 
+#: The user's own TF_CPP_MIN_LOG_LEVEL (None if unset): the command line and the server
+#: silence TensorFlow's C++ log (level 3) only when it is None.
+TF_LOG_LEVEL_FROM_USER = _os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+
 # TensorFlow's C++ info lines are noise for users of a CPU tool; an explicit setting wins.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -1,4 +1,4 @@
-"""The ``cnnsvm`` command line: train, evaluate, predict, demo, compare, study, serve."""
+"""The ``cnnsvm`` command line: train, evaluate, predict, demo, compare, study, serve, sign."""
 
 from __future__ import annotations
 
@@ -50,6 +50,16 @@ def _add_evaluate(sub):
     p.add_argument("--seed", type=int, default=None, help="default: the one recorded with the model")
     p.add_argument("--reject-threshold", type=float, default=None,
                    help="also report accuracy and rejection rate with this reject threshold")
+    p.add_argument("--classes", choices=["check", "by-name", "by-index"], default="check",
+                   help="how the data's classes relate to the model's: 'check' (default) refuses a set whose "
+                        "class names differ from the model's; 'by-name' matches classes by name; "
+                        "'by-index' scores by class index anyway, with a warning")
+    _add_model_sha256(p)
+
+
+def _add_model_sha256(p):
+    p.add_argument("--model-sha256", default=None, metavar="HEX",
+                   help="refuse the model file unless its SHA-256 is this (pins one known file)")
 
 
 def _add_predict(sub):
@@ -60,13 +70,15 @@ def _add_predict(sub):
     polarity.add_argument("--ink", choices=["auto", "light", "dark"], default="auto",
                           help="stroke polarity of the images (default: guess from the border)")
     polarity.add_argument("--invert", action="store_true", help="same as --ink dark: dark strokes on a light background")
-    p.add_argument("--no-crop", action="store_true", help="do not crop the images to their ink")
+    p.add_argument("--no-crop", action="store_true",
+                   help="do not crop image files to their ink (arrays of the trained size are never cropped)")
     p.add_argument("--top-k", type=int, default=1, help="print the k most probable classes")
     p.add_argument("--reject-threshold", type=float, default=0.0,
                    help="flag answers whose probability is below this as rejected")
     p.add_argument("--submission", default=None, help="with a Kaggle test CSV: write ImageId,Label here")
     p.add_argument("--force", action="store_true", help="overwrite an existing submission file")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    _add_model_sha256(p)
 
 
 def _add_demo(sub):
@@ -97,6 +109,21 @@ def _add_serve(sub):
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-upload-mb", type=float, default=2.0)
     p.add_argument("--reject-threshold", type=float, default=0.5)
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests whose Host header is NAME (repeatable; default: loopback "
+                        "names and the --host address only, against DNS rebinding); '*' allows any")
+    p.add_argument("--max-in-flight", type=int, default=1, metavar="N",
+                   help="images decoded and classified at once (default 1); up to --max-queue more wait, "
+                        "beyond that requests get 503 at once")
+    p.add_argument("--max-queue", type=int, default=16, metavar="N", help="requests waiting for a slot (default 16)")
+    _add_model_sha256(p)
+
+
+def _add_sign(sub):
+    p = sub.add_parser("sign", help="sign a model file you trust with the key in CNNSVM_MODEL_KEY (HMAC-SHA256)")
+    p.add_argument("--model", required=True, metavar="FILE")
+    p.add_argument("--model-sha256", default=None, metavar="HEX",
+                   help="refuse to sign unless the model file has this SHA-256 (e.g. the one its author published)")
 
 
 def build_parser():
@@ -109,7 +136,8 @@ def build_parser():
 
     parser.add_argument("--version", action="version", version=f"cnnsvm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_evaluate, _add_predict, _add_demo, _add_compare, _add_study, _add_serve):
+    for add in (_add_train, _add_evaluate, _add_predict, _add_demo, _add_compare, _add_study, _add_serve,
+                _add_sign):
         add(sub)
     return parser
 
@@ -174,12 +202,13 @@ def cmd_train(args):
 def cmd_evaluate(args):
     import numpy as np
 
+    from cnnsvm.class_check import match_classes
     from cnnsvm.classifiers.reject import predict_with_reject
     from cnnsvm.data import load_split
     from cnnsvm.experiments.metrics import evaluate_model, format_confusion
     from cnnsvm.pipeline import load
 
-    model, meta = load(args.model, return_metadata=True)
+    model, meta = load(args.model, return_metadata=True, sha256=args.model_sha256)
     recorded = meta.get("metadata", {}).get("dataset", {})
     test_size = args.test_size if args.test_size is not None else recorded.get("test_size", 0.2)
     seed = args.seed if args.seed is not None else recorded.get("seed", 0)
@@ -192,7 +221,10 @@ def cmd_evaluate(args):
                             split.train.class_names, name=split.name, ink=split.train.ink)
     else:
         data = split.test if args.split == "test" else split.train
-    _check_classes(model, data, args.model)
+    data, notes = match_classes(model.classes_, meta.get("class_names"), data, mode=args.classes,
+                                names_given=meta.get("class_names_given", True))
+    for note in notes:
+        print(f"cnnsvm evaluate: {note}", file=sys.stderr)
     scores = evaluate_model(model, data)
     print(f"model: {args.model} ({meta.get('method')}), data: {data.describe()} [{args.split} split]")
     print(f"accuracy: {scores['accuracy']:.4f}   macro-F1: {scores['macro_f1']:.4f}")
@@ -207,52 +239,59 @@ def cmd_evaluate(args):
     return 0
 
 
-def _check_classes(model, data, path):
-    import numpy as np
-
-    unknown = set(np.unique(data.labels).tolist()) - set(np.asarray(model.classes_).tolist())
-    if unknown:
-        raise CnnsvmError(
-            f"the data has class indices {sorted(unknown)[:10]} that {path} was not trained on; "
-            "evaluate a model on the kind of data it was trained for"
-        )
-
-
 def cmd_predict(args):
     from cnnsvm.data import read_image_file, read_kaggle_test, write_kaggle_submission
-    from cnnsvm.inference import predict_images
+    from cnnsvm.inference import is_model_shaped, predict_arrays, predict_images
     from cnnsvm.pipeline import load
 
-    model, meta = load(args.model, return_metadata=True)
+    model, meta = load(args.model, return_metadata=True, sha256=args.model_sha256)
     names = meta.get("class_names")
     csvs = [p for p in args.inputs if p.lower().endswith(".csv")]
+    ink = "dark" if args.invert else args.ink
+    options = dict(class_names=names, ink=ink, top_k=args.top_k, threshold=args.reject_threshold,
+                   include_model_input=False)
     if csvs:
         if len(args.inputs) != 1:
             raise CnnsvmError("give either one Kaggle test CSV or image files, not both")
-        images = list(read_kaggle_test(csvs[0]))
+        if args.submission and args.reject_threshold > 0:
+            raise CnnsvmError("--reject-threshold cannot be used with --submission: a Kaggle submission needs "
+                              "a digit for every image")
+        images = read_kaggle_test(csvs[0])
         sources = [f"{csvs[0]}:{i + 1}" for i in range(len(images))]
+        if is_model_shaped(model, images):  # in-distribution arrays: exactly model.predict
+            predict = predict_arrays
+        else:
+            h, w = meta.get("input", {}).get("image_shape") or ("?", "?")
+            print(f"cnnsvm predict: note: the CSV's {images.shape[1]}x{images.shape[2]} images are not the "
+                  f"{h}x{w} images the model was trained on; each is cropped to its ink and re-framed",
+                  file=sys.stderr)
+            predict, images = predict_images, list(images)
+            options["crop"] = not args.no_crop
     else:
         if args.submission:
             raise CnnsvmError("--submission needs a Kaggle test CSV as input")
         images = [read_image_file(p) for p in args.inputs]
         sources = list(args.inputs)
-    ink = "dark" if args.invert else args.ink
+        predict = predict_images
+        options["crop"] = not args.no_crop
     results = []
     batch = 4096
     for i in range(0, len(images), batch):
-        results += predict_images(model, images[i : i + batch], class_names=names, ink=ink,
-                                  crop=not args.no_crop, top_k=args.top_k, threshold=args.reject_threshold)
+        results += predict(model, images[i : i + batch], **options)
     if args.submission:
         path = write_kaggle_submission([r["label"] for r in results], args.submission, overwrite=args.force)
         print(f"wrote {len(results)} predictions to {path}")
         return 0
     for source, r in zip(sources, results):
         if args.json:
-            row = {k: v for k, v in r.items() if k != "model_input"}
-            print(json.dumps({"input": source, **row}, ensure_ascii=False))
+            print(json.dumps({"input": source, **r}, ensure_ascii=False))
             continue
-        status = "  (not sure: rejected)" if r["rejected"] else ""
-        print(f"{source}\t{r['label']}\t{r['class_name']}\t{r['probability']:.4f}{status}")
+        if r["rejected"]:
+            best = r["top"][0]
+            print(f"{source}\t-\t(not sure)\t{r['probability']:.4f}  (rejected; best guess {best['label']} "
+                  f"{best['class_name']})")
+        else:
+            print(f"{source}\t{r['label']}\t{r['class_name']}\t{r['probability']:.4f}")
         for alt in r["top"][1:]:
             print(f"\t{alt['label']}\t{alt['class_name']}\t{alt['probability']:.4f}")
     return 0
@@ -287,7 +326,16 @@ def cmd_serve(args):
 
     run_server(args.model, host=args.host, port=args.port,
                max_upload_bytes=int(args.max_upload_mb * 1_000_000),
-               reject_threshold=args.reject_threshold)
+               reject_threshold=args.reject_threshold, allowed_hosts=args.allowed_host,
+               max_in_flight=args.max_in_flight, max_queue=args.max_queue, model_sha256=args.model_sha256)
+    return 0
+
+
+def cmd_sign(args):
+    from cnnsvm.pipeline import sign_model
+
+    sidecar = sign_model(args.model, sha256=args.model_sha256)
+    print(f"signed {args.model}: {sidecar} now carries an HMAC-SHA256 signature made with CNNSVM_MODEL_KEY")
     return 0
 
 
@@ -299,12 +347,28 @@ COMMANDS = {
     "compare": cmd_compare,
     "study": cmd_study,
     "serve": cmd_serve,
+    "sign": cmd_sign,
 }
 
 
 def main(argv=None):
-    """Run the ``cnnsvm`` command; returns the exit status."""
+    """Run the ``cnnsvm`` command; returns the exit status.
+
+    Run as a program (``argv`` is None), TensorFlow's C++ start-up log is silenced
+    unless ``TF_CPP_MIN_LOG_LEVEL`` is set (see :mod:`cnnsvm._quiet`).
+    """
+    from cnnsvm._quiet import quiet_tensorflow
+
     args = build_parser().parse_args(argv)
+    quiet = quiet_tensorflow(filter_stderr=argv is None)
+    try:
+        return _run(args)
+    finally:
+        if quiet is not None:
+            quiet.stop()
+
+
+def _run(args):
     start = time.perf_counter()
     try:
         return COMMANDS[args.command](args)

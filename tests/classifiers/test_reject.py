@@ -54,3 +54,44 @@ def test_meta_estimator_abstains_and_scores_reliability():
     reliability, rejection = clf.reliability_score(X, y)
     assert reliability > LogisticRegression().fit(X, y).score(X, y)
     assert rejection == pytest.approx((pred == -1).mean())
+
+
+@pytest.mark.parametrize(
+    "classes, expected",
+    [
+        ([-1, 1], -2),
+        ([0, 1, 2], -1),
+        ([-5, -1, 3], -6),
+        (np.array([0, 1], np.uint8), -1),
+        (["?", "a"], "??"),
+        ([0.0, 1.0], "nan"),
+        ([False, True], None),
+    ],
+)
+def test_a_rejected_sample_never_carries_a_class_label(classes, expected):
+    classes = np.asarray(classes)
+    X, y = _data()
+    model = LogisticRegression().fit(X, classes[y])
+    labels, conf = predict_with_reject(model, X, threshold=0.9)
+    rejected = conf < 0.9
+    assert rejected.sum() > 20 and (~rejected).sum() > 20
+    if expected == "nan":
+        assert np.isnan(labels[rejected].astype(float)).all()
+    else:
+        assert all(label == expected if expected is not None else label is None for label in labels[rejected])
+    assert not np.isin(labels[rejected], classes).any()  # no rejection reads as a class
+    assert np.array_equal(labels[~rejected], model.predict(X)[~rejected])
+    if classes.dtype.kind in "iu":
+        assert labels.dtype == np.int64
+
+
+def test_a_reject_label_that_is_a_class_is_refused():
+    X, y = _data()
+    model = LogisticRegression().fit(X, np.array([-1, 1])[y])
+    with pytest.raises(ConfigError, match="is one of the classes"):
+        predict_with_reject(model, X, 0.9, reject_label=-1)
+    with pytest.raises(ConfigError, match="is one of the classes"):
+        RejectOptionClassifier(LogisticRegression(), reject_label=1).fit(X, np.array([-1, 1])[y])
+    labels = RejectOptionClassifier(LogisticRegression(), threshold=0.9, reject_label=0).fit(
+        X, np.array([-1, 1])[y]).predict(X)
+    assert set(np.unique(labels)) == {-1, 0, 1}

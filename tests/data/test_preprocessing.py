@@ -2,16 +2,20 @@ import numpy as np
 import pytest
 
 from cnnsvm.data.preprocessing import (
+    DARK_INK_BORDER,
+    LIGHT_INK_BORDER,
     ImagePreprocessor,
     as_image_batch,
+    border_brightness,
     guess_ink,
+    image_polarities,
     ink_fill_fraction,
     pad_to_square,
     prepare_image,
     resize_batch,
     scale_pixels,
 )
-from cnnsvm.exceptions import DataError
+from cnnsvm.exceptions import ConfigError, DataError
 
 
 def test_flat_square_rows_become_images_and_non_square_is_refused():
@@ -22,15 +26,18 @@ def test_flat_square_rows_become_images_and_non_square_is_refused():
         as_image_batch(np.zeros((3, 4, 4, 3)))
 
 
-def test_scale_pixels_reads_uint8_and_0_255_floats_alike_and_rejects_nan():
+def test_scale_pixels_follows_the_dtype_and_refuses_floats_above_one():
     img = np.array([[0, 128, 255]], np.uint8)
     assert np.allclose(scale_pixels(img), [[0, 128 / 255, 1]])
-    assert np.allclose(scale_pixels(img.astype(float)), scale_pixels(img))
+    assert np.array_equal(scale_pixels(img.astype(np.int64)), scale_pixels(img))
+    assert np.array_equal(scale_pixels(img / 255.0), scale_pixels(img))  # floats are [0, 1]
     assert np.allclose(scale_pixels(np.array([[0.0, 0.5, 1.0]])), [[0, 0.5, 1]])
     with pytest.raises(DataError, match="NaN"):
         scale_pixels(np.array([[np.nan, 1.0]]))
+    with pytest.raises(DataError, match=r"float pixels must lie in \[0, 1\].*divide them by 255"):
+        scale_pixels(img.astype(float))  # a float copy of 0..255 pixels is refused, not guessed
     with pytest.raises(DataError, match="0..255"):
-        scale_pixels(np.array([[-3.0, 300.0]]))
+        scale_pixels(np.array([[-3, 300]]))
 
 
 def test_resize_keeps_aspect_ratio_by_padding():
@@ -76,7 +83,11 @@ def test_ink_fill_fraction_measures_the_character_box():
 
 def test_preprocessor_resizes_scales_and_checks_shape():
     X = np.random.default_rng(0).integers(0, 256, (5, 8, 8)).astype(np.uint8)
-    prep = ImagePreprocessor(image_size=16).fit(X)
+    halves = np.zeros((4, 8, 8), np.uint8)
+    halves[:, :, 4:] = 255  # half dark, half light: the border cannot tell the polarity
+    with pytest.raises(DataError, match="cannot tell the ink polarity.*ink='light'"):
+        ImagePreprocessor(image_size=16).fit(halves)
+    prep = ImagePreprocessor(image_size=16, ink="light").fit(X)
     out = prep.transform(X)
     assert out.shape == (5, 256) and out.dtype == np.float32
     assert 0.0 <= out.min() and out.max() <= 1.0
@@ -92,3 +103,65 @@ def test_prepare_image_bounds_memory_for_long_thin_images():
     thin[0, 40_000:60_000] = 0
     out = prepare_image(thin, 28)
     assert out.shape == (28, 28) and out.max() > 0
+
+
+def _strokes(n=12, size=12, seed=0):
+    """Light-ink images: a bright bar on a dark, noisy background."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 30, (n, size, size)).astype(np.uint8)
+    for i, img in enumerate(images):
+        row = 3 + i % 6
+        img[row : row + 2, 2 : size - 2] = 255
+    return images
+
+
+def test_one_image_reads_the_same_alone_and_in_any_batch():
+    images = _strokes()
+    prep = ImagePreprocessor(image_size=12).fit(images)
+    floats = images / 255.0
+    together = prep.transform(floats)
+    alone = np.concatenate([prep.transform(floats[i : i + 1]) for i in range(len(floats))])
+    assert np.array_equal(together, alone)
+    assert np.array_equal(together, prep.transform(images))  # float [0, 1] == uint8, bit for bit
+    # a float batch that mixes [0, 1] and 0..255 images is refused, not read two ways
+    mixed = np.concatenate([floats[:9], images[9:10].astype(float)])
+    with pytest.raises(DataError, match=r"\[0, 1\]"):
+        prep.transform(mixed)
+
+
+def test_preprocessor_records_and_converts_ink_polarity():
+    light = _strokes()
+    dark = 255 - light
+    from_light = ImagePreprocessor(image_size=12).fit(light)
+    from_dark = ImagePreprocessor(image_size=12).fit(dark)
+    assert from_light.ink_ == "light" and from_dark.ink_ == "dark"
+    # the network always sees light ink: both read both polarities alike
+    reference = from_light.transform(light)
+    for prep in (from_light, from_dark):
+        assert np.allclose(prep.transform(dark), reference, atol=1e-6)
+        assert np.allclose(prep.transform(light), reference, atol=1e-6)
+    assert from_dark.fill_fraction_ == pytest.approx(from_light.fill_fraction_)
+    # a declared polarity is obeyed, image by image, without guessing
+    declared = ImagePreprocessor(image_size=12, ink="dark").fit(dark)
+    assert declared.ink_ == "dark"
+    assert np.allclose(declared.transform(dark), reference, atol=1e-6)
+    assert not np.allclose(declared.transform(light), reference, atol=0.1)
+    # a flat image's polarity cannot be told: it is taken in the training polarity
+    flat = np.full((1, 12, 12), 200, np.uint8)
+    assert image_polarities(flat).tolist() == [""]
+    assert np.allclose(from_dark.transform(flat), 1 - 200 / 255, atol=1e-6)
+    assert np.allclose(from_light.transform(flat), 200 / 255, atol=1e-6)
+    with pytest.raises(ConfigError, match="ink must be one of"):
+        ImagePreprocessor(ink="black").fit(light)
+    contract = from_dark.input_contract()
+    assert contract["ink"] == "dark" and contract["ink_mode"] == "auto" and contract["network_ink"] == "light"
+    assert "0..255" in contract["pixels"] and "[0, 1]" in contract["pixels"]
+
+
+def test_polarity_thresholds_separate_light_and_dark_datasets():
+    from cnnsvm.data.sklearn_digits import load_digits_dataset
+
+    digits = load_digits_dataset().images
+    assert set(image_polarities(digits)) == {"light"}
+    assert set(image_polarities(255 - digits)) == {"dark"}
+    assert np.nanmax(border_brightness(digits)) < LIGHT_INK_BORDER < DARK_INK_BORDER

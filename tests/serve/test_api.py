@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 import struct
 import zlib
 
@@ -20,18 +21,19 @@ from cnnsvm.serve.uploads import body_limit
 from .helpers import data_url, draw_digit, encode
 
 SMALL_LIMIT = 5_000
+LOCAL = "http://127.0.0.1"  # the default Host allow-list answers loopback names only
 
 
 @pytest.fixture(scope="module")
 def client(digits_model_file):
-    with TestClient(create_app(digits_model_file)) as test_client:
+    with TestClient(base_url=LOCAL, app=create_app(digits_model_file)) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
 def small_client(digits_model_file):
     """A server whose upload limit is 5,000 bytes."""
-    with TestClient(create_app(digits_model_file, max_upload_bytes=SMALL_LIMIT)) as test_client:
+    with TestClient(base_url=LOCAL, app=create_app(digits_model_file, max_upload_bytes=SMALL_LIMIT)) as test_client:
         yield test_client
 
 
@@ -154,15 +156,17 @@ def test_ink_can_be_forced(client):
 
 
 def test_reject_flag_is_set_when_the_threshold_is_one(digits_model_file):
-    with TestClient(create_app(digits_model_file, reject_threshold=1.0)) as strict:
+    with TestClient(base_url=LOCAL, app=create_app(digits_model_file, reject_threshold=1.0)) as strict:
         payload = strict.post("/api/predict", files={"file": ("d.png", png_of("7"), "image/png")}).json()
     assert payload["rejected"] is True
     assert payload["threshold"] == 1.0
     assert payload["probability"] < 1.0
+    assert payload["label"] is None and payload["class_name"] is None  # a rejection carries no class
+    assert payload["top"][0]["probability"] == payload["probability"]
 
 
 def test_reject_flag_is_clear_when_the_threshold_is_zero(digits_model_file):
-    with TestClient(create_app(digits_model_file, reject_threshold=0.0, top_k=3)) as lenient:
+    with TestClient(base_url=LOCAL, app=create_app(digits_model_file, reject_threshold=0.0, top_k=3)) as lenient:
         payload = lenient.post("/api/predict", files={"file": ("d.png", png_of("0"), "image/png")}).json()
     assert payload["rejected"] is False
     assert len(payload["top"]) == 3
@@ -174,7 +178,7 @@ def test_devanagari_class_names_are_returned_as_text(tmp_path, digits_model_file
     names = ["० (shunya)", "१ (ek)", "२ (dui)", "३ (tin)", "४ (char)", "५ (panch)", "६ (chha)", "७ (saat)",
              "८ (aath)", "९ (nau)"]
     path = save(load(digits_model_file), tmp_path / "deva.joblib", class_names=names)
-    with TestClient(create_app(path)) as deva:
+    with TestClient(base_url=LOCAL, app=create_app(path)) as deva:
         assert deva.get("/api/model").json()["class_names"] == names
         response = deva.post("/api/predict", files={"file": ("d.png", png_of("7"), "image/png")})
     assert response.status_code == 200
@@ -286,7 +290,7 @@ def test_shrink_to_keeps_the_aspect_ratio_and_small_images():
 
 
 def test_pixel_limit_is_configurable(digits_model_file):
-    with TestClient(create_app(digits_model_file, max_pixels=100 * 100)) as tight:
+    with TestClient(base_url=LOCAL, app=create_app(digits_model_file, max_pixels=100 * 100)) as tight:
         response = tight.post("/api/predict", files={"file": ("d.png", png_of("1"), "image/png")})
     assert_error(response, 422, "pixels")
 
@@ -359,8 +363,8 @@ def test_unexpected_errors_are_json_500_without_traceback(digits_model_file, mon
     def broken(_):
         raise RuntimeError("secret internal state")
 
-    monkeypatch.setattr(app.state.model, "predict_proba", broken)
-    with TestClient(app, raise_server_exceptions=False) as failing:
+    monkeypatch.setattr(app.state.model.steps[-1][1], "predict_proba", broken)
+    with TestClient(app, base_url=LOCAL, raise_server_exceptions=False) as failing:
         response = failing.post("/api/predict", files={"file": ("d.png", png_of("1"), "image/png")})
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error; the server's log has the details"}
@@ -408,3 +412,90 @@ def test_command_line_reports_a_bad_model_file(tmp_path, capsys):
 def test_server_urls_and_loopback(host, loopback, url):
     assert is_loopback(host) is loopback
     assert page_url(host, 8000) == url
+
+
+# ------------------------------------------------------------ safety limits
+@pytest.mark.parametrize("host", ["attacker.example", "attacker.example:8000", "127.0.0.1.nip.io", ""])
+def test_requests_for_other_host_names_are_refused(client, host):
+    for method, path in (("GET", "/"), ("GET", "/api/model"), ("POST", "/api/predict")):
+        response = client.request(method, path, headers={"host": host})
+        assert_error(response, 400, "does not answer for the host")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost:8000", "LOCALHOST", "[::1]:8000", "127.0.0.1:1234"])
+def test_loopback_host_names_are_answered(client, host):
+    assert client.get("/healthz", headers={"host": host}).status_code == 200
+
+
+def test_allowed_hosts_extend_the_list(digits_model_file):
+    app = create_app(digits_model_file, allowed_hosts=["draw.example.org"])
+    with TestClient(app, base_url="http://draw.example.org:8000") as named:
+        assert named.get("/api/model").status_code == 200
+        assert named.get("/api/model", headers={"host": "attacker.example"}).status_code == 400
+    with TestClient(create_app(digits_model_file, allowed_hosts=["*"]), base_url="http://any.example") as anyhost:
+        assert anyhost.get("/healthz").status_code == 200
+    with pytest.raises(ConfigError, match="allowed host"):
+        create_app(digits_model_file, allowed_hosts=[""])
+
+
+def test_model_description_holds_no_paths_or_commands(tmp_path, digits_model_file):
+    from cnnsvm.pipeline import load, save
+
+    model = load(digits_model_file)
+    secret_dir = tmp_path / "home" / "alice" / "private-data"
+    path = save(model, tmp_path / "cli.joblib", class_names=[str(d) for d in range(10)], metadata={
+        "dataset": {"spec": f"npz:{secret_dir}/digits.npz", "name": "digits", "n_train": 10},
+        "command": f"cnnsvm train --data npz:{secret_dir}/digits.npz --out {tmp_path}/cli.joblib",
+        "test_accuracy": 0.97, "notes": str(secret_dir),
+    })
+    with TestClient(create_app(path), base_url=LOCAL) as described:
+        text = described.get("/api/model").text
+    body = json.loads(text)
+    assert body["dataset"] == "digits" and body["scores"] == {"test_accuracy": 0.97}
+    assert body["file"] == "cli.joblib" and body["signed"] is False
+    assert "command" not in text and "cnnsvm train" not in text and "metadata" not in body
+    assert str(tmp_path) not in text and "alice" not in text and "private-data" not in text
+
+
+def test_a_busy_server_answers_503_at_once_and_recovers(digits_model_file):
+    app = create_app(digits_model_file, max_in_flight=1, max_queue=0)
+    admission = app.state.admission
+    body = {"files": {"file": ("d.png", png_of("7"), "image/png")}}
+    with TestClient(app, base_url=LOCAL) as busy:
+        assert admission.enter()  # another request is being handled: the server is full
+        try:
+            response = busy.post("/api/predict", **body)
+            assert_error(response, 503, "busy")
+            assert response.headers["retry-after"] == "1"
+        finally:
+            admission.leave()
+        assert busy.post("/api/predict", **body).status_code == 200
+        # a queued request waits for the worker, and gets 503 if it waited too long
+        import threading
+
+        admission.wait_seconds = 0.2
+        release = threading.Event()
+        app.state.workers.submit(release.wait)  # the only worker is busy
+        answers = []
+        waiting = threading.Thread(target=lambda: answers.append(busy.post("/api/predict", **body)))
+        waiting.start()
+        time.sleep(0.5)
+        release.set()
+        waiting.join(30)
+        assert_error(answers[0], 503, "busy")
+        assert busy.post("/api/predict", **body).status_code == 200
+        assert admission.peak_working == 1
+    with pytest.raises(ConfigError, match="max_in_flight"):
+        create_app(digits_model_file, max_in_flight=0)
+
+
+def test_signed_model_and_pin_are_checked_at_creation(tmp_path, digits_model_file, monkeypatch):
+    import hashlib
+
+    digest = hashlib.sha256(digits_model_file.read_bytes()).hexdigest()
+    create_app(digits_model_file, model_sha256=digest)
+    with pytest.raises(ModelFileError, match="not the pinned"):
+        create_app(digits_model_file, model_sha256="f" * 64)
+    monkeypatch.setenv("CNNSVM_MODEL_KEY", "server key")
+    with pytest.raises(ModelFileError, match="not signed"):
+        create_app(digits_model_file)

@@ -1,7 +1,10 @@
 """The reject option: abstain when the classifier is unsure.
 
 A prediction is rejected when the highest class probability is below a
-threshold. Raising the threshold trades coverage for reliability, which
+threshold. A rejected sample gets a label that is never one of the classes
+(:func:`default_reject_label`: ``-1`` for classes 0..K-1, below the smallest
+class when ``-1`` is one, ``NaN`` for float classes, ``"?"`` for names), so a
+rejection can never be read as an answer. Raising the threshold trades coverage for reliability, which
 :func:`accuracy_rejection_curve` measures.
 """
 
@@ -14,9 +17,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from cnnsvm.exceptions import ConfigError
 
-#: Label returned for rejected samples when the classes are numbers.
+#: Label of rejected samples for integer classes, unless -1 is itself a class (see :func:`default_reject_label`).
 REJECT_LABEL = -1
-#: Label returned for rejected samples when the classes are strings.
+#: Label of rejected samples for string classes, unless "?" is itself a class.
 REJECT_NAME = "?"
 
 
@@ -27,8 +30,52 @@ def _check_threshold(threshold):
 
 
 def default_reject_label(classes):
-    """``-1`` for numeric classes, ``"?"`` for string classes."""
-    return REJECT_NAME if np.asarray(classes).dtype.kind in "OUS" else REJECT_LABEL
+    """A label for rejected samples that is none of ``classes``.
+
+    - integer classes: ``-1``; if ``-1`` is a class (e.g. classes {-1, +1}), one
+      less than the smallest class;
+    - float classes: ``NaN`` (test with ``np.isnan``);
+    - string classes: ``"?"``; if that is a class, ``"?"`` repeated until it is not;
+    - any other classes (booleans, objects): ``None``.
+
+    Parameters
+    ----------
+    classes : array-like
+        The classifier's ``classes_``.
+
+    Returns
+    -------
+    int, float, str or None
+    """
+    classes = np.asarray(classes)
+    kind = classes.dtype.kind
+    if kind in "iu":
+        values = {int(c) for c in classes.tolist()}
+        return REJECT_LABEL if REJECT_LABEL not in values else min(values) - 1
+    if kind == "f":
+        return float("nan")
+    if kind in "US" or (kind == "O" and all(isinstance(c, str) for c in classes.tolist())):
+        names = {str(c) for c in classes.tolist()}
+        label = REJECT_NAME
+        while label in names:
+            label += REJECT_NAME
+        return label
+    return None
+
+
+def _check_reject_label(reject_label, classes):
+    """Refuse a reject label that is one of the classes (a rejection would read as that class)."""
+    if reject_label is None or (isinstance(reject_label, float) and np.isnan(reject_label)):
+        return
+    try:
+        clash = any(bool(reject_label == c) for c in np.asarray(classes).tolist())
+    except (TypeError, ValueError):
+        clash = False
+    if clash:
+        raise ConfigError(
+            f"reject_label {reject_label!r} is one of the classes, so a rejection would read as that class; "
+            "choose a label outside the classes, or leave reject_label=None for one that is"
+        )
 
 
 def predict_with_reject(model, X, threshold, reject_label=None):
@@ -42,12 +89,15 @@ def predict_with_reject(model, X, threshold, reject_label=None):
     threshold : float
         Minimum top probability for a prediction to be kept.
     reject_label : optional
-        Label of rejected samples; see :func:`default_reject_label`.
+        Label of rejected samples; it must not be one of the classes. ``None``
+        (default) picks :func:`default_reject_label`, which never is.
 
     Returns
     -------
     labels : ndarray
-        Predicted class, or ``reject_label`` where the model is unsure.
+        Predicted class, or the reject label where the model is unsure. Integer
+        classes give an int64 array (``-1``, or below the smallest class, marks a
+        rejection), float classes a float array (``NaN``), other classes an object array.
     confidence : ndarray of float
         Top class probability of each sample.
     """
@@ -58,8 +108,20 @@ def predict_with_reject(model, X, threshold, reject_label=None):
     confidence = proba[np.arange(len(proba)), top]
     if reject_label is None:
         reject_label = default_reject_label(classes)
-    labels = classes[top].astype(object if classes.dtype.kind in "OUS" else classes.dtype)
-    labels = np.where(confidence >= threshold, labels, reject_label)
+    else:
+        _check_reject_label(reject_label, classes)
+    predicted = classes[top]
+    kind = classes.dtype.kind
+    numeric_label = isinstance(reject_label, (int, float, np.integer, np.floating)) and not isinstance(
+        reject_label, bool
+    )
+    if kind in "iu" and isinstance(reject_label, (int, np.integer)) and not isinstance(reject_label, bool):
+        labels = predicted.astype(np.int64)
+    elif kind in "iuf" and numeric_label:
+        labels = predicted.astype(np.float64)
+    else:
+        labels = predicted.astype(object)
+    labels[confidence < threshold] = reject_label
     return labels, confidence
 
 
@@ -130,7 +192,8 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     threshold : float, default=0.9
         Minimum top probability for a prediction to be kept.
     reject_label : optional
-        Label of rejected samples; ``None`` picks :func:`default_reject_label`.
+        Label of rejected samples, outside the classes; ``None`` picks
+        :func:`default_reject_label` (``-1`` for classes 0..K-1, never a class).
 
     Attributes
     ----------
@@ -150,6 +213,8 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         _check_threshold(self.threshold)
         self.estimator_ = clone(self.estimator).fit(X, y)
         self.classes_ = self.estimator_.classes_
+        if self.reject_label is not None:
+            _check_reject_label(self.reject_label, self.classes_)
         if hasattr(self.estimator_, "n_features_in_"):
             self.n_features_in_ = self.estimator_.n_features_in_
         return self

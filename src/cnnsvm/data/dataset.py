@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cnnsvm.data.pixels import to_uint8
 from cnnsvm.exceptions import DataError
 
 #: Ink polarities. ``"light"``: light strokes on a dark background (MNIST,
@@ -20,8 +21,10 @@ class ImageDataset:
 
     Parameters
     ----------
-    images : ndarray of uint8, shape (n_samples, height, width)
-        Grayscale pixels in 0..255.
+    images : ndarray, shape (n_samples, height, width)
+        Grayscale pixels under the pixel contract of :mod:`cnnsvm.data.pixels`:
+        integers in 0..255 or floats in [0, 1] (floats above 1 are refused).
+        Stored as uint8 0..255 (floats are rounded to the nearest 1/255).
     labels : ndarray of int, shape (n_samples,)
         Class indices, ``0 <= label < len(class_names)``.
     class_names : list of str
@@ -49,16 +52,7 @@ class ImageDataset:
             raise DataError(
                 f"{self.name}: images must have shape (n_samples, height, width); got {images.shape}"
             )
-        if images.dtype != np.uint8:
-            if not np.issubdtype(images.dtype, np.number):
-                raise DataError(f"{self.name}: images must be numeric, got dtype {images.dtype}")
-            if np.isnan(images).any() if np.issubdtype(images.dtype, np.floating) else False:
-                raise DataError(f"{self.name}: images contain NaN values; clean or drop those samples")
-            if images.size and (images.min() < 0 or images.max() > 255):
-                raise DataError(
-                    f"{self.name}: pixel values must lie in 0..255, got {images.min()}..{images.max()}"
-                )
-            images = np.rint(images).astype(np.uint8)
+        images = to_uint8(images, name=self.name)
         if labels.ndim != 1:
             raise DataError(f"{self.name}: labels must be one-dimensional; got shape {labels.shape}")
         if len(labels) != len(images):

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cnnsvm.data.dataset import ImageDataset
+from cnnsvm.data.pixels import to_uint8
 from cnnsvm.exceptions import DataError
 
 SIDE = 28
@@ -205,7 +206,15 @@ def _pixels(frame, path):
             f"{path}: {_row(row)} has pixel values outside 0..255 "
             f"({values[row][bad[row]][0]:g}); pixels must be 0..255"
         )
-    return np.rint(values).astype(np.uint8).reshape(len(values), SIDE, SIDE)
+    fractional = values != np.round(values)
+    if fractional.any():
+        row = int(np.flatnonzero(fractional.any(axis=1))[0])
+        raise DataError(
+            f"{path}: {_row(row)} has the fractional pixel value {values[row][fractional[row]][0]:g}; "
+            "the Digit Recognizer format stores whole numbers 0..255 (if your pixels are scaled to "
+            "[0, 1], multiply them by 255 and round)"
+        )
+    return to_uint8(values.astype(np.int64), name=str(path)).reshape(len(values), SIDE, SIDE)
 
 
 def _numeric(frame, path):

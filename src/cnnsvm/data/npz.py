@@ -9,8 +9,9 @@ Two layouts are read:
 - ``x_train``, ``y_train``, ``x_test``, ``y_test``: an official split (the
   keras ``mnist.npz`` layout), returned as a :class:`~cnnsvm.data.DatasetSplit`.
 
-Images may be (n, h, w), (n, h, w, 1) or flattened square (n, h*w); uint8 or
-numbers in 0..255 (floats that all lie in 0..1 are read as 0..1 and scaled).
+Images may be (n, h, w), (n, h, w, 1) or flattened square (n, h*w), under the
+pixel contract of :mod:`cnnsvm.data.pixels`: integers in 0..255 or floats in
+[0, 1] (a float array with values above 1 is refused, never guessed).
 Labels that are not already class indices 0..K-1 (arbitrary integers, strings)
 are mapped to indices in sorted order, the original values becoming the class names.
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnsvm.data.dataset import DatasetSplit, ImageDataset
+from cnnsvm.data.pixels import to_uint8
 from cnnsvm.data.preprocessing import as_image_batch, guess_ink
 from cnnsvm.exceptions import DataError
 
@@ -167,8 +169,9 @@ def to_uint8_images(x, where):
     Parameters
     ----------
     x : ndarray
-        (n, h, w), (n, h, w, 1) or flattened square (n, h*w) images with values
-        in 0..255; floats that all lie in [0, 1] are scaled by 255.
+        (n, h, w), (n, h, w, 1) or flattened square (n, h*w) images under the
+        pixel contract of :mod:`cnnsvm.data.pixels`: integers 0..255 or floats
+        in [0, 1] (scaled by 255); floats above 1 are refused.
     where : str
         Names the array in error messages.
     """
@@ -185,19 +188,16 @@ def to_uint8_images(x, where):
         raise DataError(f"{where}: images have zero height or width (shape {x.shape})")
     if x.dtype == np.uint8:
         return x
-    if np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.complexfloating):
+    if np.issubdtype(x.dtype, np.complexfloating):
+        raise DataError(f"{where}: images must hold real pixel values, got dtype {x.dtype}")
+    if np.issubdtype(x.dtype, np.floating):
         bad = ~np.isfinite(x).reshape(len(x), -1).all(axis=1)
         if bad.any():
             raise DataError(
                 f"{where}: {int(bad.sum())} image(s) contain NaN or infinite values (first: sample "
                 f"{int(np.flatnonzero(bad)[0])}); clean or drop those samples"
             )
-    lo, hi = x.min(), x.max()
-    if lo < 0 or hi > 255:
-        raise DataError(f"{where}: pixel values must lie in 0..255, got {lo:g}..{hi:g}; rescale the images")
-    if np.issubdtype(x.dtype, np.floating) and hi <= 1.0:
-        x = x * 255.0
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return to_uint8(x, name=where)
 
 
 def check_label_array(y, n_images, where, images_key):

@@ -1,10 +1,11 @@
 """Image preprocessing: polarity, crop, aspect-preserving resize, scaling.
 
-Models are trained on light ink on a dark background with pixels scaled to
-[0, 1]. :class:`ImagePreprocessor` is the first step of every pipeline and
-turns raw 0..255 images of one size into the model's input size.
-:func:`prepare_image` does the same for one free-form image (a file, a drawing),
-deciding its polarity and cropping it to its ink first.
+Networks see light ink on a dark background with pixels scaled to [0, 1].
+:class:`ImagePreprocessor` is the first step of every pipeline: it reads pixels
+under the contract of :mod:`cnnsvm.data.pixels` (integers 0..255, floats in
+[0, 1]), puts every image in light ink (recording the polarity it was trained
+on) and resizes it to the model's input size. :func:`prepare_image` does the same
+for one free-form image (a file, a drawing), cropping it to its ink first.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from cnnsvm.exceptions import DataError
+from cnnsvm.data.pixels import PIXEL_CONTRACT, check_pixels, to_unit_float
+from cnnsvm.exceptions import ConfigError, DataError
 
 #: Free-form images with a longer side than this are shrunk first (bounds memory and time:
 #: a long thin image padded to a square could otherwise need gigabytes).
@@ -24,6 +26,16 @@ MAX_SIDE = 2048
 
 #: Pixels brighter than this fraction of the image's range count as ink (light-ink images).
 INK_THRESHOLD = 0.25
+
+#: An image whose mean border pixel lies at most this far up its own dark-to-light range
+#: clearly has light ink on a dark background; at least :data:`DARK_INK_BORDER`, dark ink on
+#: light. In between (or for a flat image) its polarity cannot be told from the image alone.
+#: (Measured: MNIST and sklearn's digits <= 0.28, the three NHCD sets >= 0.64.)
+LIGHT_INK_BORDER = 0.4
+DARK_INK_BORDER = 0.6
+
+#: Values of the ``ink`` parameter of :class:`ImagePreprocessor`.
+INK_MODES = ("auto", "light", "dark")
 
 
 def as_image_batch(X, *, name="X"):
@@ -51,27 +63,56 @@ def as_image_batch(X, *, name="X"):
 
 
 def scale_pixels(X):
-    """Scale pixel values to [0, 1].
+    """Scale pixel values to [0, 1] under the pixel contract (see :func:`cnnsvm.data.pixels.to_unit_float`).
 
-    uint8 and float inputs with values above 1 are read as 0..255; float inputs
-    whose values all lie in [0, 1] are taken as already scaled.
+    Integer arrays are read as 0..255 and float arrays as [0, 1], whatever their
+    values; float arrays with values above 1 are refused.
     """
-    X = np.asarray(X)
-    if X.dtype == np.uint8:
-        out = X.astype(np.float32)
-        out /= 255.0  # in place: one float32 copy of the batch instead of two (same values)
-        return out
-    X = X.astype(np.float32)
-    if not X.size:
-        return X
-    if not np.isfinite(X).all():
-        raise DataError("images contain NaN or infinite values; clean or drop those samples")
-    lo, hi = X.min(), X.max()
-    if lo < 0 or hi > 255:
-        raise DataError(f"pixel values must lie in 0..255 (or 0..1); got {lo:g}..{hi:g}")
-    if hi > 1.0:
-        X /= 255.0  # X is our own copy
-    return X
+    return to_unit_float(X)
+
+
+def border_brightness(images):
+    """Mean border pixel of each image, relative to the image's own darkest (0) and lightest (1) pixel.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, height, width)
+        Any pixels (the measure does not depend on their scale).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_samples,)
+        NaN for a flat image (less than one grey level between darkest and lightest pixel).
+    """
+    images = np.asarray(images)
+    n = len(images)
+    if n == 0:
+        return np.zeros(0)
+    flat = images.reshape(n, -1)
+    lo = flat.min(axis=1).astype(np.float64)
+    hi = flat.max(axis=1).astype(np.float64)
+    border = np.concatenate(
+        [images[:, 0, :], images[:, -1, :], images[:, :, 0], images[:, :, -1]], axis=1
+    ).astype(np.float64)
+    span = hi - lo
+    grey_level = 0.5 if images.dtype.kind in "iu" else 0.5 / 255
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (border.mean(axis=1) - lo) / span
+    ratio[span < grey_level] = np.nan
+    return np.round(ratio, 9)  # the same answer for uint8 images and their float copies
+
+
+def image_polarities(images):
+    """Tell the polarity of each image from its border: ``"light"``, ``"dark"`` or ``""`` (cannot tell).
+
+    See :data:`LIGHT_INK_BORDER` and :data:`DARK_INK_BORDER`.
+    """
+    ratio = border_brightness(images)
+    out = np.full(len(ratio), "", dtype="<U5")
+    with np.errstate(invalid="ignore"):
+        out[ratio <= LIGHT_INK_BORDER] = "light"
+        out[ratio >= DARK_INK_BORDER] = "dark"
+    return out
 
 
 def pad_to_square(image, fill=0.0):
@@ -131,8 +172,8 @@ def _ink_extent(image, threshold=INK_THRESHOLD):
 
 def guess_ink(image):
     """Guess the polarity of one 2-D image from its border: ``"dark"`` if the border is light."""
-    image = np.asarray(image, dtype=np.float32)
-    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    image = np.asarray(image)  # no float copy of a big image: only its border is needed
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(np.float64)
     mid = (float(image.min()) + float(image.max())) / 2
     return "dark" if border.mean() > mid else "light"
 
@@ -168,7 +209,7 @@ def prepare_image(image, size, *, ink="auto", crop=True, fill_fraction=1.0):
     Parameters
     ----------
     image : array-like of shape (height, width)
-        Pixels in 0..255 (or 0..1 floats).
+        Pixels under the pixel contract: integers 0..255 or floats in [0, 1].
     size : int
         Side of the model's square input.
     ink : {"auto", "light", "dark"}, default="auto"
@@ -191,7 +232,10 @@ def prepare_image(image, size, *, ink="auto", crop=True, fill_fraction=1.0):
         raise DataError(f"expected one grayscale image of shape (height, width); got shape {image.shape}")
     if min(image.shape) < 1:
         raise DataError("the image is empty (zero height or width)")
-    image = scale_pixels(shrink_to(image, MAX_SIDE))
+    image = check_pixels(image, name="the image")
+    # shrink in the image's own scale (uint8 stays uint8, floats stay in [0, 1]), then scale
+    image = image.astype(np.uint8 if image.dtype.kind in "iu" else np.float32, copy=False)
+    image = to_unit_float(shrink_to(image, MAX_SIDE), name="the image")
     if ink == "auto":
         ink = guess_ink(image)
     if ink not in ("light", "dark"):
@@ -213,11 +257,12 @@ def prepare_image(image, size, *, ink="auto", crop=True, fill_fraction=1.0):
 
 
 class ImagePreprocessor(TransformerMixin, BaseEstimator):
-    """Resize images to the model's square input and scale them to [0, 1].
+    """Put images in light ink, resize them to the model's square input and scale them to [0, 1].
 
-    The first step of every cnnsvm pipeline. Input images are light ink on a
-    dark background (see :meth:`cnnsvm.data.ImageDataset.with_light_ink`),
-    pixel values 0..255, all of one size.
+    The first step of every cnnsvm pipeline. Pixels follow the contract of
+    :mod:`cnnsvm.data.pixels`: integer arrays are 0..255, float arrays [0, 1]
+    (the dtype decides, so an image means the same alone or in any batch). All
+    images of one fit have one size.
 
     Parameters
     ----------
@@ -225,27 +270,64 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator):
         Side of the square output images. Non-square inputs are padded, not stretched.
     flatten : bool, default=True
         Return (n_samples, image_size**2) instead of (n_samples, image_size, image_size).
+    ink : {"auto", "light", "dark"}, default="auto"
+        Stroke polarity of the images given to ``fit`` and ``transform``.
+        ``"light"``: light strokes on a dark background (MNIST); ``"dark"``: dark
+        strokes on a light background (NHCD, ink on paper), inverted before the
+        network sees them. ``"auto"`` tells each image's polarity from its border
+        (see :func:`image_polarities`), so a model trained on light ink reads
+        dark-ink images too; an image whose polarity cannot be told is taken to be
+        in the training images' polarity ``ink_`` (the majority of those that can
+        be told). ``fit`` refuses a training set in which fewer than half of the
+        images have a polarity that can be told: pass ``"light"`` or ``"dark"`` then.
 
     Attributes
     ----------
     input_shape_ : tuple of int
         (height, width) of the images seen in ``fit``.
+    ink_ : {"light", "dark"}
+        Polarity of (most of) the images seen in ``fit``; the network always sees light ink.
     fill_fraction_ : float
-        Median share of the frame taken by the characters seen in ``fit``.
+        Median share of the frame taken by the characters seen in ``fit`` (their framing,
+        reproduced for free-form images by :func:`prepare_image`).
     n_features_in_ : int
         height * width.
     """
 
-    def __init__(self, image_size=28, flatten=True):
+    def __init__(self, image_size=28, flatten=True, ink="auto"):
         self.image_size = image_size
         self.flatten = flatten
+        self.ink = ink
+
+    def __setstate__(self, state):
+        # Models saved before the ink parameter existed (model format 1) were trained on light ink.
+        state = dict(state)
+        state.setdefault("ink", "light")
+        if "input_shape_" in state:
+            state.setdefault("ink_", "light")
+        super().__setstate__(state)
 
     def fit(self, X, y=None):
         images = self._check_images(X)
         self.input_shape_ = tuple(images.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
-        sample = resize_batch(scale_pixels(images[:2000]), self.image_size)
-        self.fill_fraction_ = ink_fill_fraction(sample)
+        polarity = image_polarities(images) if self.ink == "auto" else None
+        if self.ink == "auto":
+            n_light, n_dark = int(np.sum(polarity == "light")), int(np.sum(polarity == "dark"))
+            if 2 * (n_light + n_dark) < len(images):
+                raise DataError(
+                    f"cannot tell the ink polarity of the training images from their borders "
+                    f"({n_light} look light on dark, {n_dark} dark on light, "
+                    f"{len(images) - n_light - n_dark} cannot be told); "
+                    "say it: ImagePreprocessor(ink='light') for light strokes on a dark background, "
+                    "ink='dark' for dark strokes on a light one (in a pipeline: "
+                    "model.set_params(preprocess__ink='light'))"
+                )
+            self.ink_ = "dark" if n_dark > n_light else "light"
+        else:
+            self.ink_ = self.ink
+        sample = self._to_light(scale_pixels(images[:2000]))
+        self.fill_fraction_ = ink_fill_fraction(resize_batch(sample, self.image_size))
         return self
 
     def transform(self, X):
@@ -257,13 +339,51 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator):
                 f"images are {images.shape[1]}x{images.shape[2]} but this model was fitted on "
                 f"{h}x{w} images; resize them first, or use cnnsvm.data.prepare_image for single images"
             )
-        out = resize_batch(scale_pixels(images), self.image_size)
+        out = resize_batch(self._to_light(scale_pixels(images)), self.image_size)
         return out.reshape(len(out), -1) if self.flatten else out
 
+    def _to_light(self, images):
+        """Invert, in place, the images of ``images`` (scaled to [0, 1]) that have dark ink."""
+        if self.ink == "light":
+            return images
+        if self.ink == "dark":
+            dark = np.ones(len(images), bool)
+        else:
+            polarity = image_polarities(images)
+            dark = (polarity == "dark") | ((polarity == "") & (self.ink_ == "dark"))
+        if dark.any():
+            images[dark] = 1.0 - images[dark]
+        return images
+
     def _check_images(self, X):
+        if self.ink not in INK_MODES:
+            raise ConfigError(f"ink must be one of {', '.join(INK_MODES)}; got {self.ink!r}")
         images = as_image_batch(X)
         if len(images) == 0:
             raise DataError("no images given: the array has zero samples")
         if not isinstance(self.image_size, (int, np.integer)) or self.image_size < 4:
             raise DataError(f"image_size must be an integer >= 4; got {self.image_size!r}")
-        return images
+        return check_pixels(images, name="images")
+
+    def input_contract(self):
+        """What this fitted preprocessor expects, as recorded in a model file's sidecar.
+
+        Returns
+        -------
+        dict
+            ``image_shape``, ``model_size``, ``pixels`` (the pixel contract), ``ink`` (the
+            polarity of the training images), ``ink_mode`` (the ``ink`` parameter:
+            how inputs are read at predict time), ``network_ink`` (always ``"light"``) and
+            ``framing`` (``fill_fraction``: the median share of the frame the training
+            characters take, reproduced when free-form images are cropped and re-framed).
+        """
+        check_is_fitted(self, "input_shape_")
+        return {
+            "image_shape": [int(v) for v in self.input_shape_],
+            "model_size": int(self.image_size),
+            "pixels": PIXEL_CONTRACT,
+            "ink": self.ink_,
+            "ink_mode": self.ink,
+            "network_ink": "light",
+            "framing": {"fill_fraction": float(self.fill_fraction_), "centring": "ink bounding box"},
+        }

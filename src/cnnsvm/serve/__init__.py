@@ -15,7 +15,17 @@ if _MISSING:  # pragma: no cover - depends on the installation
         f"cnnsvm.serve needs {', '.join(_MISSING)}; install them with: pip install 'cnnsvm[serve]'"
     )
 
-from cnnsvm.serve.app import create_app
-from cnnsvm.serve.server import run_server
-
 __all__ = ["create_app", "run_server"]
+
+
+def __getattr__(name):
+    # Imported on first use, so that ``python -m cnnsvm.serve`` can quiet TensorFlow before it loads.
+    if name == "create_app":
+        from cnnsvm.serve.app import create_app
+
+        return create_app
+    if name == "run_server":
+        from cnnsvm.serve.server import run_server
+
+        return run_server
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

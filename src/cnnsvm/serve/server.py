@@ -21,8 +21,10 @@ def run_server(model_path, host="127.0.0.1", port=8000, **app_kwargs):
         ``0.0.0.0`` exposes the server to the network (it has no authentication).
     port : int, default=8000
     **app_kwargs
-        ``max_upload_bytes``, ``max_pixels``, ``reject_threshold``, ``top_k``:
-        see :func:`cnnsvm.serve.create_app`.
+        ``max_upload_bytes``, ``max_pixels``, ``reject_threshold``, ``top_k``,
+        ``allowed_hosts``, ``max_in_flight``, ``max_queue``, ``model_sha256``:
+        see :func:`cnnsvm.serve.create_app`. A specific ``host`` address is
+        added to the allowed host names.
 
     Raises
     ------
@@ -31,11 +33,15 @@ def run_server(model_path, host="127.0.0.1", port=8000, **app_kwargs):
     """
     import uvicorn
 
-    app = create_app(model_path, **app_kwargs)
+    allowed = list(app_kwargs.pop("allowed_hosts", None) or [])
+    if host not in ("", "0.0.0.0", "::"):
+        allowed.append(host)
+    app = create_app(model_path, allowed_hosts=allowed, **app_kwargs)
     print(f"cnnsvm: serving {model_path} at {page_url(host, port)}  (Ctrl+C to stop)", flush=True)
     if not is_loopback(host):
         print(f"cnnsvm: warning: listening on {host} makes the page reachable from other machines; "
-              "it has no authentication", flush=True)
+              "it has no authentication. It answers only requests for the host names "
+              f"{', '.join(sorted(app.state.allowed_hosts))} (add more with --allowed-host)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -110,6 +110,26 @@ async def read_body(request, limit, max_upload_bytes):
     return b"".join(chunks)
 
 
+async def discard_body(request, max_upload_bytes):
+    """Read and drop the body of a request that will be refused, so that its client gets the answer.
+
+    A body announced (Content-Length) or found larger than the largest accepted
+    one is not read further: that request gets 413 instead.
+    """
+    limit = body_limit("json", max_upload_bytes) + _MULTIPART_OVERHEAD
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(max_upload_bytes)
+    total = 0
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise too_large(max_upload_bytes)
+    except ClientDisconnect:
+        pass
+
+
 async def extract_upload(request, max_upload_bytes):
     """Get the image out of a predict request.
 

@@ -228,8 +228,10 @@
   function showAnswer(result) {
     errorBox.hidden = true;
     answer.dataset.state = result.rejected ? "unsure" : "answer";
-    $("glyph").textContent = glyphOf(result.class_name);
-    $("verdict").textContent = result.rejected ? `Not sure (maybe ${result.class_name})` : result.class_name;
+    // A rejected answer has no class (label and class_name are null): show the best guess as such.
+    const guess = result.rejected ? (result.top[0] || {}).class_name || "?" : result.class_name;
+    $("glyph").textContent = glyphOf(guess);
+    $("verdict").textContent = result.rejected ? `Not sure (maybe ${guess})` : result.class_name;
     $("confidence").textContent = `${percent(result.probability)} probability`;
     $("unsure").hidden = !result.rejected;
     topList.replaceChildren(
