@@ -231,8 +231,8 @@ def cmd_evaluate(args):
     print("\nclassification report:\n" + scores["report"])
     print("confusion matrix:\n" + format_confusion(scores["confusion"], data.class_names))
     if args.reject_threshold is not None:
-        labels, confidence = predict_with_reject(model, data.with_light_ink().images, args.reject_threshold)
-        accepted = confidence >= args.reject_threshold
+        labels, confidence, accepted = predict_with_reject(model, data.with_light_ink().images,
+                                                           args.reject_threshold, return_accepted=True)
         acc = float(np.mean(labels[accepted].astype(int) == data.labels[accepted])) if accepted.any() else float("nan")
         print(f"\nreject threshold {args.reject_threshold}: rejected {1 - accepted.mean():.2%}, "
               f"accuracy on accepted {acc:.4f}")

@@ -163,7 +163,8 @@ def _results(model, batch, class_names, top_k, threshold, include_model_input):
         ]
         chosen = index[_plain(label)]
         probability = float(row[chosen])
-        rejected = bool(probability < threshold)
+        # 1 - probability as the other classes' sum: exact where the probability rounds to 1.0
+        rejected = bool(float(np.delete(row, chosen).sum()) > 1.0 - threshold)
         result = {
             "label": None if rejected else _plain(label),
             "class_name": None if rejected else names[chosen],

@@ -95,3 +95,20 @@ def test_a_reject_label_that_is_a_class_is_refused():
     labels = RejectOptionClassifier(LogisticRegression(), threshold=0.9, reject_label=0).fit(
         X, np.array([-1, 1])[y]).predict(X)
     assert set(np.unique(labels)) == {-1, 0, 1}
+
+
+def test_threshold_near_one_still_tells_saturated_answers_apart():
+    # Both top probabilities round to 1.0; the residuals (1e-20 and 1e-9) still differ, so a
+    # threshold of 1 - 1e-12 keeps the first and rejects the second.
+    from cnnsvm.classifiers.reject import predict_with_reject
+
+    class Fixed:
+        classes_ = np.array([0, 1, 2])
+
+        def predict_proba(self, X):
+            return np.array([[1.0, 1e-20, 0.0], [1e-9, 1.0, 0.0], [0.2, 0.3, 0.5]])
+
+    labels, confidence, accepted = predict_with_reject(Fixed(), np.zeros((3, 2)), 1 - 1e-12, return_accepted=True)
+    assert confidence[:2].tolist() == [1.0, 1.0]
+    assert accepted.tolist() == [True, False, False]
+    assert labels[0] == 0 and labels[1] not in (0, 1, 2) and labels[2] not in (0, 1, 2)

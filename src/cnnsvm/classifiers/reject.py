@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
+from cnnsvm.classifiers.selective import residual_probability
 from cnnsvm.exceptions import ConfigError
 
 #: Label of rejected samples for integer classes, unless -1 is itself a class (see :func:`default_reject_label`).
@@ -78,7 +79,7 @@ def _check_reject_label(reject_label, classes):
         )
 
 
-def predict_with_reject(model, X, threshold, reject_label=None):
+def predict_with_reject(model, X, threshold, reject_label=None, *, return_accepted=False):
     """Predict with a reject option.
 
     Parameters
@@ -91,6 +92,8 @@ def predict_with_reject(model, X, threshold, reject_label=None):
     reject_label : optional
         Label of rejected samples; it must not be one of the classes. ``None``
         (default) picks :func:`default_reject_label`, which never is.
+    return_accepted : bool, default=False
+        Also return the mask of the kept predictions.
 
     Returns
     -------
@@ -100,6 +103,11 @@ def predict_with_reject(model, X, threshold, reject_label=None):
         rejection), float classes a float array (``NaN``), other classes an object array.
     confidence : ndarray of float
         Top class probability of each sample.
+    accepted : ndarray of bool
+        Only with ``return_accepted``: the predictions kept. A prediction is kept
+        when its top probability reaches ``threshold``, compared as ``1 - threshold``
+        against the sum of the other probabilities, which stays exact where the top
+        probability rounds to 1.0 (see :func:`cnnsvm.classifiers.selective.residual_probability`).
     """
     threshold = _check_threshold(threshold)
     proba = model.predict_proba(X)
@@ -121,8 +129,9 @@ def predict_with_reject(model, X, threshold, reject_label=None):
         labels = predicted.astype(np.float64)
     else:
         labels = predicted.astype(object)
-    labels[confidence < threshold] = reject_label
-    return labels, confidence
+    accepted = residual_probability(proba) <= 1.0 - threshold
+    labels[~accepted] = reject_label
+    return (labels, confidence, accepted) if return_accepted else (labels, confidence)
 
 
 def accuracy_rejection_curve(y_true, proba, classes, thresholds=None):
@@ -237,8 +246,8 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
 
     def reliability_score(self, X, y):
         """``(accuracy on accepted samples, rejection rate)`` on ``X``, ``y``."""
-        labels, confidence = predict_with_reject(self.estimator_, X, self.threshold, self.reject_label)
-        accepted = confidence >= self.threshold
+        labels, _, accepted = predict_with_reject(self.estimator_, X, self.threshold, self.reject_label,
+                                                  return_accepted=True)
         if not accepted.any():
             return 1.0, 1.0
         return float(np.mean(labels[accepted] == np.asarray(y)[accepted])), float(1 - accepted.mean())
