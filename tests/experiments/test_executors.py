@@ -198,3 +198,25 @@ def test_cli_refuses_bad_executor_settings(data_dir, tmp_path, capsys):
     assert main(["study", str(study), "--executor", "processes", "--address", "tcp://x:1"]) == 2
     assert "an address joins a Dask scheduler or a Ray cluster" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # refused before any work
+
+
+def test_tasks_of_one_worker_process_never_overlap():
+    import threading
+    import time
+
+    from cnnsvm.experiments.executors import run_task
+
+    running, overlaps = [], []
+
+    def task():
+        running.append(1)
+        overlaps.append(len(running))
+        time.sleep(0.05)
+        running.pop()
+
+    threads = [threading.Thread(target=run_task, args=(task, None)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == [1, 1, 1, 1]  # as a Dask worker with 4 threads would call it: one at a time

@@ -38,6 +38,7 @@ import numbers
 import os
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -182,6 +183,7 @@ def split_executor_table(data):
 
 # ------------------------------------------------------------------ inside a worker
 _configured_threads = None
+_one_task_at_a_time = threading.Lock()  # a worker with several threads still trains one network at a time
 
 
 def worker_id():
@@ -242,14 +244,19 @@ def configured_threads():
 def run_task(fn, threads, *args):
     """What a worker runs: configure its threads, call ``fn(*args)``, time it.
 
+    Tasks of one process run one after the other, even on a Dask worker
+    started with several threads (Keras keeps global state, and concurrent
+    trainings would compete for the same cores).
+
     Returns
     -------
     (value, seconds, worker) : (object, float, str)
     """
-    configure_worker(threads)
-    start = time.perf_counter()
-    value = fn(*args)
-    return value, time.perf_counter() - start, worker_id()
+    with _one_task_at_a_time:
+        configure_worker(threads)
+        start = time.perf_counter()
+        value = fn(*args)
+        return value, time.perf_counter() - start, worker_id()
 
 
 def _init_process(threads):
@@ -448,10 +455,15 @@ class DaskExecutor(Executor):
     def client(self):
         return self._client
 
+    def _workers(self):
+        try:
+            return self._client.scheduler_info(n_workers=-1)["workers"]
+        except TypeError:  # distributed before 2025: every worker is listed
+            return self._client.scheduler_info()["workers"]
+
     @property
     def slots(self):
-        workers = self._client.scheduler_info(n_workers=-1)["workers"]
-        return max(1, sum(w.get("nthreads", 1) for w in workers.values()))
+        return max(1, sum(w.get("nthreads", 1) for w in self._workers().values()))
 
     def share(self, obj):
         return self._client.scatter([obj], hash=False)[0]  # in a list: a dict would become a dict of futures
@@ -480,7 +492,7 @@ class DaskExecutor(Executor):
     def describe(self):
         if self.settings.address is None:
             return self.settings.describe()
-        workers = self._client.scheduler_info(n_workers=-1)["workers"]
+        workers = self._workers()
         return f"dask at {self.settings.address}: {len(workers)} workers, {self.slots} slots x {self.threads} thread(s)"
 
     def close(self):

@@ -87,10 +87,13 @@ def load_model_files(files):
     return _generic_cache[digest]
 
 
-def _prepare_tensorflow():
-    # A worker told how many threads to use sets TensorFlow's pools before its first op.
+def _prepare_tensorflow(pipeline=None):
+    """Set TensorFlow's pools before its first op, in a worker told how many threads to use.
+
+    With ``pipeline``, only if it has a ``cnn`` step (a pca-svc fit never loads TensorFlow).
+    """
     threads = configured_threads()
-    if threads is not None:
+    if threads is not None and (pipeline is None or "cnn" in dict(getattr(pipeline, "steps", []))):
         configure_tensorflow(threads)
 
 
@@ -142,7 +145,7 @@ def study_fit_job(pipeline, params, images, labels, train_idx, val_idx, scoring)
     """Fit an unfitted pipeline with ``params`` on one fold; its validation and training scores."""
     from sklearn.base import clone
 
-    _prepare_tensorflow()
+    _prepare_tensorflow(pipeline)
     estimator = clone(pipeline).set_params(**params)
     return _fit_and_score(estimator, images[train_idx], labels[train_idx], images[val_idx], labels[val_idx],
                           scoring)
@@ -158,7 +161,7 @@ def study_features_job(head, params, images, labels, train_idx, val_idx):
     """
     from sklearn.base import clone
 
-    _prepare_tensorflow()
+    _prepare_tensorflow(head)
     start = time.perf_counter()
     steps = clone(head).set_params(**params)
     train = steps.fit_transform(images[train_idx], labels[train_idx])
