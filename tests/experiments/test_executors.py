@@ -148,9 +148,11 @@ class _PicklingExecutor(SerialExecutor):
     """Serial, but every task's arguments and value make the trip through pickle, as to another process."""
 
     trips = 0
+    sent = []
 
     def submit(self, key, fn, *args, priority=0):
         type(self).trips += 1
+        type(self).sent.append(pickle.dumps(args))
         super().submit(key, fn, *_round_trip(args), priority=priority)
 
     def next_done(self, timeout=None):
@@ -172,6 +174,9 @@ def test_no_keras_model_travels_between_processes(data_dir, tmp_path, monkeypatc
     config = parse_experiment(experiment_data(data_dir, methods=["pca-svc", "hybrid", "generic-softmax"]))
     run = run_comparison(config, out=tmp_path / "run", verbose=False)
     assert _PicklingExecutor.trips == 7 and len(run.ran) == 7  # 1 extractor + 3 methods x 2 datasets
+    # no task is told where the run folder is: workers need not see it, the driver writes every file
+    assert not any(str(tmp_path).encode() in sent for sent in _PicklingExecutor.sent)
+    assert len(list((tmp_path / "run").glob("**/model.joblib"))) == 7
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in run.results)
     # the check bites: the fitted pipelines themselves could not have made the trip
     for folder in ("generic/seed0/augmented", "cells/alpha/hybrid/seed0"):
