@@ -150,12 +150,13 @@ def write_report(out, meta, grid, overhead):
         if parallel:
             verdict = ("no executor with 2 workers beat the serial run" if max(parallel) < 1 else
                        f"the best executor with {grid[-1]['workers']} workers ran {max(parallel):.2f}x as fast as serial")
+            why = ("On 2 cores that other jobs already keep busy there is no idle core for a second worker to use; "
+                   "the executors pay off where workers bring cores of their own (a larger machine, a cluster), "
+                   "which this machine cannot show." if max(parallel) < 1 else
+                   "Two single-thread trainings side by side use 2 cores better than one two-thread training.")
             lines += ["", f"Reading: {verdict}. Mean generic-extractor training (the bulk of each seed): {mean_fit}. "
                       "A serial run trains one network at a time with every core; two workers train two networks "
-                      "side by side with one thread each, and each worker first imports TensorFlow. On 2 cores "
-                      "that other jobs already keep busy there is no idle core for a second worker to use, so "
-                      "the grid cannot finish sooner; the executors pay off where workers bring cores of their "
-                      "own (a larger machine, a cluster), which this machine cannot show."]
+                      "side by side with one thread each, and each worker first imports TensorFlow. " + why]
         same = all(g["pca_svc"] == grid[0]["pca_svc"] for g in grid)
         lines += ["", f"pca-svc accuracies identical across executors: **{'yes' if same else 'NO'}**. The hybrid's "
                   "CNN is trained with multithreaded float reductions (and fewer threads per worker), so its "
