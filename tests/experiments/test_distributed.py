@@ -57,6 +57,9 @@ def test_interrupted_dask_run_resumes_and_matches_serial(dask_address, tmp_path,
         with pytest.raises(KeyboardInterrupt):
             run_comparison(digits_experiment(), out=out, verbose=False, executor=settings)
     first = {p.relative_to(out).as_posix() for p in stored}
+    log = (out / "run.log").read_text()
+    # the extractor goes to the engine first: it is the longest task and its cells wait for it
+    assert log.index("queued generic/augmented/seed0") < log.index("queued digits/pca-svc/seed0")
     assert len(_results(out)) == 2 and set(_results(out)) == first
     assert "stopped with 2 task(s) unfinished; 2 finished task(s) are stored" in (out / "run.log").read_text()
 

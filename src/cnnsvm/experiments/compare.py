@@ -279,7 +279,8 @@ def _dispatch(executor, config, rundir, datasets, to_run, reasons, generic_fp, g
 
     if serial:
         executor.on_start = lambda task: tracker.started(task, reasons[task])
-    for task, kind, _ in to_run:
+    # in priority order: an engine may hand the first task it gets to an idle worker at once
+    for task, kind, _ in sorted(to_run, key=lambda t: -priority(t[0], t[1])):
         queue(task, kind)
 
     try:
