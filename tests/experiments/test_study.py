@@ -105,12 +105,12 @@ def test_svc_sweep_of_the_hybrid_trains_one_cnn_per_fold(data_dir, tmp_path, mon
     original = CNNFeatureExtractor.fit
     monkeypatch.setattr(CNNFeatureExtractor, "fit", lambda self, X, y: trained.append(len(X))
                         or original(self, X, y))
-    config = _study(data_dir, method="hybrid", search="grid", validation={"kind": "kfold", "folds": 2},
-                    params={"architecture": "small", "epochs": 1, "batch_size": 32},
+    config = _study(data_dir, method="hybrid", search="grid",
+                    params={"architecture": "small", "epochs": 1, "batch_size": 32, "filters": [4]},
                     sweep={"C": [0.1, 1.0, 10.0], "activation": ["relu", "elu"]})
     run = run_study(config, out=tmp_path / "h", verbose=False)
-    # 6 candidates x 2 folds = 12 fits, but one CNN per (activation, fold): 4 trainings, not 12
-    assert len(run.rows) == 6 and len(trained) == 4
+    # 6 candidates on one hold-out split, but one CNN per activation: 2 trainings, not 6
+    assert len(run.rows) == 6 and len(trained) == 2
     assert all(0.0 <= r["val_mean"] <= 1.0 and r["fit_seconds"] > 0 for r in run.rows)
     log = (tmp_path / "h" / "run.log").read_text()
-    assert log.count("done features grid [activation=") == 4 and "[16/16]" in log
+    assert log.count("done features grid [activation=") == 2 and "[8/8]" in log
