@@ -120,7 +120,7 @@ def test_study_on_dask_scores_like_grid_search_cv(dask_address, data_dir, tmp_pa
     run = run_study(config, out=tmp_path / "s", verbose=False,
                     executor=executor_settings(kind="dask", address=dask_address))
     log = (tmp_path / "s" / "run.log").read_text()
-    assert "grid on features computed once per fold" in log and log.count("done features grid") == 2
+    assert "grid on features computed once per fold" in log and log.count("done features [fixed parameters]") == 2
 
     from cnnsvm.experiments.study import _training_data, load_experiment_datasets
 

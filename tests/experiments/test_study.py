@@ -113,4 +113,12 @@ def test_svc_sweep_of_the_hybrid_trains_one_cnn_per_fold(data_dir, tmp_path, mon
     assert len(run.rows) == 6 and len(trained) == 2
     assert all(0.0 <= r["val_mean"] <= 1.0 and r["fit_seconds"] > 0 for r in run.rows)
     log = (tmp_path / "h" / "run.log").read_text()
-    assert log.count("done features grid [activation=") == 2 and "[8/8]" in log
+    assert log.count("done features [activation=") == 2 and "[8/8]" in log
+
+
+def test_curves_of_svc_parameters_share_the_features(data_dir, tmp_path):
+    run = run_study(_study(data_dir), out=tmp_path / "c", verbose=False)  # curves of C and gamma, pca-svc
+    log = (tmp_path / "c" / "run.log").read_text()
+    # both searches sweep only the SVC: the PCA features of the hold-out split are computed once for both
+    assert log.count("done features [fixed parameters] fold 1/1") == 1 and "[5/5]" in log
+    assert len(run.rows) == 4

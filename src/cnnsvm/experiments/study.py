@@ -226,11 +226,11 @@ def _run_searches(executor, pipe, searches, train, splits, scoring, say):
             for f in range(n_folds):
                 fold = f"fold {f + 1}/{n_folds}"
                 features = None
-                if k:
-                    features = f"features/{label}/{_head_key(params, head)}/{f}"
+                if k:  # shared by every search with the same feature parameters (curves of C and gamma)
+                    features = f"features/{k}/{_head_key(params, head)}/{f}"
                     if features not in tasks:
                         tasks[features] = {"kind": "features", "k": k, "params": first, "fold": f,
-                                           "name": f"features {label} [{_params_text(first)}] {fold}"}
+                                           "name": f"features [{_params_text(first)}] {fold}"}
                         waiting[features] = []
                     waiting[features].append(f"fit/{label}/{i}/{f}")
                 tasks[f"fit/{label}/{i}/{f}"] = {
