@@ -87,12 +87,25 @@ def _add_demo(sub):
     p.add_argument("--epochs", type=int, default=None, help="override the CNN epochs of the demo")
 
 
+def _add_executor_args(p):
+    g = p.add_argument_group("where the tasks run (default: the file's [executor] table, else serial)")
+    g.add_argument("--executor", choices=["serial", "processes", "dask", "ray"], default=None,
+                   help="serial: this process; processes: a local pool; dask, ray: their engines (extras "
+                        "cnnsvm[dask], cnnsvm[ray])")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes of a local pool or cluster (default: the cores); with --address "
+                        "(dask): wait for N workers")
+    g.add_argument("--address", default=None, metavar="ADDR",
+                   help="join a running Dask scheduler (tcp://host:8786) or Ray cluster (ray://host:10001)")
+
+
 def _add_compare(sub):
     p = sub.add_parser("compare", help="run a comparison experiment file (TOML)")
     p.add_argument("config")
     p.add_argument("--out", default=None, help="run directory (default: runs/<name>); an existing one is resumed")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a configuration value, e.g. --set datasets.0.spec=npz:other.npz")
+    _add_executor_args(p)
 
 
 def _add_study(sub):
@@ -100,6 +113,7 @@ def _add_study(sub):
     p.add_argument("config")
     p.add_argument("--out", default=None)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _add_executor_args(p)
 
 
 def _add_serve(sub):
@@ -307,14 +321,16 @@ def cmd_demo(args):
 def cmd_compare(args):
     from cnnsvm.experiments.compare import run_comparison_file
 
-    run_comparison_file(args.config, out=args.out, overrides=args.set)
+    run_comparison_file(args.config, out=args.out, overrides=args.set, executor=args.executor,
+                        workers=args.workers, address=args.address)
     return 0
 
 
 def cmd_study(args):
     from cnnsvm.experiments.study import run_study_file
 
-    run_study_file(args.config, out=args.out, overrides=args.set)
+    run_study_file(args.config, out=args.out, overrides=args.set, executor=args.executor, workers=args.workers,
+                   address=args.address)
     return 0
 
 

@@ -96,3 +96,29 @@ def test_bad_studies_give_one_line_errors(data_dir, changes, message):
     with pytest.raises(ConfigError) as info:
         _study(data_dir, **changes)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_svc_sweep_of_the_hybrid_trains_one_cnn_per_fold(data_dir, tmp_path, monkeypatch):
+    from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
+
+    trained = []
+    original = CNNFeatureExtractor.fit
+    monkeypatch.setattr(CNNFeatureExtractor, "fit", lambda self, X, y: trained.append(len(X))
+                        or original(self, X, y))
+    config = _study(data_dir, method="hybrid", search="grid",
+                    params={"architecture": "small", "epochs": 1, "batch_size": 32, "filters": [4]},
+                    sweep={"C": [0.1, 1.0, 10.0], "activation": ["relu", "elu"]})
+    run = run_study(config, out=tmp_path / "h", verbose=False)
+    # 6 candidates on one hold-out split, but one CNN per activation: 2 trainings, not 6
+    assert len(run.rows) == 6 and len(trained) == 2
+    assert all(0.0 <= r["val_mean"] <= 1.0 and r["fit_seconds"] > 0 for r in run.rows)
+    log = (tmp_path / "h" / "run.log").read_text()
+    assert log.count("done features [activation=") == 2 and "[8/8]" in log
+
+
+def test_curves_of_svc_parameters_share_the_features(data_dir, tmp_path):
+    run = run_study(_study(data_dir), out=tmp_path / "c", verbose=False)  # curves of C and gamma, pca-svc
+    log = (tmp_path / "c" / "run.log").read_text()
+    # both searches sweep only the SVC: the PCA features of the hold-out split are computed once for both
+    assert log.count("done features [fixed parameters] fold 1/1") == 1 and "[5/5]" in log
+    assert len(run.rows) == 4

@@ -1,10 +1,18 @@
 """``cnnsvm compare`` and ``cnnsvm demo``: run a comparison experiment, resumably.
 
-For each seed, the methods run in the order the file lists them; the
-generic extractor a method needs is trained just before its first cell,
-on the training parts of all datasets together. Every finished task leaves
-a ``result.json`` and a model; a re-run with the same ``--out`` skips the
-tasks whose configuration and data are unchanged (see :mod:`.store`).
+The run is a set of tasks: one per generic extractor (trained once per
+variant and seed, on the training parts of all datasets together) and one
+per dataset x method x seed cell. Cells are independent; a cell of a method
+that reads a generic extractor is submitted when that extractor's task has
+finished (or at once, when it is stored from an earlier run). The tasks run
+on an executor (:mod:`.executors`: serial by default, a local process pool,
+Dask or Ray); serially they run in the order the file lists the methods,
+seed by seed. Workers return their results and files, which this process
+writes into the run folder, so the workers need not share its file system.
+
+Every finished task leaves a ``result.json`` and a model; a re-run with the
+same ``--out`` skips the tasks whose configuration and data are unchanged
+(see :mod:`.store`), whichever executor ran them.
 """
 
 from __future__ import annotations
@@ -31,6 +39,13 @@ from cnnsvm.experiments.config_files import (
 )
 from cnnsvm.experiments.datasets import load_experiment_datasets
 from cnnsvm.experiments.environment import environment_record
+from cnnsvm.experiments.executors import (
+    ExecutorSettings,
+    executor_settings,
+    open_executor,
+    split_executor_table,
+)
+from cnnsvm.experiments.jobs import MODEL_FILES, cell_job, generic_job, model_files, store_files
 from cnnsvm.experiments.reports import write_reports
 from cnnsvm.experiments.significance import mcnemar_exact
 from cnnsvm.experiments.store import (
@@ -40,12 +55,6 @@ from cnnsvm.experiments.store import (
     read_json,
     write_json,
     write_text,
-)
-from cnnsvm.experiments.tasks import (
-    build_model,
-    load_generic,
-    run_cell,
-    run_generic_task,
 )
 from cnnsvm.experiments.tracker import RunLog, TaskTracker
 from cnnsvm.features.architectures import ARCHITECTURE_PARAMS, resolve_architecture
@@ -67,7 +76,7 @@ class ComparisonRun:
     skipped: list = field(default_factory=list)
 
 
-def load_experiment(path, overrides=()):
+def load_experiment(path, overrides=(), *, with_executor=False):
     """Read, override and validate a comparison file.
 
     Parameters
@@ -76,13 +85,17 @@ def load_experiment(path, overrides=()):
         A TOML file, or ``"builtin:NAME"``.
     overrides : iterable of str
         ``KEY=VALUE`` strings (see :func:`~cnnsvm.experiments.config_files.apply_overrides`).
+    with_executor : bool, default=False
+        Also return the file's ``[executor]`` table (how to run, not what:
+        it is not part of the experiment's configuration or fingerprints).
 
     Returns
     -------
-    ExperimentConfig
+    ExperimentConfig, or (ExperimentConfig, dict or None)
     """
-    data = apply_overrides(read_config_file(path), overrides)
-    return parse_experiment(data, default_name=config_stem(path), source=str(path))
+    data, executor = split_executor_table(apply_overrides(read_config_file(path), overrides))
+    config = parse_experiment(data, default_name=config_stem(path), source=str(path))
+    return (config, executor) if with_executor else config
 
 
 def _task_plan(config):
@@ -114,11 +127,11 @@ def _with_architecture(params):
                                                                     **overrides)}
 
 
-def _append_environment(rundir, config):
+def _append_environment(rundir, config, settings):
     path = rundir.root / "environment.json"
     previous = read_json(path) or {}
     invocations = previous.get("invocations", [])
-    invocations.append(environment_record(config.seeds))
+    invocations.append({**environment_record(config.seeds), "executor": settings.to_dict()})
     write_json(path, {"invocations": invocations})
 
 
@@ -149,7 +162,161 @@ def _mcnemar_tests(rundir, config, datasets, results):
     return tests
 
 
-def run_comparison(config, out=None, *, verbose=True):
+def _cell_fingerprint(config, dataset_key, method, seed, generic_fp):
+    params = config.method_params(method)
+    return fingerprint({
+        "kind": "cell", "dataset": dataset_key, "method": method, "seed": seed,
+        "image_size": config.image_size,
+        "params": _with_architecture(params) if method in CNN_METHODS else params,
+        "generic": generic_fp,
+    })
+
+
+def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
+    """Run every unfinished task on the executor ``settings`` names; write what workers return into ``rundir``.
+
+    Returns
+    -------
+    ran, skipped : list of str
+        Task ids, in the order they finished or were found finished.
+    generic_results : dict
+        ``(variant, seed) -> result`` of every generic extractor.
+    """
+    plan = _task_plan(config)
+    serial = settings.kind == "serial"
+    job_verbose = 1 if verbose and serial else 0  # epoch lines of parallel workers would interleave
+
+    generic_fp, tasks = {}, []  # (task id, kind, spec), in the file's order
+    for kind, what, seed in plan:
+        if kind == "generic":
+            generic_fp[(what, seed)] = fingerprint({
+                "kind": "generic", "variant": what, "seed": seed, "image_size": config.image_size,
+                "params": _with_architecture(config.generic_params(what)),
+                "data": [(n, tr, k) for n, tr, _, k in data_key],
+            })
+            tasks.append((f"generic/{what}/seed{seed}", "generic", {"kind": "generic", "variant": what, "seed": seed,
+                                                                      "folder": rundir.generic(what, seed),
+                                                                      "fp": generic_fp[(what, seed)]}))
+            continue
+        variant = GENERIC_VARIANT.get(what)
+        for i, d in enumerate(datasets):
+            fp = _cell_fingerprint(config, data_key[i], what, seed, generic_fp[(variant, seed)] if variant else None)
+            tasks.append((f"{d.name}/{what}/seed{seed}", _task_kind(what), {
+                "kind": "cell", "method": what, "seed": seed, "dataset": i, "variant": variant,
+                "folder": rundir.cell(d.name, what, seed), "fp": fp}))
+    order = {task: i for i, (task, _, _) in enumerate(tasks)}
+    tracker = TaskTracker([(t, k) for t, k, _ in tasks], say, proxies={"generic": ("cnn", len(datasets))})
+
+    generic_results, generic_files, ran, skipped = {}, {}, [], []
+    to_run, reasons = [], {}
+    for task, kind, spec in tasks:
+        stored, reason = rundir.finished(spec["folder"], spec["fp"])
+        if stored is None:
+            to_run.append((task, kind, spec))
+            reasons[task] = reason
+            continue
+        skipped.append(task)
+        if kind == "generic":
+            generic_results[(spec["variant"], spec["seed"])] = stored
+            tracker.skip(task, f"finished earlier (trained in {format_seconds(stored['fit_seconds'])})")
+        else:
+            tracker.skip(task, f"finished earlier (accuracy {stored['accuracy']:.4f})")
+    if not to_run:
+        return ran, skipped, generic_results
+    with open_executor(settings) as executor:  # started only when there is work for it
+        _dispatch(executor, config, rundir, datasets, to_run, reasons, generic_fp, generic_results, tracker,
+                  ran, skipped, order, say, verbose=job_verbose)
+    return ran, skipped, generic_results
+
+
+def _dispatch(executor, config, rundir, datasets, to_run, reasons, generic_fp, generic_results, tracker, ran,
+              skipped, order, say, *, verbose):
+    serial = executor.kind == "serial"
+    job_verbose = verbose
+    generic_files = {}
+    tracker.parallel = executor.slots
+    say(f"running {len(to_run)} task(s) on {executor.describe()}")
+
+    shared = [executor.share(d) for d in datasets]  # sent once to the workers, where the engine can
+    spec_of = {task: spec for task, _, spec in to_run}
+    waiting = {}  # (variant, seed) -> cell tasks submitted when that extractor is stored
+
+    def priority(task, kind):
+        # serially: the file's order; in parallel, extractors first (they unlock cells), then the file's order
+        return -order[task] + (0 if serial else (10**6 if kind == "generic" else 0))
+
+    def submit(task, kind):
+        spec = spec_of[task]
+        if kind == "generic":
+            executor.submit(task, generic_job, config, spec["variant"], spec["seed"], spec["fp"], job_verbose,
+                            *shared, priority=priority(task, kind))
+            return
+        method, seed, variant = spec["method"], spec["seed"], spec["variant"]
+        extra, parts, handle = {}, None, None
+        if variant:
+            key = (variant, seed)
+            extra = {"generic": {"variant": variant, "fingerprint": generic_fp[key]}}
+            parts = [tuple(p) for p in generic_results[key]["parts"]]
+            handle = generic_files[key]
+        params = {**config.method_params(method), "image_size": config.image_size, "random_state": seed}
+        executor.submit(task, cell_job, config, method, seed, shared[spec["dataset"]], spec["fp"], params, extra,
+                        handle, parts, job_verbose, priority=priority(task, kind))
+
+    def share_generic(key):
+        folder = rundir.generic(*key)
+        generic_files[key] = executor.share({name: (folder / name).read_bytes() for name in MODEL_FILES})
+
+    def queue(task, kind):
+        variant = spec_of[task].get("variant") if kind != "generic" else None
+        key = (variant, spec_of[task]["seed"])
+        if variant and key not in generic_files:
+            if key in generic_results:  # stored by an earlier run: read its model files once
+                share_generic(key)
+            else:
+                waiting.setdefault(key, []).append((task, kind))
+                return
+        if not serial:
+            say(f"  queued {task}: {reasons[task]}")
+        submit(task, kind)
+
+    if serial:
+        executor.on_start = lambda task: tracker.started(task, reasons[task])
+    # in priority order: an engine may hand the first task it gets to an idle worker at once
+    for task, kind, _ in sorted(to_run, key=lambda t: -priority(t[0], t[1])):
+        queue(task, kind)
+
+    try:
+        while executor.pending:
+            outcome = executor.next_done()
+            task = outcome.key
+            if outcome.error is not None:
+                say(f"task {task} failed{' on ' + outcome.worker if outcome.worker else ''}: "
+                    f"{type(outcome.error).__name__}: {outcome.error}")
+                raise outcome.error
+            spec = spec_of[task]
+            store_files(spec["folder"], outcome.value["files"])
+            result = outcome.value["result"]
+            ran.append(task)
+            where = "" if serial else f" on {outcome.worker}"
+            tracker.finished(task, outcome.seconds, where)
+            if spec["kind"] == "generic":  # release the cells that wait for this extractor
+                key = (spec["variant"], spec["seed"])
+                generic_results[key] = result
+                generic_files[key] = executor.share(model_files(outcome.value["files"]))
+                for waiting_task, kind in waiting.pop(key, []):
+                    if not serial:
+                        say(f"  queued {waiting_task}: {reasons[waiting_task]}")
+                    submit(waiting_task, kind)
+            else:
+                say(f"  {task}: test accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}")
+    except BaseException:
+        left = len(to_run) - len(ran)
+        say(f"stopped with {left} task(s) unfinished; {len(ran) + len(skipped)} finished task(s) are stored: "
+            "run the same command again to resume")
+        raise
+
+
+def run_comparison(config, out=None, *, verbose=True, executor=None):
     """Run (or resume) a comparison experiment.
 
     Parameters
@@ -161,12 +328,16 @@ def run_comparison(config, out=None, *, verbose=True):
     verbose : bool, default=True
         Progress lines on stderr (they always go to ``run.log``) and the
         final tables on stdout.
+    executor : ExecutorSettings or dict, optional
+        Where the tasks run (see :func:`~cnnsvm.experiments.executors.executor_settings`);
+        default: serially, in this process.
 
     Returns
     -------
     ComparisonRun
     """
     began = time.perf_counter()
+    settings = executor if isinstance(executor, ExecutorSettings) else executor_settings(executor)
     rundir = RunDirectory(out if out is not None else Path("runs") / config.name)
     rundir.root.mkdir(parents=True, exist_ok=True)
     say = RunLog(rundir.root / "run.log", verbose=verbose)
@@ -178,7 +349,7 @@ def run_comparison(config, out=None, *, verbose=True):
         "generic": {v: config.generic_params(v) for v in config.generic_variants},
         "methods": {m: config.method_params(m) for m in config.methods},
     }})
-    _append_environment(rundir, config)
+    _append_environment(rundir, config, settings)
 
     with Stage(f"load {len(config.datasets)} dataset(s)", verbose=int(verbose)):
         datasets = load_experiment_datasets(config.datasets, test_size=config.test_size,
@@ -189,77 +360,7 @@ def run_comparison(config, out=None, *, verbose=True):
     write_json(rundir.root / "data.json", {"datasets": [d.record for d in datasets]})
     data_key = [(d.name, d.record["train_sha256"], d.record["test_sha256"], d.train.n_classes) for d in datasets]
 
-    plan = _task_plan(config)
-    task_ids, generic_fp = [], {}
-    for kind, what, seed in plan:
-        if kind == "generic":
-            task_ids.append((f"generic/{what}/seed{seed}", "generic"))
-            generic_fp[(what, seed)] = fingerprint({
-                "kind": "generic", "variant": what, "seed": seed, "image_size": config.image_size,
-                "params": _with_architecture(config.generic_params(what)),
-                "data": [(n, tr, k) for n, tr, _, k in data_key],
-            })
-        else:
-            task_ids += [(f"{d.name}/{what}/seed{seed}", _task_kind(what)) for d in datasets]
-    tracker = TaskTracker(task_ids, say, proxies={"generic": ("cnn", len(datasets))})
-    cnn_verbose = 1 if verbose else 0
-
-    generic_models, generic_results, ran, skipped = {}, {}, [], []
-
-    def generic_model(variant, seed):
-        key = (variant, seed)
-        if key not in generic_models:
-            folder = rundir.generic(variant, seed)
-            say(f"  loading the stored generic extractor {folder}")
-            generic_models[key] = load_generic(folder)
-        return generic_models[key]
-
-    for kind, what, seed in plan:
-        if kind == "generic":
-            task = f"generic/{what}/seed{seed}"
-            folder = rundir.generic(what, seed)
-            stored, reason = rundir.finished(folder, generic_fp[(what, seed)])
-            if stored is not None:
-                generic_results[(what, seed)] = stored
-                skipped.append(task)
-                tracker.skip(task, f"finished earlier (trained in {format_seconds(stored['fit_seconds'])})")
-                continue
-            with tracker.run(task, f"training on the training parts of {len(datasets)} dataset(s) "
-                                   f"({'no augmentation' if what == 'noaug' else 'augmented'}); {reason}"):
-                model, result = run_generic_task(config, what, seed, datasets, folder, generic_fp[(what, seed)],
-                                                 verbose=cnn_verbose)
-            generic_models[(what, seed)] = model
-            generic_results[(what, seed)] = result
-            ran.append(task)
-            continue
-        method = what
-        variant = GENERIC_VARIANT.get(method)
-        for d in datasets:
-            task = f"{d.name}/{method}/seed{seed}"
-            folder = rundir.cell(d.name, method, seed)
-            params = config.method_params(method)
-            fp = fingerprint({
-                "kind": "cell", "dataset": data_key[datasets.index(d)], "method": method, "seed": seed,
-                "image_size": config.image_size,
-                "params": _with_architecture(params) if method in CNN_METHODS else params,
-                "generic": generic_fp[(variant, seed)] if variant else None,
-            })
-            stored, reason = rundir.finished(folder, fp)
-            if stored is not None:
-                skipped.append(task)
-                tracker.skip(task, f"finished earlier (accuracy {stored['accuracy']:.4f})")
-                continue
-            with tracker.run(task, reason):
-                generic = generic_model(variant, seed) if variant else None
-                parts = [tuple(p) for p in generic_results[(variant, seed)]["parts"]] if variant else None
-                model = build_model(config, method, seed=seed, dataset_name=d.name, generic_model=generic,
-                                    parts=parts, verbose=cnn_verbose)
-                extra = {"generic": {"variant": variant, "fingerprint": generic_fp[(variant, seed)]}} if variant else {}
-                result = run_cell(model, d, folder, method=method, seed=seed, fingerprint=fp,
-                                  params={**params, "image_size": config.image_size, "random_state": seed},
-                                  extra=extra)
-            say(f"  {task}: test accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}")
-            ran.append(task)
+    ran, skipped, generic_results = _run_tasks(config, rundir, datasets, data_key, settings, say, verbose=verbose)
 
     results = [read_json(rundir.cell(d.name, m, s) / RESULT) for s in config.seeds for m in config.methods
                for d in datasets]
@@ -276,7 +377,7 @@ def run_comparison(config, out=None, *, verbose=True):
                          summary=summary, ran=ran, skipped=skipped)
 
 
-def run_comparison_file(path, out=None, overrides=()):
+def run_comparison_file(path, out=None, overrides=(), *, executor=None, workers=None, address=None):
     """Run the comparison experiment described by a TOML file (``cnnsvm compare``).
 
     Parameters
@@ -287,12 +388,16 @@ def run_comparison_file(path, out=None, overrides=()):
         Run directory (default ``runs/<name>``); an existing one is resumed.
     overrides : iterable of str
         ``KEY=VALUE`` overrides with dotted keys (``--set``).
+    executor, workers, address : optional
+        ``--executor``, ``--workers``, ``--address``, over the file's ``[executor]`` table.
 
     Returns
     -------
     ComparisonRun
     """
-    return run_comparison(load_experiment(path, overrides), out=out)
+    config, table = load_experiment(path, overrides, with_executor=True)
+    settings = executor_settings(table, kind=executor, workers=workers, address=address)
+    return run_comparison(config, out=out, executor=settings)
 
 
 def run_demo(out=None, epochs=None):

@@ -7,6 +7,14 @@ hold-out split or by stratified k-fold, and :class:`~sklearn.model_selection.Gri
 scores the method's pipeline from :mod:`cnnsvm.pipeline` on it: one search per
 swept parameter (``search = "curves"``: validation curves) or one over every
 combination (``search = "grid"``).
+
+Every (candidate, fold) fit is a task for an executor (:mod:`.executors`:
+serial, a local process pool, Dask or Ray); the scores equal those of
+:class:`~sklearn.model_selection.GridSearchCV` (mean and standard deviation
+over the folds, rank by mean). When a search sweeps only the steps after the
+feature step (the hybrid's ``scale`` and ``svm``, pca-svc's ``svm``), the
+features are computed once per fold (and per value of any swept feature
+parameter) and only those arrays travel to the SVC fits.
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import get_scorer
+from scipy.stats import rankdata
+from sklearn.base import clone
 from sklearn.model_selection import (
-    GridSearchCV,
+    ParameterGrid,
     StratifiedKFold,
     StratifiedShuffleSplit,
 )
@@ -41,10 +50,17 @@ from cnnsvm.experiments.datasets import (
     safe_name,
 )
 from cnnsvm.experiments.environment import environment_record
+from cnnsvm.experiments.executors import (
+    ExecutorSettings,
+    executor_settings,
+    open_executor,
+    split_executor_table,
+)
+from cnnsvm.experiments.jobs import study_features_job, study_fit_job, study_frozen_fit_job
 from cnnsvm.experiments.reports import markdown_table
 from cnnsvm.experiments.store import write_json, write_text
 from cnnsvm.experiments.study_config import PREFIXES, parse_study
-from cnnsvm.experiments.tracker import RunLog
+from cnnsvm.experiments.tracker import RunLog, TaskTracker
 from cnnsvm.pipeline import make_cnn, make_hybrid, make_pca_svc
 from cnnsvm.progress import Stage, format_seconds
 
@@ -59,15 +75,17 @@ class StudyRun:
     summary: str
 
 
-def load_study(path, overrides=()):
+def load_study(path, overrides=(), *, with_executor=False):
     """Read, override and validate a study file.
 
     Returns
     -------
-    StudyConfig
+    StudyConfig, or (StudyConfig, dict or None) with ``with_executor``
+        (the file's ``[executor]`` table, see :func:`~cnnsvm.experiments.compare.load_experiment`).
     """
-    data = apply_overrides(read_config_file(path), overrides)
-    return parse_study(data, default_name=config_stem(path), source=str(path))
+    data, executor = split_executor_table(apply_overrides(read_config_file(path), overrides))
+    config = parse_study(data, default_name=config_stem(path), source=str(path))
+    return (config, executor) if with_executor else config
 
 
 def study_pipeline(config):
@@ -126,28 +144,6 @@ def _splitter(config):
     return StratifiedShuffleSplit(n_splits=1, test_size=float(v["fraction"]), random_state=config.seed)
 
 
-class _ProgressScorer:
-    """A scorer that also logs each finished fit with the time left (GridSearchCV, one process)."""
-
-    def __init__(self, scoring, total_fits, say, calls_per_fit=2):
-        self.scorer = get_scorer(scoring)
-        self.total = total_fits
-        self.say = say
-        self.calls_per_fit = calls_per_fit
-        self.calls = 0
-        self.start = time.perf_counter()
-
-    def __call__(self, estimator, X, y):
-        score = self.scorer(estimator, X, y)
-        self.calls += 1
-        if self.calls % self.calls_per_fit == 0:
-            done = self.calls // self.calls_per_fit
-            elapsed = time.perf_counter() - self.start
-            eta = elapsed / done * (self.total - done)
-            self.say(f"[{done}/{self.total} fits] elapsed {format_seconds(elapsed)}, ETA {format_seconds(eta)}")
-        return score
-
-
 def _display(value):
     return str(list(value)) if isinstance(value, tuple) else str(value)
 
@@ -165,7 +161,137 @@ def _training_data(datasets):
     return combine_datasets([d.train for d in datasets], name="combined")
 
 
-def run_study(config, out=None, *, verbose=True):
+#: Steps whose output the steps after them see as frozen features.
+FEATURE_STEPS = ("cnn", "pca")
+
+
+def _feature_split(pipe, grid):
+    """Number of leading steps to fit once per fold and feature-parameter value (0: none).
+
+    The split falls after the feature step (``cnn`` of the hybrid, ``pca`` of
+    pca-svc) when steps after it are swept and at least two candidates share
+    every swept feature parameter (otherwise nothing would be shared).
+    """
+    names = [name for name, _ in pipe.steps]
+    feature = [i for i, name in enumerate(names) if name in FEATURE_STEPS]
+    if not feature or feature[-1] == len(names) - 1:
+        return 0
+    k = feature[-1] + 1
+    head = set(names[:k])
+    swept_tail = [key for key in grid if key.split("__", 1)[0] not in head]
+    if not swept_tail:
+        return 0
+    groups = {}
+    for params in ParameterGrid(grid):
+        key = _head_key(params, head)
+        groups[key] = groups.get(key, 0) + 1
+    return k if max(groups.values()) > 1 else 0
+
+
+def _head_key(params, head):
+    return tuple(sorted((k, repr(v)) for k, v in params.items() if k.split("__", 1)[0] in head))
+
+
+def _split_params(params, head):
+    first = {k: v for k, v in params.items() if k.split("__", 1)[0] in head}
+    return first, {k: v for k, v in params.items() if k not in first}
+
+
+def _params_text(params):
+    return ", ".join(f"{k.rsplit('__', 1)[-1]}={_display(v)}" for k, v in params.items()) or "fixed parameters"
+
+
+def _run_searches(executor, pipe, searches, train, splits, scoring, say):
+    """Run every (candidate, fold) fit of every search on ``executor``.
+
+    Returns
+    -------
+    dict
+        ``label -> (candidates, scores)``, ``scores[i][fold]`` the scores and times of one fit.
+    """
+    serial = executor.kind == "serial"
+    images = executor.share(train.images)  # sent once; each task receives its fold's indices
+    labels = train.labels
+    n_folds = len(splits)
+    # Task ids in submission order; a fit on frozen features waits for its features task.
+    tasks, waiting, results, candidates_of = {}, {}, {}, {}
+    for label, grid in searches:
+        candidates = list(ParameterGrid(grid))
+        candidates_of[label] = candidates
+        results[label] = [[None] * n_folds for _ in candidates]
+        k = _feature_split(pipe, grid)
+        head = {name for name, _ in pipe.steps[:k]}
+        for i, params in enumerate(candidates):
+            first, rest = _split_params(params, head)
+            for f in range(n_folds):
+                fold = f"fold {f + 1}/{n_folds}"
+                features = None
+                if k:  # shared by every search with the same feature parameters (curves of C and gamma)
+                    features = f"features/{k}/{_head_key(params, head)}/{f}"
+                    if features not in tasks:
+                        tasks[features] = {"kind": "features", "k": k, "params": first, "fold": f,
+                                           "name": f"features [{_params_text(first)}] {fold}"}
+                        waiting[features] = []
+                    waiting[features].append(f"fit/{label}/{i}/{f}")
+                tasks[f"fit/{label}/{i}/{f}"] = {
+                    "kind": "fit", "label": label, "index": i, "fold": f, "k": k, "features": features,
+                    "params": rest if k else params, "name": f"fit {label} [{_params_text(params)}] {fold}"}
+    order = {task: n for n, task in enumerate(tasks)}
+    tracker = TaskTracker([(t, spec["kind"]) for t, spec in tasks.items()], say, parallel=executor.slots)
+    feature_seconds = {}
+
+    def submit(task, fn, *args):
+        executor.submit(task, fn, *args, priority=-order[task])
+
+    if serial:
+        executor.on_start = lambda task: tracker.started(task, name=tasks[task]["name"])
+    for task, spec in tasks.items():
+        train_idx, val_idx = splits[spec["fold"]]
+        if spec["kind"] == "features":
+            submit(task, study_features_job, pipe[:spec["k"]], spec["params"], images, labels, train_idx, val_idx)
+        elif spec["features"] is None:
+            submit(task, study_fit_job, pipe, spec["params"], images, labels, train_idx, val_idx, scoring)
+
+    try:
+        while executor.pending:
+            outcome = executor.next_done()
+            spec = tasks[outcome.key]
+            if outcome.error is not None:
+                say(f"{spec['name']} failed{' on ' + outcome.worker if outcome.worker else ''}: "
+                    f"{type(outcome.error).__name__}: {outcome.error}")
+                raise outcome.error
+            tracker.finished(outcome.key, outcome.seconds, "" if serial else f" on {outcome.worker}",
+                             name=spec["name"])
+            if spec["kind"] == "features":  # only these arrays travel on to the SVC fits
+                feature_seconds[outcome.key] = outcome.value["seconds"]
+                handle = executor.share(outcome.value)
+                for fit in waiting.pop(outcome.key):
+                    submit(fit, study_frozen_fit_job, pipe[spec["k"]:], tasks[fit]["params"], handle, scoring)
+                continue
+            value = dict(outcome.value)
+            if spec["features"] is not None:  # the fit's share: the fold's feature extraction + the SVC
+                value["feature_seconds"] = feature_seconds[spec["features"]]
+                value["fit_seconds"] += value["feature_seconds"]
+            results[spec["label"]][spec["index"]][spec["fold"]] = value
+    except BaseException:
+        say(f"study stopped with {tracker.total - len(tracker.done)} task(s) unfinished")
+        raise
+    return {label: (candidates_of[label], results[label]) for label, _ in searches}
+
+
+def _summarise(candidates, scores):
+    """GridSearchCV's ``cv_results_`` numbers: per candidate mean/std over folds, rank by mean."""
+    val = np.array([[s["val_score"] for s in row] for row in scores], dtype=float)
+    train = np.array([[s["train_score"] for s in row] for row in scores], dtype=float)
+    fit = np.array([[s["fit_seconds"] for s in row] for row in scores], dtype=float)
+    means = val.mean(axis=1)
+    ranks = rankdata(-means, method="min").astype(int)
+    return [{"params": params, "val_mean": float(means[i]), "val_std": float(val[i].std()),
+             "train_mean": float(train[i].mean()), "train_std": float(train[i].std()),
+             "fit_seconds": float(fit[i].mean()), "rank": int(ranks[i])} for i, params in enumerate(candidates)]
+
+
+def run_study(config, out=None, *, verbose=True, executor=None):
     """Run a hyperparameter study and write its table and validation-curve plots.
 
     Parameters
@@ -174,18 +300,22 @@ def run_study(config, out=None, *, verbose=True):
     out : str or Path, optional
         Output folder; default ``runs/<name>``.
     verbose : bool, default=True
+    executor : ExecutorSettings or dict, optional
+        Where the fits run (see :func:`~cnnsvm.experiments.executors.executor_settings`);
+        default: serially, in this process.
 
     Returns
     -------
     StudyRun
     """
     began = time.perf_counter()
+    settings = executor if isinstance(executor, ExecutorSettings) else executor_settings(executor)
     out = Path(out if out is not None else Path("runs") / config.name)
     out.mkdir(parents=True, exist_ok=True)
     say = RunLog(out / "run.log", verbose=verbose)
     write_text(out / "config.toml", dump_toml(config.to_dict()))
     write_json(out / "config.json", {**config.to_dict(), "source": config.source})
-    write_json(out / "environment.json", environment_record([config.seed]))
+    write_json(out / "environment.json", {**environment_record([config.seed]), "executor": settings.to_dict()})
     with Stage(f"load {len(config.datasets)} dataset(s)", verbose=int(verbose)):
         datasets = load_experiment_datasets(config.datasets, test_size=config.test_size,
                                             split_seed=config.split_seed)
@@ -197,29 +327,25 @@ def run_study(config, out=None, *, verbose=True):
     })
     pipe, fixed = study_pipeline(config)
     searches = _searches(config, pipe)
-    splitter = _splitter(config)
-    n_splits = splitter.get_n_splits()
-    total = sum(int(np.prod([len(v) for v in grid.values()])) * n_splits for _, grid in searches)
+    splits = list(_splitter(config).split(np.zeros(len(train.labels)), train.labels))
+    total = sum(int(np.prod([len(v) for v in grid.values()])) * len(splits) for _, grid in searches)
+    frozen = [label for label, grid in searches if _feature_split(pipe, grid)]
     say(f"study {config.name!r}: {config.method} on {train.describe()}, {config.search} search, "
-        f"{config.validation['kind']} validation, {total} fits")
-    scorer = _ProgressScorer(config.scoring, total, say)
+        f"{config.validation['kind']} validation, {total} fits"
+        + (f" ({', '.join(frozen)} on features computed once per fold)" if frozen else ""))
+
+    with open_executor(settings) as executor:
+        say(f"running on {executor.describe()}")
+        outcomes = _run_searches(executor, pipe, searches, train, splits, config.scoring, say)
 
     rows, best = [], {}
     for label, grid in searches:
-        search = GridSearchCV(pipe, grid, scoring=scorer, cv=splitter, refit=False, return_train_score=True,
-                              n_jobs=1, error_score="raise")
-        search.fit(train.images, train.labels)
-        res = search.cv_results_
+        candidates, scores = outcomes[label]
         block = []
-        for i, params in enumerate(res["params"]):
-            block.append({
-                "search": label,
-                **{k: _display(v) for k, v in params.items()},
-                "values": {k: v for k, v in params.items()},
-                "val_mean": float(res["mean_test_score"][i]), "val_std": float(res["std_test_score"][i]),
-                "train_mean": float(res["mean_train_score"][i]), "train_std": float(res["std_train_score"][i]),
-                "fit_seconds": float(res["mean_fit_time"][i]), "rank": int(res["rank_test_score"][i]),
-            })
+        for summary in _summarise(candidates, scores):
+            params = summary.pop("params")
+            block.append({"search": label, **{k: _display(v) for k, v in params.items()}, "values": params,
+                          **summary})
         rows += block
         top = min(block, key=lambda r: r["rank"])
         best[label] = {"params": {k: _display(v) for k, v in top["values"].items()}, "val_mean": top["val_mean"]}
@@ -289,7 +415,7 @@ def _write_tables(out, config, rows, best, fixed, seconds):
     return summary
 
 
-def run_study_file(path, out=None, overrides=()):
+def run_study_file(path, out=None, overrides=(), *, executor=None, workers=None, address=None):
     """Run the study described by a TOML file (``cnnsvm study``).
 
     Parameters
@@ -299,9 +425,13 @@ def run_study_file(path, out=None, overrides=()):
         Output folder (default ``runs/<name>``).
     overrides : iterable of str
         ``KEY=VALUE`` overrides (``--set``), e.g. ``params.epochs=2``.
+    executor, workers, address : optional
+        ``--executor``, ``--workers``, ``--address``, over the file's ``[executor]`` table.
 
     Returns
     -------
     StudyRun
     """
-    return run_study(load_study(path, overrides), out=out)
+    config, table = load_study(path, overrides, with_executor=True)
+    settings = executor_settings(table, kind=executor, workers=workers, address=address)
+    return run_study(config, out=out, executor=settings)

@@ -1,4 +1,9 @@
-"""Progress of a run made of tasks: done / total, elapsed time and an estimate of what remains."""
+"""Progress of a run made of tasks: done / total, elapsed time and an estimate of what remains.
+
+Tasks may finish in any order (several workers): each finished task reports
+the time it ran, and the estimate divides the remaining work by the number
+of tasks that run at once.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ class TaskTracker:
 
     Each task has a ``kind``; the time left is the sum, over remaining tasks,
     of the mean duration of finished tasks of the same kind (or of all
-    finished tasks while a kind has none). Skipped tasks (resumed from disk)
+    finished tasks while a kind has none), shared among ``parallel`` workers. Skipped tasks (resumed from disk)
     count as done but do not enter the estimate.
 
     Parameters
@@ -50,10 +55,13 @@ class TaskTracker:
         timed, estimate it as ``factor`` times the mean of ``other_kind``
         (a generic extractor trains on all datasets: about the per-dataset
         CNNs' time times the number of datasets).
+    parallel : int, default=1
+        How many tasks run at the same time (the executor's workers).
     """
 
-    def __init__(self, tasks, say, proxies=None):
+    def __init__(self, tasks, say, proxies=None, parallel=1):
         self.proxies = dict(proxies or {})
+        self.parallel = parallel
         self.kinds = dict(tasks)
         self.order = [t for t, _ in tasks]
         self.done = set()
@@ -80,14 +88,19 @@ class TaskTracker:
         return mean
 
     def eta(self):
-        """Estimated seconds left, or ``None`` before any task was timed."""
+        """Estimated seconds left, or ``None`` before any task was timed.
+
+        The remaining tasks' estimated durations divided among ``parallel``
+        workers, but never less than the longest of them.
+        """
         remaining = [t for t in self.order if t not in self.done]
         if not remaining:
             return 0.0
         estimates = [self._estimate(self.kinds[t]) for t in remaining]
         if any(e is None for e in estimates):
             return None
-        return float(sum(estimates))
+        workers = max(1, min(int(self.parallel), len(estimates)))
+        return float(max(sum(estimates) / workers, max(estimates)))
 
     def _status(self):
         eta = self.eta()
@@ -99,6 +112,18 @@ class TaskTracker:
         """Mark a task done without running it, and say why."""
         self.done.add(task_id)
         self.say(f"{self._status()} - skip {task_id}: {reason}")
+
+    def started(self, task_id, what=None, *, name=None):
+        """Log that a task starts (serial runs, where the start is known); ``name`` replaces its id."""
+        self.say(f"{self._status()} - start {name or task_id}{': ' + what if what else ''}")
+
+    def finished(self, task_id, seconds, where="", *, name=None):
+        """Mark a task done that ran for ``seconds`` (measured where it ran, in any order), and log it."""
+        if seconds is not None:
+            self.durations[task_id] = float(seconds)
+        self.done.add(task_id)
+        took = "" if seconds is None else f" in {format_seconds(seconds)}"
+        self.say(f"{self._status()} - done {name or task_id}{took}{where}")
 
     @contextmanager
     def run(self, task_id, what=None):

@@ -1,0 +1,27 @@
+"""A task for worker processes; this module imports nothing heavy, so that importing it in a
+fresh worker (to unpickle the task) leaves TensorFlow unloaded."""
+
+import os
+import sys
+
+from cnnsvm.experiments.executors import THREAD_VARIABLES
+
+
+def tensorflow_probe():
+    """What a fresh worker looks like before and after its first TensorFlow training."""
+    import numpy as np
+
+    fresh = "tensorflow" not in sys.modules  # a forked child would have inherited the parent's TensorFlow
+    from cnnsvm.experiments.jobs import _prepare_tensorflow
+
+    _prepare_tensorflow()  # what every training job does first
+    import keras
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(64, 4)), rng.integers(0, 3, 64), epochs=2, verbose=0)
+    return {"fresh": fresh, "pid": os.getpid(), "env": {k: os.environ.get(k) for k in THREAD_VARIABLES},
+            "intra": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter": tf.config.threading.get_inter_op_parallelism_threads()}
