@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnsvm.classifiers.selective import reaches_threshold
+
 from sklearn.pipeline import Pipeline
 
 from cnnsvm.data.pixels import check_pixels
@@ -164,7 +166,7 @@ def _results(model, batch, class_names, top_k, threshold, include_model_input):
         chosen = index[_plain(label)]
         probability = float(row[chosen])
         # 1 - probability as the other classes' sum: exact where the probability rounds to 1.0
-        rejected = bool(float(np.delete(row, chosen).sum()) > 1.0 - threshold)
+        rejected = not bool(reaches_threshold(np.r_[row[chosen], np.delete(row, chosen)][None, :], threshold)[0])
         result = {
             "label": None if rejected else _plain(label),
             "class_name": None if rejected else names[chosen],

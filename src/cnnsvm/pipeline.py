@@ -32,6 +32,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.neural_network import MLPClassifier
@@ -70,7 +71,7 @@ def make_hybrid(
     svm="exact",
     probability=True,
     calibration="temperature",
-    train_views="images",
+    train_views=None,
     random_state=0,
     **extractor_params,
 ):
@@ -95,10 +96,12 @@ def make_hybrid(
         SVM's ranking of its own answers, which the reject option relies on;
         chosen on validation data (docs/experiments.md, "How the hybrid's
         settings were chosen").
-    train_views : {"images", "augmented"}, default="images"
+    train_views : {"images", "augmented"} or None, default=None
         What the scaler, the SVM and its calibration are fitted on: the features
         of the training images, or of fresh random augmented views of them (see
         :mod:`cnnsvm.features.views`; it cost accuracy on validation data).
+        ``None``: ``"images"`` for a fitted extractor, the extractor's own
+        ``train_views`` for one the pipeline trains.
     random_state : int, default=0
     **extractor_params
         Parameters of a new :class:`CNNFeatureExtractor`.
@@ -107,16 +110,17 @@ def make_hybrid(
     -------
     sklearn.pipeline.Pipeline
     """
-    check_train_views(train_views)
+    if train_views is not None:
+        check_train_views(train_views)
     if extractor is None:
         extractor = CNNFeatureExtractor(random_state=random_state, **extractor_params)
     elif extractor_params:
         raise ConfigError("pass either a ready extractor or extractor parameters, not both")
     extractor = unwrap_extractor(extractor)
     if _is_fitted(extractor):
-        extractor = FrozenExtractor(extractor, train_views=train_views, random_state=random_state)
-    else:
-        extractor.set_params(train_views=train_views)
+        extractor = FrozenExtractor(extractor, train_views=train_views or "images", random_state=random_state)
+    elif train_views is not None:
+        extractor = clone(extractor).set_params(train_views=train_views)
     return Pipeline(
         [
             ("preprocess", ImagePreprocessor(image_size=image_size)),

@@ -72,3 +72,15 @@ def test_residual_probability_keeps_the_order_of_saturated_answers():
     assert aurc(correct, score) < aurc(correct, proba.max(1))
     with pytest.raises(ValueError, match="2-D"):
         residual_probability(np.ones(3))
+
+
+def test_threshold_boundary_is_inclusive():
+    from cnnsvm.classifiers.selective import reaches_threshold
+
+    proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.5, 0.5], [1.0, 1e-20], [1.0, 0.0]])
+    assert reaches_threshold(proba, 0.9).tolist() == [True, False, False, True, True]
+    assert reaches_threshold(proba, 0.8).tolist() == [True, True, False, True, True]
+    assert reaches_threshold(proba, 0.5).tolist() == [True] * 5
+    # at 1.0 only an answer with nothing left for the other classes is kept
+    assert reaches_threshold(proba, 1.0).tolist() == [False, False, False, False, True]
+    assert reaches_threshold(proba, 1 - 1e-12).tolist() == [False, False, False, True, True]

@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from cnnsvm.classifiers.selective import residual_probability
+from cnnsvm.classifiers.selective import reaches_threshold
 from cnnsvm.exceptions import ConfigError
 
 #: Label of rejected samples for integer classes, unless -1 is itself a class (see :func:`default_reject_label`).
@@ -129,7 +129,7 @@ def predict_with_reject(model, X, threshold, reject_label=None, *, return_accept
         labels = predicted.astype(np.float64)
     else:
         labels = predicted.astype(object)
-    accepted = residual_probability(proba) <= 1.0 - threshold
+    accepted = reaches_threshold(proba, threshold)
     labels[~accepted] = reject_label
     return (labels, confidence, accepted) if return_accepted else (labels, confidence)
 

@@ -48,6 +48,18 @@ def confidence_score(proba):
     return -residual_probability(proba)
 
 
+def reaches_threshold(proba, threshold):
+    """Whether each row's top probability reaches ``threshold``, read without rounding to 1.0.
+
+    Compares ``1 - threshold`` with :func:`residual_probability`, allowing for the
+    rounding of ``1 - threshold`` itself (``1 - 0.9`` is 0.09999999999999998), so a
+    top probability of exactly 0.9 reaches 0.9. At ``threshold=1`` only rows whose
+    other probabilities are all exactly 0 reach it.
+    """
+    margin = 1.0 - float(threshold)
+    return residual_probability(proba) <= margin + 4 * np.finfo(np.float64).eps * max(margin, 0.0)
+
+
 def risk_coverage_curve(correct, score):
     """Risk against coverage when the samples are answered in decreasing ``score``.
 

@@ -150,9 +150,10 @@ def plot_risk_coverage(curves, path, title=""):
     for name, (coverage, risk) in curves.items():
         coverage, risk = np.asarray(coverage), np.asarray(risk)
         area = float(np.sum(np.diff(np.r_[0.0, coverage]) * risk))
-        ax.step(100 * np.r_[0.0, coverage], 100 * np.r_[risk[:1], risk], where="post", lw=1.4,
+        # risk[k] holds over coverages (coverage[k-1], coverage[k]]: the AURC's own steps
+        ax.step(100 * np.r_[0.0, coverage], 100 * np.r_[risk[:1], risk], where="pre", lw=1.4,
                 label=f"{name} (AURC {100 * area:.3f} %)")
-        top = max(top, float(risk[-1]) if len(risk) else 0.0)
+        top = max(top, float(risk.max()) if len(risk) else 0.0)
     ax.set_xlabel("coverage: answered samples (%)")
     ax.set_ylabel("risk: errors among answered samples (%)")
     ax.set_xlim(0.0, 100.0)

@@ -77,16 +77,17 @@ def aggregate(results, datasets, methods):
                 cell = by_cell.get((dataset, method))
                 if not cell:
                     continue
-                values = [cell_value(r, metric) for r in cell]
-                values = [float(v) for v in values if v is not None]
-                if not values:
+                pairs = [(r["seed"], cell_value(r, metric)) for r in cell]
+                pairs = [(seed, float(v)) for seed, v in pairs if v is not None]
+                if not pairs:
                     continue
+                values = [v for _, v in pairs]
                 row[method] = {
                     "mean": float(np.mean(values)),
                     "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
                     "n": len(values),
                     "values": values,
-                    "seeds": [r["seed"] for r in cell],
+                    "seeds": [seed for seed, _ in pairs],  # only the seeds that have this metric
                 }
             table[metric][dataset] = row
     return table

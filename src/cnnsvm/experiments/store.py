@@ -57,9 +57,15 @@ def read_json(path):
         return None
 
 
+#: Raised when a default that shapes a task's result changes without showing in its parameters, so
+#: that a resumed run does not mix old and new cells (2: warm-up + cosine schedule, detected precision,
+#: temperature calibration, selective-classification metrics).
+TASK_VERSION = 2
+
+
 def fingerprint(data):
-    """Short SHA-256 of a JSON-able description of a task."""
-    text = json.dumps(to_jsonable(data), sort_keys=True, ensure_ascii=True)
+    """Short SHA-256 of a JSON-able description of a task (and of :data:`TASK_VERSION`)."""
+    text = json.dumps(to_jsonable({"task_version": TASK_VERSION, "task": data}), sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

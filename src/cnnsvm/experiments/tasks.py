@@ -236,7 +236,8 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
     correct = scores["y_true"] == scores["y_pred"]
     coverage, risk, threshold = risk_coverage_curve(correct, score)
     full_rate, full_threshold = rejection_for_reliability(correct, score, 1.0)
-    full_threshold = None if full_threshold is None else 1.0 + full_threshold  # as a top probability
+    # The threshold as the largest residual probability (1 - top) kept: exact near 1.0.
+    full_threshold = None if full_threshold is None else -full_threshold
     rows = ["max_residual_probability,coverage,risk"] + [f"{-t!r},{c!r},{r!r}" for t, c, r in zip(
         threshold.tolist(), coverage.tolist(), risk.tolist())]
     write_text(folder / "risk_coverage.csv", "\n".join(rows) + "\n")
@@ -263,7 +264,7 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
         "n_test": len(test),
         "train_sha256": dataset.record["train_sha256"],
         "test_sha256": dataset.record["test_sha256"],
-        "rejection_for_full_reliability": {"rejection_rate": full_rate, "threshold": full_threshold},
+        "rejection_for_full_reliability": {"rejection_rate": full_rate, "max_residual_probability": full_threshold},
         "selective": selective,
         **curve_summary(curves),
         "training": history_summary(history),

@@ -106,8 +106,8 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         -------
         ndarray of shape (n_samples, n_features_out)
         """
+        check_train_views(self.train_views)  # before an expensive training, not after
         self.fit(X, y)
-        check_train_views(self.train_views)
         if self.train_views == "images" or not self.augmentation:
             return self.transform(X)
         return augmented_features(self, X, strength=self.augmentation, random_state=self.random_state)

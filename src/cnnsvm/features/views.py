@@ -59,7 +59,9 @@ def augmented_features(extractor, X, *, strength=1.0, random_state=0, batch_size
     """
     X = np.asarray(X, dtype=np.float32)
     height, width = extractor.input_shape_
-    augment = build_augmentation(strength, seed=random_state)
+    # A seed stream of its own: the network's augmentation was seeded with random_state itself.
+    seed = None if random_state is None else int(np.random.SeedSequence([int(random_state), 1]).generate_state(1)[0] >> 1)
+    augment = build_augmentation(strength, seed=seed)
     if augment is None or min(height, width) < 8 or not len(X):
         return extractor.transform(X)
     views = np.empty((len(X), height * width), np.float32)
