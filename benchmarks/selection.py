@@ -82,8 +82,11 @@ def main():
         ext.fit(X_union, union.labels)
     train_seconds = time.perf_counter() - start
     if args.save_extractor:
+        from pathlib import Path
+
         import joblib
 
+        Path(args.save_extractor).parent.mkdir(parents=True, exist_ok=True)
         joblib.dump((prep, ext), args.save_extractor)
     # The extractor's own validation rows: the same split _validation_split draws (indices only).
     n_val = int(round(ext.validation_fraction * len(X_union)))
@@ -115,53 +118,52 @@ def main():
         scale_gamma = 1.0 / (Z_fit.shape[1] * Z_fit.var())
         grid = [(10.0, 1.0)] if args.only_default else [(C, g) for C in (1.0, 10.0, 100.0) for g in (0.5, 1.0, 2.0)]
         for C, g in grid:
-            if True:
-                svc = SVC(C=C, gamma=g * scale_gamma).fit(Z_fit, y_fit)
-                dec = svc.decision_function(Z_val)
-                pred = svc.classes_[dec.argmax(1)]
-                key = f"C={C:g},gamma={g:g}xscale"
-                out[f"{key}/margin"] = selective_summary(y_val, pred, margin(dec))
-                if C == 10.0 and g == 1.0:
-                    pred_cols = np.searchsorted(svc.classes_, pred)
-                    out[f"{key}/generic-softmax-of-answer"] = selective_summary(
-                        y_val, pred, soft[np.arange(len(pred)), pred_cols])
-                    for where, Z_cal in (("cv-clean", None), ("augmented", Z_aug)):
-                        if Z_cal is None:
-                            t = CalibratedClassifierCV(SVC(C=C, gamma=g * scale_gamma), method="temperature", cv=3,
-                                                       ensemble=False).fit(Z_fit, y_fit)
-                        else:
-                            t = CalibratedClassifierCV(FrozenEstimator(svc), method="temperature").fit(Z_cal, y_fit)
-                        p = t.predict_proba(Z_val)
-                        out[f"{key}/temperature-{where}"] = selective_summary(y_val, t.classes_[p.argmax(1)], confidence_score(p))
-                        mixed = 0.5 * (p + soft)
-                        out[f"{key}/temperature-{where}+softmax-mean"] = selective_summary(
-                            y_val, t.classes_[mixed.argmax(1)], confidence_score(mixed))
-                if g == 1.0:
-                    cv = CalibratedClassifierCV(SVC(C=C, gamma=g * scale_gamma), method="sigmoid", cv=3,
-                                                ensemble=False).fit(Z_fit, y_fit)
-                    p = cv.predict_proba(Z_val)
-                    out[f"{key}/proba-cv-clean"] = selective_summary(y_val, cv.classes_[p.argmax(1)], confidence_score(p))
-                    cal = CalibratedClassifierCV(FrozenEstimator(svc), method="sigmoid").fit(Z_aug, y_fit)
+            svc = SVC(C=C, gamma=g * scale_gamma).fit(Z_fit, y_fit)
+            dec = svc.decision_function(Z_val)
+            pred = svc.classes_[dec.argmax(1)]
+            key = f"C={C:g},gamma={g:g}xscale"
+            out[f"{key}/margin"] = selective_summary(y_val, pred, margin(dec))
+            if C == 10.0 and g == 1.0:
+                pred_cols = np.searchsorted(svc.classes_, pred)
+                out[f"{key}/generic-softmax-of-answer"] = selective_summary(
+                    y_val, pred, soft[np.arange(len(pred)), pred_cols])
+                for where, Z_cal in (("cv-clean", None), ("augmented", Z_aug)):
+                    if Z_cal is None:
+                        t = CalibratedClassifierCV(SVC(C=C, gamma=g * scale_gamma), method="temperature", cv=3,
+                                                   ensemble=False).fit(Z_fit, y_fit)
+                    else:
+                        t = CalibratedClassifierCV(FrozenEstimator(svc), method="temperature").fit(Z_cal, y_fit)
+                    p = t.predict_proba(Z_val)
+                    out[f"{key}/temperature-{where}"] = selective_summary(y_val, t.classes_[p.argmax(1)], confidence_score(p))
+                    mixed = 0.5 * (p + soft)
+                    out[f"{key}/temperature-{where}+softmax-mean"] = selective_summary(
+                        y_val, t.classes_[mixed.argmax(1)], confidence_score(mixed))
+            if g == 1.0:
+                cv = CalibratedClassifierCV(SVC(C=C, gamma=g * scale_gamma), method="sigmoid", cv=3,
+                                            ensemble=False).fit(Z_fit, y_fit)
+                p = cv.predict_proba(Z_val)
+                out[f"{key}/proba-cv-clean"] = selective_summary(y_val, cv.classes_[p.argmax(1)], confidence_score(p))
+                cal = CalibratedClassifierCV(FrozenEstimator(svc), method="sigmoid").fit(Z_aug, y_fit)
+                p = cal.predict_proba(Z_val)
+                out[f"{key}/proba-augmented"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
+                if h.sum() >= 2 * n_classes:
+                    svc_in = SVC(C=C, gamma=g * scale_gamma).fit(Z_fit[~h], y_fit[~h])
+                    cal = CalibratedClassifierCV(FrozenEstimator(svc_in), method="sigmoid").fit(Z_fit[h], y_fit[h])
                     p = cal.predict_proba(Z_val)
-                    out[f"{key}/proba-augmented"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
-                    if h.sum() >= 2 * n_classes:
-                        svc_in = SVC(C=C, gamma=g * scale_gamma).fit(Z_fit[~h], y_fit[~h])
-                        cal = CalibratedClassifierCV(FrozenEstimator(svc_in), method="sigmoid").fit(Z_fit[h], y_fit[h])
-                        p = cal.predict_proba(Z_val)
-                        out[f"{key}/proba-holdout"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
-                if args.only_default:
-                    continue
-                # The SVM and its calibration fitted on augmented views only (what a pipeline step
-                # whose fit_transform returns augmented-view features gives).
-                scaler_a = StandardScaler().fit(F_aug)
-                Za_fit, Za_val = scaler_a.transform(F_aug), scaler_a.transform(F_val)
-                gamma_a = g / (Za_fit.shape[1] * Za_fit.var())
-                cal = CalibratedClassifierCV(SVC(C=C, gamma=gamma_a), method="sigmoid", cv=3,
-                                             ensemble=False).fit(Za_fit, y_fit)
-                p = cal.predict_proba(Za_val)
-                dec = cal.calibrated_classifiers_[0].estimator.decision_function(Za_val)
-                out[f"{key}/augfit/proba-cv"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
-                out[f"{key}/augfit/margin"] = selective_summary(y_val, cal.classes_[p.argmax(1)], margin(dec))
+                    out[f"{key}/proba-holdout"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
+            if args.only_default:
+                continue
+            # The SVM and its calibration fitted on augmented views only (what a pipeline step
+            # whose fit_transform returns augmented-view features gives).
+            scaler_a = StandardScaler().fit(F_aug)
+            Za_fit, Za_val = scaler_a.transform(F_aug), scaler_a.transform(F_val)
+            gamma_a = g / (Za_fit.shape[1] * Za_fit.var())
+            cal = CalibratedClassifierCV(SVC(C=C, gamma=gamma_a), method="sigmoid", cv=3,
+                                         ensemble=False).fit(Za_fit, y_fit)
+            p = cal.predict_proba(Za_val)
+            dec = cal.calibrated_classifiers_[0].estimator.decision_function(Za_val)
+            out[f"{key}/augfit/proba-cv"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
+            out[f"{key}/augfit/margin"] = selective_summary(y_val, cal.classes_[p.argmax(1)], margin(dec))
         results["sets"][part.name] = out
         offset += len(part)
         print(part.name, json.dumps({k: v for k, v in out.items() if isinstance(v, dict)}, indent=None)[:3000],

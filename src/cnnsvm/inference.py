@@ -16,11 +16,9 @@ A rejected answer carries no class: its ``label`` and ``class_name`` are ``None`
 from __future__ import annotations
 
 import numpy as np
-
-from cnnsvm.classifiers.selective import reaches_threshold
-
 from sklearn.pipeline import Pipeline
 
+from cnnsvm.classifiers.selective import residual_within
 from cnnsvm.data.pixels import check_pixels
 from cnnsvm.data.preprocessing import prepare_image
 from cnnsvm.exceptions import DataError
@@ -166,7 +164,7 @@ def _results(model, batch, class_names, top_k, threshold, include_model_input):
         chosen = index[_plain(label)]
         probability = float(row[chosen])
         # 1 - probability as the other classes' sum: exact where the probability rounds to 1.0
-        rejected = not bool(reaches_threshold(np.r_[row[chosen], np.delete(row, chosen)][None, :], threshold)[0])
+        rejected = not bool(residual_within(np.delete(row, chosen).sum(), threshold))
         result = {
             "label": None if rejected else _plain(label),
             "class_name": None if rejected else names[chosen],

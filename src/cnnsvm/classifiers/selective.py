@@ -56,8 +56,14 @@ def reaches_threshold(proba, threshold):
     top probability of exactly 0.9 reaches 0.9. At ``threshold=1`` only rows whose
     other probabilities are all exactly 0 reach it.
     """
+    return residual_within(residual_probability(proba), threshold)
+
+
+def residual_within(residual, threshold):
+    """Whether the residual probability (``1 - top``) of an answer is within ``1 - threshold``,
+    allowing for the rounding of ``1 - threshold`` itself (see :func:`reaches_threshold`)."""
     margin = 1.0 - float(threshold)
-    return residual_probability(proba) <= margin + 4 * np.finfo(np.float64).eps * max(margin, 0.0)
+    return np.asarray(residual) <= margin + 4 * np.finfo(np.float64).eps * max(margin, 0.0)
 
 
 def risk_coverage_curve(correct, score):
@@ -90,6 +96,40 @@ def risk_coverage_curve(correct, score):
     return answered / len(s), errors[last] / answered, s[last]
 
 
+def area_under(coverage, risk):
+    """Area under a risk-coverage curve given as its points (see :func:`aurc`)."""
+    return float(np.sum(np.diff(np.r_[0.0, coverage]) * risk))
+
+
+def rejection_on_curve(curve, reliability=1.0):
+    """``(rejection_rate, threshold)`` read off a :func:`risk_coverage_curve`; see
+    :func:`rejection_for_reliability`."""
+    coverage, risk, threshold = curve
+    ok = np.flatnonzero(1.0 - risk >= reliability - 1e-12)
+    if not len(ok):
+        return 1.0, None
+    best = ok[-1]  # coverage grows along the curve
+    return float(1.0 - coverage[best]), float(threshold[best])
+
+
+def accuracy_on_curve(curve, coverage):
+    """Accuracy at ``coverage`` read off a :func:`risk_coverage_curve`; see :func:`accuracy_at_coverage`."""
+    cov, risk, _ = curve
+    i = min(np.searchsorted(cov, coverage - 1e-12), len(cov) - 1)
+    return float(1.0 - risk[i])
+
+
+def summarize_curve(curve):
+    """AURC, accuracy at :data:`COVERAGES` and rejection for :data:`RELIABILITIES` of one curve
+    (the :func:`selective_summary` entries but ``accuracy``)."""
+    coverage, risk, _ = curve
+    return {
+        "aurc": area_under(coverage, risk),
+        "accuracy_at_coverage": {f"{c:g}": accuracy_on_curve(curve, c) for c in COVERAGES},
+        "rejection_for_reliability": {f"{r:g}": rejection_on_curve(curve, r)[0] for r in RELIABILITIES},
+    }
+
+
 def aurc(correct, score):
     """Area under the risk-coverage curve (mean risk over the coverages ``k / n``; lower is better).
 
@@ -97,8 +137,7 @@ def aurc(correct, score):
     not credited with an ordering it does not have.
     """
     coverage, risk, _ = risk_coverage_curve(correct, score)
-    widths = np.diff(np.r_[0.0, coverage])
-    return float(np.sum(widths * risk))
+    return area_under(coverage, risk)
 
 
 def rejection_for_reliability(correct, score, reliability=1.0):
@@ -107,19 +146,12 @@ def rejection_for_reliability(correct, score, reliability=1.0):
     Returns ``(rejection_rate, threshold)``; ``(1.0, None)`` when only rejecting
     everything reaches it.
     """
-    coverage, risk, threshold = risk_coverage_curve(correct, score)
-    ok = np.flatnonzero(1.0 - risk >= reliability - 1e-12)
-    if not len(ok):
-        return 1.0, None
-    best = ok[-1]  # coverage grows along the curve
-    return float(1.0 - coverage[best]), float(threshold[best])
+    return rejection_on_curve(risk_coverage_curve(correct, score), reliability)
 
 
 def accuracy_at_coverage(correct, score, coverage):
     """Accuracy on the ``coverage`` share of samples with the highest scores (ties kept whole)."""
-    cov, risk, _ = risk_coverage_curve(correct, score)
-    i = min(np.searchsorted(cov, coverage - 1e-12), len(cov) - 1)
-    return float(1.0 - risk[i])
+    return accuracy_on_curve(risk_coverage_curve(correct, score), coverage)
 
 
 def selective_summary(y_true, y_pred, score):
@@ -138,11 +170,4 @@ def selective_summary(y_true, y_pred, score):
         ``rejection_for_reliability`` ({reliability: rejection rate}).
     """
     correct = np.asarray(y_true) == np.asarray(y_pred)
-    return {
-        "accuracy": float(correct.mean()),
-        "aurc": aurc(correct, score),
-        "accuracy_at_coverage": {f"{c:g}": accuracy_at_coverage(correct, score, c) for c in COVERAGES},
-        "rejection_for_reliability": {
-            f"{r:g}": rejection_for_reliability(correct, score, r)[0] for r in RELIABILITIES
-        },
-    }
+    return {"accuracy": float(correct.mean()), **summarize_curve(risk_coverage_curve(correct, score))}

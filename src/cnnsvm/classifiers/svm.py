@@ -83,9 +83,7 @@ class CalibratedClassifierCV(_calibration.CalibratedClassifierCV):
             return super().predict_proba(X)
         mean_proba = None
         for c in calibrated:  # the arithmetic of sklearn's _CalibratedClassifier.predict_proba
-            predictions = _rbf_svc_decision(c.estimator, X)
-            if predictions is None:
-                predictions = c.estimator.decision_function(X)
+            predictions = _decision(c.estimator, X)
             if predictions.ndim == 1:
                 predictions = predictions.reshape(-1, 1)
             n_classes = c.classes.shape[0]
@@ -111,19 +109,18 @@ class CalibratedClassifierCV(_calibration.CalibratedClassifierCV):
     def _temperature_proba(self, calibrated, X):
         # sklearn's _CalibratedClassifier.predict_proba for method="temperature": the one
         # calibrator maps the decision matrix to probabilities; the decisions come from BLAS.
-        mean_proba = np.zeros((_num_rows(X), self.classes_.shape[0]))
+        mean_proba = 0.0
         for c in calibrated:
-            predictions = _rbf_svc_decision(c.estimator, X)
-            if predictions is None:
-                predictions = c.estimator.decision_function(X)
-            proba = np.asarray(c.calibrators[0].predict(predictions), dtype=np.float64)
+            proba = np.asarray(c.calibrators[0].predict(_decision(c.estimator, X)), dtype=np.float64)
             proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
-            mean_proba += proba
+            mean_proba = mean_proba + proba
         return mean_proba / len(calibrated)
 
 
-def _num_rows(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
+def _decision(estimator, X):
+    """Decision values of a calibrated classifier's estimator: BLAS for an RBF SVC, else its own."""
+    predictions = _rbf_svc_decision(estimator, X)
+    return estimator.decision_function(X) if predictions is None else predictions
 
 
 def _temperature_of_decision(calibrated):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 
+from cnnsvm.classifiers.svm import CALIBRATIONS
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.architectures import ACTIVATIONS, OPTIMIZERS, POOLINGS, PRESETS
 from cnnsvm.features.cnn_base import SCHEDULES
@@ -127,7 +128,7 @@ SVC_PARAMS = {
     "kernel": one_of(SVC_KERNELS),
     "solver": one_of(SVM_SOLVERS),
     "train_views": one_of(TRAIN_VIEWS),
-    "calibration": one_of(("temperature", "sigmoid")),
+    "calibration": one_of(CALIBRATIONS),
 }
 
 def hidden_layers(value):
@@ -141,7 +142,7 @@ MLP_PARAMS = {"hidden_layer_sizes": hidden_layers, "alpha": positive_number, "ma
 
 #: Parameters of the SVC+PCA baseline.
 PCA_SVC_PARAMS = {"n_components": n_components, "C": positive_number, "gamma": gamma,
-                  "calibration": one_of(("temperature", "sigmoid"))}
+                  "calibration": one_of(CALIBRATIONS)}
 
 
 def check_table(table, checkers, where, *, what="a table"):

@@ -15,6 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from cnnsvm.classifiers.selective import area_under
+
 #: Per-class lines get a legend entry up to this many classes.
 MAX_LEGEND_CLASSES = 12
 #: Confusion-matrix cells are annotated with their counts up to this many classes.
@@ -149,7 +151,7 @@ def plot_risk_coverage(curves, path, title=""):
     top = 0.0
     for name, (coverage, risk) in curves.items():
         coverage, risk = np.asarray(coverage), np.asarray(risk)
-        area = float(np.sum(np.diff(np.r_[0.0, coverage]) * risk))
+        area = area_under(coverage, risk)
         # risk[k] holds over coverages (coverage[k-1], coverage[k]]: the AURC's own steps
         ax.step(100 * np.r_[0.0, coverage], 100 * np.r_[risk[:1], risk], where="pre", lw=1.4,
                 label=f"{name} (AURC {100 * area:.3f} %)")

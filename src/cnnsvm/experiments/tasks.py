@@ -15,9 +15,9 @@ import numpy as np
 
 from cnnsvm.classifiers.selective import (
     confidence_score,
-    rejection_for_reliability,
+    rejection_on_curve,
     risk_coverage_curve,
-    selective_summary,
+    summarize_curve,
 )
 from cnnsvm.experiments import plots
 from cnnsvm.experiments.config import CNN_METHODS
@@ -232,10 +232,11 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
 
     # The reject option's confidence: the top probability, read without rounding to 1.0.
     score = confidence_score(proba)
-    selective = selective_summary(scores["y_true"], scores["y_pred"], score)
     correct = scores["y_true"] == scores["y_pred"]
-    coverage, risk, threshold = risk_coverage_curve(correct, score)
-    full_rate, full_threshold = rejection_for_reliability(correct, score, 1.0)
+    curve = risk_coverage_curve(correct, score)
+    coverage, risk, threshold = curve
+    selective = {"accuracy": float(correct.mean()), **summarize_curve(curve)}
+    full_rate, full_threshold = rejection_on_curve(curve, 1.0)
     # The threshold as the largest residual probability (1 - top) kept: exact near 1.0.
     full_threshold = None if full_threshold is None else -full_threshold
     rows = ["max_residual_probability,coverage,risk"] + [f"{-t!r},{c!r},{r!r}" for t, c, r in zip(

@@ -37,6 +37,13 @@ class _EpochTimer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self._start)
 
 
+def _epochs_affordable(start, epoch, max_seconds):
+    """How many more epochs fit in ``max_seconds`` since ``start`` at the mean epoch time so far,
+    after epoch ``epoch`` (0-based) has ended."""
+    elapsed = time.perf_counter() - start
+    return int((max_seconds - elapsed) // (elapsed / (epoch + 1)))
+
+
 class _TimeBudget(keras.callbacks.Callback):
     """Stop training when another epoch at the mean epoch time would exceed the budget."""
 
@@ -48,8 +55,7 @@ class _TimeBudget(keras.callbacks.Callback):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        elapsed = time.perf_counter() - self._start
-        if elapsed + elapsed / (epoch + 1) > self.max_seconds:
+        if _epochs_affordable(self._start, epoch, self.max_seconds) < 1:
             self.model.stop_training = True
 
 
@@ -93,8 +99,7 @@ class _WarmupCosine(keras.callbacks.Callback):
             logs["learning_rate"] = self._rate((epoch + 1) * self.steps_per_epoch - 1)
         if self.max_seconds is None:
             return
-        elapsed = time.perf_counter() - self._start
-        affordable = int((self.max_seconds - elapsed) // (elapsed / (epoch + 1)))
+        affordable = _epochs_affordable(self._start, epoch, self.max_seconds)
         self.planned_epochs = max(epoch + 1, min(self.planned_epochs, epoch + 1 + affordable))
         if self.planned_epochs <= epoch + 1:
             self.model.stop_training = True
@@ -326,12 +331,17 @@ class BaseCNN(BaseEstimator):
         return x_tr, y_tr, (x_val, y_val)
 
     # ---------------------------------------------------------------- inference
-    def _inference_network(self):
-        """The network that predicts: the trained one, or a float32 copy of a mixed-precision
-        network on a machine without native 16-bit arithmetic (where 16-bit math is emulated)."""
+    def _compiled(self):
+        """The per-model cache of the inference network and compiled forward passes."""
         fns = self.__dict__.get("_predict_fns")
         if fns is None:
             fns = self._predict_fns = {}
+        return fns
+
+    def _inference_network(self):
+        """The network that predicts: the trained one, or a float32 copy of a mixed-precision
+        network on a machine without native 16-bit arithmetic (where 16-bit math is emulated)."""
+        fns = self._compiled()
         net = fns.get("network")
         if net is None:
             net = self.network_
@@ -358,9 +368,7 @@ class BaseCNN(BaseEstimator):
         concrete function is called directly, which skips the argument binding of
         ``tf.function.__call__`` (about 0.5 ms a call).
         """
-        fns = self.__dict__.get("_predict_fns")
-        if fns is None:
-            fns = self._predict_fns = {}
+        fns = self._compiled()
         fn = fns.get(output)
         if fn is None:
             model = self._inference_network() if output == "softmax" else self._embedding()
