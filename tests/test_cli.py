@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from cnnsvm.cli import main
-from cnnsvm.pipeline import read_metadata, sidecar_path
+from cnnsvm.pipeline import load, read_metadata, sidecar_path
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,20 @@ def test_train_hybrid_and_cnn_end_to_end(tmp_path, capsys):
         assert f"{method} on digits: test accuracy" in printed
         accuracy = float(printed.split("test accuracy ")[1].split()[0])
         assert accuracy > 0.5
+    # the hybrid blends the CNN's softmax into its probabilities unless told not to
+    assert load(tmp_path / "hybrid.joblib").softmax_weight_ == 0.5
+    out = tmp_path / "svm-alone.joblib"
+    assert main(["train", "--data", "digits", "--method", "hybrid", "--out", str(out), "--epochs", "1",
+                 "--architecture", "small", "--image-size", "16", "--softmax-weight", "0", "--quiet"]) == 0
+    assert load(out).softmax_weight_ == 0.0
+
+
+def test_a_softmax_weight_outside_0_1_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--data", "digits", "--method", "hybrid", "--softmax-weight", "2", "--out", str(tmp_path / "m")])
+    assert info.value.code == 2
+    assert "--softmax-weight: expected 'auto' or a number between 0 and 1" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
 
 
 def test_evaluate_prints_report_and_confusion(pca_model, capsys):

@@ -36,9 +36,24 @@ def _add_train(sub):
     p.add_argument("--svm", choices=["exact", "approx", "auto"], default="exact", help="SVM solver (hybrid)")
     p.add_argument("--calibration", choices=["temperature", "sigmoid"], default="temperature",
                    help="how SVM decision values become probabilities (hybrid, pca-svc; default temperature)")
+    p.add_argument("--softmax-weight", type=_softmax_weight, default="auto",
+                   help="hybrid: weight of the CNN's own softmax blended into the SVM's probabilities, 0..1 "
+                        "(default auto: 0.5, the mean; 0: the SVM alone)")
     p.add_argument("--test-size", type=float, default=0.2, help="test share where the set has no official split")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the augmentation")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _softmax_weight(text):
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number between 0 and 1, got {text!r}")
+    return value
 
 
 def _add_evaluate(sub):
@@ -181,7 +196,7 @@ def cmd_train(args):
         if args.architecture:
             params["architecture"] = args.architecture
     if args.method == "hybrid":
-        params.update(C=args.C, svm=args.svm, calibration=args.calibration)
+        params.update(C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight)
     if args.method == "pca-svc":
         params.update(C=args.C, n_components=args.components, calibration=args.calibration)
     model = make_method(args.method, **params)

@@ -47,6 +47,7 @@ from cnnsvm.data.preprocessing import ImagePreprocessor
 from cnnsvm.exceptions import ConfigError, ModelFileError
 from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
 from cnnsvm.features.views import FrozenExtractor, check_train_views, unwrap_extractor
+from cnnsvm.hybrid import HybridPipeline
 
 METHODS = ("hybrid", "pca-svc", "cnn", "mlp")
 FORMAT = "cnnsvm-model"
@@ -71,11 +72,13 @@ def make_hybrid(
     svm="exact",
     probability=True,
     calibration="temperature",
+    softmax_weight="auto",
+    label_offset=None,
     train_views=None,
     random_state=0,
     **extractor_params,
 ):
-    """CNN features + standardisation + SVM.
+    """CNN features + standardisation + SVM, its probabilities blended with the CNN's softmax.
 
     Parameters
     ----------
@@ -96,6 +99,16 @@ def make_hybrid(
         SVM's ranking of its own answers, which the reject option relies on;
         chosen on validation data (docs/experiments.md, "How the hybrid's
         settings were chosen").
+    softmax_weight : float in [0, 1] or "auto", default="auto"
+        Weight of the extractor's own softmax in the probabilities (see
+        :class:`cnnsvm.hybrid.HybridPipeline`): ``"auto"`` averages the SVM's
+        probabilities with the softmax wherever the softmax covers the classes
+        (the reject option's best ranking on validation data), and uses the SVM
+        alone elsewhere; 0 always uses the SVM alone.
+    label_offset : int or None, default=None
+        For a fitted extractor trained on several datasets: its label of this
+        dataset's class ``c`` is ``c + label_offset``. ``None`` with a fitted
+        extractor: its softmax is not used.
     train_views : {"images", "augmented"} or None, default=None
         What the scaler, the SVM and its calibration are fitted on: the features
         of the training images, or of fresh random augmented views of them (see
@@ -108,10 +121,16 @@ def make_hybrid(
 
     Returns
     -------
-    sklearn.pipeline.Pipeline
+    cnnsvm.hybrid.HybridPipeline
+        A :class:`~sklearn.pipeline.Pipeline` with steps ``preprocess``, ``cnn``,
+        ``scale`` and ``svm``.
     """
     if train_views is not None:
         check_train_views(train_views)
+    if not probability:
+        if softmax_weight != "auto" and softmax_weight != 0:
+            raise ConfigError("softmax_weight > 0 blends probabilities: it needs probability=True")
+        softmax_weight = 0.0
     if extractor is None:
         extractor = CNNFeatureExtractor(random_state=random_state, **extractor_params)
     elif extractor_params:
@@ -121,14 +140,16 @@ def make_hybrid(
         extractor = FrozenExtractor(extractor, train_views=train_views or "images", random_state=random_state)
     elif train_views is not None:
         extractor = clone(extractor).set_params(train_views=train_views)
-    return Pipeline(
+    return HybridPipeline(
         [
             ("preprocess", ImagePreprocessor(image_size=image_size)),
             ("cnn", extractor),
             ("scale", StandardScaler()),
             ("svm", make_svm(svm, C=C, gamma=gamma, kernel=kernel, probability=probability,
                              calibration=calibration, random_state=random_state)),
-        ]
+        ],
+        softmax_weight=softmax_weight,
+        label_offset=label_offset,
     )
 
 

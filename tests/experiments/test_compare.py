@@ -31,7 +31,8 @@ def test_run_fills_every_cell(full_run):
         for method in METHODS:
             assert 0.0 <= acc[dataset][method]["mean"] <= 1.0
     table = (out / "tables" / "accuracy.md").read_text().splitlines()
-    assert table[2].startswith("| dataset | mlp | pca-svc | cnn-article | cnn | hybrid | hybrid-noaug | generic-softmax |")
+    assert table[2].startswith(
+        "| dataset | mlp | pca-svc | cnn-article | cnn | hybrid | hybrid-svm | hybrid-noaug | generic-softmax |")
     rows = [line for line in table if line.startswith(("| alpha", "| beta"))]
     assert len(rows) == 2 and all("-" not in row.split("|", 2)[2] for row in rows)
     csv_lines = (out / "tables" / "accuracy.csv").read_text().splitlines()
@@ -44,6 +45,12 @@ def test_run_fills_every_cell(full_run):
         assert (out / "plots" / f"{dataset}_risk_coverage.png").read_bytes()[:8] == PNG
     summary = (out / "results.md").read_text()
     assert "Generic extractor" in summary and "McNemar" in summary
+    # the hybrid blends the generic softmax block of its own dataset; its ablation hybrid-svm does not
+    for dataset, offset in (("alpha", 0), ("beta", 3)):
+        hybrid = load(out / "cells" / dataset / "hybrid" / "seed0" / "model.joblib")
+        alone = load(out / "cells" / dataset / "hybrid-svm" / "seed0" / "model.joblib")
+        assert hybrid.softmax_weight_ == 0.5 and alone.softmax_weight_ == 0.0
+        assert list(hybrid.head_columns_) == list(range(offset, offset + len(hybrid.classes_)))
     assert len((out / "cells.csv").read_text().splitlines()) == 1 + len(DATASETS) * len(METHODS)
 
 
@@ -151,7 +158,8 @@ def test_changed_svc_redoes_only_the_hybrid_cells(full_run, data_dir, tmp_path):
     shutil.copytree(full_run["out"], out)
     config = parse_experiment(experiment_data(data_dir, svc={"C": 3.0}))
     again = run_comparison(config, out=out, verbose=False)
-    assert sorted(again.ran) == sorted(f"{d}/{m}/seed0" for d in DATASETS for m in ("hybrid", "hybrid-noaug"))
+    hybrids = ("hybrid", "hybrid-svm", "hybrid-noaug")
+    assert sorted(again.ran) == sorted(f"{d}/{m}/seed0" for d in DATASETS for m in hybrids)
     assert "generic/augmented/seed0" in again.skipped
     hybrid = json.loads((out / "cells" / "alpha" / "hybrid" / "seed0" / "result.json").read_text())
     assert hybrid["params"]["C"] == 3.0

@@ -31,7 +31,12 @@ def test_defaults_and_resolved_parameters():
     article = config.cnn_params("cnn-article")
     assert article["architecture"] == "article" and article["augmentation"] == 0.0 and article["epochs"] == 30
     assert config.cnn_params("cnn")["architecture"] == "default"
-    assert config.svc_params("hybrid") == {"C": 10.0, "gamma": "scale", "kernel": "rbf", "solver": "exact"}
+    assert config.svc_params("hybrid") == {"C": 10.0, "gamma": "scale", "kernel": "rbf", "solver": "exact",
+                                           "softmax_weight": "auto"}
+    # the ablation: the same SVM, its probabilities alone, whatever [svc] or its own table say
+    blended = parse_experiment(dict(MINIMAL, svc={"softmax_weight": 0.7}, method={"hybrid-svm": {"softmax_weight": 1}}))
+    assert blended.svc_params("hybrid")["softmax_weight"] == 0.7
+    assert blended.svc_params("hybrid-svm") == dict(blended.svc_params("hybrid"), softmax_weight=0.0)
     assert config.generic_variants == ["augmented", "noaug"]
     assert parse_experiment(dict(MINIMAL, methods=["pca-svc", "cnn"])).generic_variants == []
 
@@ -47,6 +52,7 @@ def test_defaults_and_resolved_parameters():
     (dict(MINIMAL, generic={"architecture": "huge"}), "[generic] architecture must be one of default, article, small"),
     (dict(MINIMAL, generic={"kernel": 3}), "unknown setting 'kernel' in [generic]"),
     (dict(MINIMAL, svc={"C": -1}), "[svc] C must be a number > 0"),
+    (dict(MINIMAL, svc={"softmax_weight": 2}), '[svc] softmax_weight must be "auto" or a number in [0, 1]'),
     (dict(MINIMAL, method={"hybrid": {"epochs": 3}}), "unknown setting 'epochs' in [method.hybrid]"),
     (dict(MINIMAL, method={"knn": {}}), "[method.knn] names an unknown method"),
     (dict(MINIMAL, seeds=[0, "1"]), "every seed must be an integer >= 0"),
@@ -112,7 +118,7 @@ def test_shipped_digits_file_is_the_demo_config():
         # hybrid-noaug (a second extractor per seed) left out of the three-seed runs for time
         ("nhcd", 3, [m for m in METHODS if m != "hybrid-noaug"]),
         # MNIST alone: generic-softmax is the default CNN from scratch; cnn and hybrid-noaug left out for time
-        ("mnist", 1, ["mlp", "pca-svc", "cnn-article", "hybrid", "generic-softmax"]),
+        ("mnist", 1, ["mlp", "pca-svc", "cnn-article", "hybrid", "hybrid-svm", "generic-softmax"]),
     ],
 )
 def test_shipped_experiment_files_are_valid(name, n_datasets, methods):

@@ -28,6 +28,7 @@ import numpy as np
 from cnnsvm.experiments.config import (
     CNN_METHODS,
     GENERIC_VARIANT,
+    HYBRID_METHODS,
     override_epochs,
     parse_experiment,
 )
@@ -117,7 +118,7 @@ def _task_kind(method):
         return "cnn"
     if method == "mlp":
         return "mlp"
-    return "svc" if method in ("pca-svc", "hybrid", "hybrid-noaug") else "softmax"
+    return "svc" if method == "pca-svc" or method in HYBRID_METHODS else "softmax"
 
 
 def _with_architecture(params):

@@ -29,6 +29,7 @@ A comparison file looks like this (every key but ``datasets`` is optional)::
     gamma = "scale"
     kernel = "rbf"
     solver = "exact"
+    softmax_weight = "auto"        # blend of the SVM's probabilities with the CNN's softmax (0: SVM alone)
 
     [method.pca-svc]               # per-method settings
     n_components = 50
@@ -56,10 +57,15 @@ from cnnsvm.experiments.params import (
 )
 
 #: The methods a comparison can run, in table order.
-METHODS = ("mlp", "pca-svc", "cnn-article", "cnn", "hybrid", "hybrid-noaug", "generic-softmax")
+METHODS = ("mlp", "pca-svc", "cnn-article", "cnn", "hybrid", "hybrid-svm", "hybrid-noaug", "generic-softmax")
 
 #: Methods that read the generic extractor, and which variant of it.
-GENERIC_VARIANT = {"hybrid": "augmented", "generic-softmax": "augmented", "hybrid-noaug": "noaug"}
+GENERIC_VARIANT = {"hybrid": "augmented", "hybrid-svm": "augmented", "generic-softmax": "augmented",
+                   "hybrid-noaug": "noaug"}
+
+#: Methods that fit a scaler + SVM on the generic extractor's features. ``hybrid-svm`` is the
+#: hybrid whose probabilities are the SVM's alone (no blend with the CNN's softmax): an ablation.
+HYBRID_METHODS = ("hybrid", "hybrid-svm", "hybrid-noaug")
 
 #: Methods that train a CNN of their own, and the preset each starts from.
 CNN_METHODS = {"cnn": "default", "cnn-article": "article"}
@@ -71,6 +77,7 @@ METHOD_PARAMS = {
     "cnn": CNN_PARAMS,
     "cnn-article": CNN_PARAMS,
     "hybrid": SVC_PARAMS,
+    "hybrid-svm": SVC_PARAMS,
     "hybrid-noaug": SVC_PARAMS,
     "generic-softmax": {},
 }
@@ -85,7 +92,7 @@ DEFAULTS = {
     "training": {"epochs": 30, "batch_size": 128, "patience": 5, "augmentation": 1.0,
                  "validation_fraction": 0.1},
     "generic": {"architecture": "default"},
-    "svc": {"C": 10.0, "gamma": "scale", "kernel": "rbf", "solver": "exact"},
+    "svc": {"C": 10.0, "gamma": "scale", "kernel": "rbf", "solver": "exact", "softmax_weight": "auto"},
     "method": {"pca-svc": {"n_components": 50, "C": 10.0, "gamma": "scale"}},
 }
 
@@ -135,14 +142,17 @@ class ExperimentConfig:
         return {**self.training, "architecture": CNN_METHODS[method], **self.method.get(method, {})}
 
     def svc_params(self, method):
-        """SVC parameters of a hybrid method."""
-        return {**self.svc, **self.method.get(method, {})}
+        """SVC parameters of a hybrid method (``hybrid-svm``: the SVM's probabilities alone)."""
+        params = {**self.svc, **self.method.get(method, {})}
+        if method == "hybrid-svm":
+            params["softmax_weight"] = 0.0
+        return params
 
     def method_params(self, method):
         """Everything that defines ``method``'s per-dataset model (for records and fingerprints)."""
         if method in CNN_METHODS:
             return self.cnn_params(method)
-        if method in ("hybrid", "hybrid-noaug"):
+        if method in HYBRID_METHODS:
             return self.svc_params(method)
         if method in ("pca-svc", "mlp"):
             return dict(self.method.get(method, {}))

@@ -91,6 +91,13 @@ def n_components(value):
     return "an integer >= 1, or a share of variance in (0, 1)"
 
 
+def softmax_weight(value):
+    """Checker: "auto" or a number in [0, 1]."""
+    if value == "auto" or (_is_number(value) and 0 <= value <= 1):
+        return None
+    return '"auto" or a number in [0, 1]'
+
+
 #: Parameters of a CNN (generic extractor or one trained from scratch).
 CNN_PARAMS = {
     "architecture": one_of(tuple(PRESETS)),
@@ -129,7 +136,9 @@ SVC_PARAMS = {
     "solver": one_of(SVM_SOLVERS),
     "train_views": one_of(TRAIN_VIEWS),
     "calibration": one_of(CALIBRATIONS),
+    "softmax_weight": softmax_weight,
 }
+
 
 def hidden_layers(value):
     """Checker: a non-empty list of positive integers."""

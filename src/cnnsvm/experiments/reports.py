@@ -32,7 +32,7 @@ SELECTIVE = {
     "accuracy_at_95": ("accuracy_at_coverage", "0.95"),
 }
 
-FIT_NOTE = ("hybrid, hybrid-noaug and generic-softmax reuse the generic extractor: their fit time covers the "
+FIT_NOTE = ("hybrid, hybrid-svm, hybrid-noaug and generic-softmax reuse the generic extractor: their fit time covers the "
             "per-dataset steps only (features, scaler and SVC); the extractor's training is in the table below.")
 SIGNIFICANCE_LEVEL = 0.05
 
@@ -166,7 +166,7 @@ def generic_markdown(generic_results):
                      "-" if best is None else f"{100 * best:.2f}", g["n_train"], g["n_classes"]])
     header = ["generic extractor", "seed", "fit time", "epochs", "best val. accuracy (%)", "training images",
               "classes"]
-    return ("### Generic extractor (shared by hybrid, hybrid-noaug, generic-softmax)\n\n"
+    return ("### Generic extractor (shared by hybrid, hybrid-svm, hybrid-noaug, generic-softmax)\n\n"
             + markdown_table(header, rows))
 
 

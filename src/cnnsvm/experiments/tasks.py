@@ -20,7 +20,7 @@ from cnnsvm.classifiers.selective import (
     summarize_curve,
 )
 from cnnsvm.experiments import plots
-from cnnsvm.experiments.config import CNN_METHODS
+from cnnsvm.experiments.config import CNN_METHODS, HYBRID_METHODS
 from cnnsvm.experiments.curves import curve_summary, one_vs_rest_curves
 from cnnsvm.experiments.datasets import images_digest
 from cnnsvm.experiments.generic import (
@@ -72,11 +72,12 @@ def build_model(config, method, *, seed, dataset_name, generic_model=None, parts
     if method in CNN_METHODS:
         return make_cnn(image_size=size, random_state=seed, verbose=verbose, **config.cnn_params(method))
     extractor = extractor_of(generic_model)
-    if method in ("hybrid", "hybrid-noaug"):
+    if method in HYBRID_METHODS:
         p = config.svc_params(method)
-        views = {k: p[k] for k in ("train_views", "calibration") if k in p}
+        options = {k: p[k] for k in ("train_views", "calibration", "softmax_weight") if k in p}
+        offset, _ = part_of(parts, dataset_name)
         return make_hybrid(extractor, image_size=size, C=p["C"], gamma=p["gamma"], kernel=p["kernel"],
-                           svm=p["solver"], random_state=seed, **views)
+                           svm=p["solver"], label_offset=offset, random_state=seed, **options)
     offset, n_classes = part_of(parts, dataset_name)
     return make_generic_softmax(extractor, image_size=size, label_offset=offset, n_classes=n_classes)
 

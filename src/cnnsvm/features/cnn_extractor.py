@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.base import TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from cnnsvm.exceptions import DataError
 
 from cnnsvm.features.cnn_base import BaseCNN
 from cnnsvm.features.views import augmented_features, check_train_views
@@ -119,6 +123,35 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
     def softmax(self, X):
         """Probabilities of the network's own softmax head, columns ordered as ``classes_``."""
         return self._forward(X, "softmax")
+
+    def softmax_from_features(self, features):
+        """The softmax head applied to features that :meth:`transform` returned.
+
+        The head is one dense layer on the embedding (dropout is off at
+        inference), so ``softmax_from_features(transform(X))`` equals
+        ``softmax(X)`` without a second pass through the network.
+
+        Parameters
+        ----------
+        features : array-like of shape (n_samples, n_features_out)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
+        check_is_fitted(self, "network_")
+        kernel, bias = self._inference_network().get_layer("softmax").get_weights()
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[1] != kernel.shape[0]:
+            raise DataError(
+                f"expected features of shape (n_samples, {kernel.shape[0]}) from this extractor's transform; "
+                f"got {features.shape}"
+            )
+        logits = features @ kernel + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
 
     def get_feature_names_out(self, input_features=None):
         """Names ``embedding0`` ... of the output features."""

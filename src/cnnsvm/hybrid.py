@@ -1,0 +1,222 @@
+"""The hybrid's pipeline: CNN features -> scaler -> SVM, its probabilities blended with the CNN's own softmax.
+
+The SVM answers; how sure it is decides what the reject option keeps. The
+SVM's calibrated probabilities rank its own errors less well than the CNN's
+softmax ranks the CNN's (on features of images the network was trained on, the
+SVM is rarely unsure). The network that produced the features carries a second
+opinion for free: its softmax head, one matrix product away from the features.
+:class:`HybridPipeline` averages the two (weight ``softmax_weight`` on the
+softmax): on validation data carved from the NHCD training parts the mean
+ranked the errors best on every set at the SVM's accuracy
+(``benchmarks/results/selection.md``).
+
+The softmax covers the classes the CNN was trained on. A CNN trained by the
+pipeline itself has the pipeline's classes; a generic CNN trained on several
+datasets holds each dataset's classes at an offset (``label_offset``); a CNN
+trained on other symbols altogether (a new set learned on a frozen extractor)
+has no head for them, and the SVM answers alone.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from cnnsvm.exceptions import ConfigError
+from cnnsvm.features.views import is_frozen, unwrap_extractor
+
+#: Weight of the softmax in the blend when ``softmax_weight="auto"`` and the head covers the classes.
+AUTO_SOFTMAX_WEIGHT = 0.5
+
+
+class HybridPipeline(Pipeline):
+    """A :class:`~sklearn.pipeline.Pipeline` whose probabilities blend the SVM's with the extractor's softmax.
+
+    The steps are those of :func:`cnnsvm.pipeline.make_hybrid`: an image
+    preprocessor, the CNN feature extractor (step ``extractor_step``), any
+    feature transformers (the scaler) and a classifier with ``predict_proba``.
+    ``predict_proba`` returns ``(1 - w) * p_classifier + w * p_softmax``, where
+    ``p_softmax`` is the extractor's softmax restricted to the classifier's
+    classes and renormalised; ``predict`` is its most probable class. With
+    ``w = 0`` it is a plain :class:`~sklearn.pipeline.Pipeline`.
+
+    Parameters
+    ----------
+    steps : list of (str, estimator)
+        As for :class:`~sklearn.pipeline.Pipeline`.
+    softmax_weight : float in [0, 1] or "auto", default="auto"
+        Weight ``w`` of the softmax. ``"auto"``: :data:`AUTO_SOFTMAX_WEIGHT`
+        where the softmax is known to cover the classifier's classes (a CNN
+        trained by this pipeline, or a frozen one with ``label_offset`` given),
+        else 0. A number above 0 where the head cannot be matched is an error.
+    label_offset : int or None, default=None
+        For a frozen extractor trained on several datasets: the extractor's label
+        of this pipeline's class ``c`` is ``c + label_offset``. ``None``: a frozen
+        extractor's head is not used (its labels may mean other symbols).
+    extractor_step : str, default="cnn"
+        Name of the step holding the CNN.
+    transform_input, memory, verbose :
+        As for :class:`~sklearn.pipeline.Pipeline`.
+
+    Attributes
+    ----------
+    softmax_weight_ : float
+        The weight used (``softmax_weight`` resolved).
+    head_columns_ : ndarray of int or None
+        The softmax columns read, in the order of ``classes_`` (``None`` when
+        ``softmax_weight_`` is 0).
+    """
+
+    def __init__(self, steps, *, softmax_weight="auto", label_offset=None, extractor_step="cnn",
+                 transform_input=None, memory=None, verbose=False):
+        super().__init__(steps, transform_input=transform_input, memory=memory, verbose=verbose)
+        self.softmax_weight = softmax_weight
+        self.label_offset = label_offset
+        self.extractor_step = extractor_step
+
+    def fit(self, X, y=None, **params):
+        """Fit the steps as :meth:`Pipeline.fit` does, then match the softmax to the classes.
+
+        Parameters
+        ----------
+        X : array-like of images
+        y : array-like of shape (n_samples,)
+        **params : passed to :meth:`Pipeline.fit`.
+
+        Returns
+        -------
+        self : HybridPipeline
+        """
+        self._check_blend_params()  # before an expensive fit, not after
+        super().fit(X, y, **params)
+        self._match_head()
+        return self
+
+    def _check_blend_params(self):
+        w = self.softmax_weight
+        if not (w == "auto" or (isinstance(w, numbers.Real) and not isinstance(w, bool) and 0.0 <= w <= 1.0)):
+            raise ConfigError(f'softmax_weight must be "auto" or a number in [0, 1]; got {w!r}')
+        offset = self.label_offset
+        if offset is not None and (not isinstance(offset, numbers.Integral) or isinstance(offset, bool)):
+            raise ConfigError(f"label_offset must be an integer or None; got {offset!r}")
+        if self.extractor_step not in self.named_steps:
+            raise ConfigError(f"no step named {self.extractor_step!r} (steps: {', '.join(self.named_steps)})")
+
+    def _match_head(self):
+        step = self.named_steps[self.extractor_step]
+        extractor = unwrap_extractor(step)
+        classes = np.asarray(self.steps[-1][1].classes_)
+        frozen = is_frozen(step)
+        columns = None
+        if not (frozen and self.label_offset is None):
+            columns = _head_columns(np.asarray(extractor.classes_), classes, self.label_offset or 0)
+        if self.softmax_weight == "auto":
+            weight = AUTO_SOFTMAX_WEIGHT if columns is not None else 0.0
+        else:
+            weight = float(self.softmax_weight)
+            if weight > 0 and columns is None:
+                raise ConfigError(
+                    "softmax_weight > 0, but the extractor's softmax cannot be matched to this pipeline's classes: "
+                    + ("give label_offset (the extractor's label of class 0) for a frozen extractor trained on "
+                       "several datasets" if frozen and self.label_offset is None else
+                       f"the extractor was trained on labels {_span(extractor.classes_)}, which do not include "
+                       f"the classifier's {_span(classes)}"
+                       + (f" + label_offset {self.label_offset}" if self.label_offset else ""))
+                    + ", or set softmax_weight=0 (the SVM alone)"
+                )
+        if weight > 0 and not hasattr(self.steps[-1][1], "predict_proba"):
+            raise ConfigError("softmax_weight > 0 needs a classifier with probabilities (probability=True)")
+        self.softmax_weight_ = weight
+        self.head_columns_ = columns if weight > 0 else None
+
+    def predict_proba(self, X, **params):
+        """Blended class probabilities, columns ordered as ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of images
+        **params : passed to the classifier's ``predict_proba``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        if not self._blends():
+            return super().predict_proba(X, **params)
+        features, proba = self._features_and_proba(X, **params)
+        head = self._head_proba(features)
+        w = self.softmax_weight_
+        return (1.0 - w) * proba + w * head
+
+    def predict(self, X, **params):
+        """The most probable class of the blend (the classifier's own answer when it does not blend).
+
+        Parameters
+        ----------
+        X : array-like of images
+        **params : passed to the classifier's ``predict`` (or ``predict_proba`` when blending).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        if not self._blends():
+            return super().predict(X, **params)
+        return self.classes_[np.argmax(self.predict_proba(X, **params), axis=1)]
+
+    def _blends(self):
+        check_is_fitted(self, "softmax_weight_")
+        return self.softmax_weight_ > 0
+
+    def _features_and_proba(self, X, **params):
+        """The extractor's features and the classifier's probabilities, in one pass through the steps."""
+        Xt, features = X, None
+        for name, step in self.steps[:-1]:
+            if step is None or step == "passthrough":
+                continue
+            Xt = step.transform(Xt)
+            if name == self.extractor_step:
+                features = Xt
+        return features, np.asarray(self.steps[-1][1].predict_proba(Xt, **params), dtype=np.float64)
+
+    def _head_proba(self, features):
+        """The softmax restricted to ``head_columns_`` and renormalised (uniform where it is all zero)."""
+        extractor = unwrap_extractor(self.named_steps[self.extractor_step])
+        proba = np.asarray(extractor.softmax_from_features(features), dtype=np.float64)[:, self.head_columns_]
+        total = proba.sum(axis=1, keepdims=True)
+        uniform = np.full_like(proba, 1.0 / proba.shape[1])
+        return np.divide(proba, total, out=uniform, where=total > 0)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "softmax_weight_")
+
+
+def _head_columns(extractor_classes, classes, offset):
+    """Positions of ``classes + offset`` among the extractor's classes, or None if any is missing."""
+    if offset:
+        if not (np.issubdtype(classes.dtype, np.integer) and np.issubdtype(extractor_classes.dtype, np.integer)):
+            return None
+        wanted = classes + offset
+    else:
+        wanted = classes
+    if extractor_classes.dtype.kind != wanted.dtype.kind and not (
+        extractor_classes.dtype.kind in "iu" and wanted.dtype.kind in "iu"
+    ):
+        return None
+    order = np.argsort(extractor_classes)
+    positions = np.searchsorted(extractor_classes, wanted, sorter=order)
+    positions = np.minimum(positions, len(extractor_classes) - 1)
+    columns = order[positions]
+    if np.any(extractor_classes[columns] != wanted):
+        return None
+    return columns
+
+
+def _span(labels):
+    labels = np.asarray(labels)
+    if len(labels) > 6:
+        return f"[{', '.join(map(str, labels[:3]))}, ..., {labels[-1]}] ({len(labels)} classes)"
+    return f"[{', '.join(map(str, labels))}]"
