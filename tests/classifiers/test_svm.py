@@ -50,3 +50,15 @@ def test_temperature_calibration_keeps_the_svm_ranking():
     assert 0 < correct.sum() < len(correct)
     assert areas["temperature"] <= 1.05 * margin
     assert areas["temperature"] < 0.5 * areas["sigmoid"]
+
+
+def test_linear_c_of_the_approximation_is_explicit():
+    X, y = make_classification(n_samples=300, n_features=8, n_informative=5, n_classes=3, random_state=0)
+    default = KernelSVC(solver="approx", C=20.0, n_components=60, probability=False).fit(X, y)
+    assert default.linear_C_ == 2.0  # C / 10, the benchmarked rule
+    assert default.estimator_.steps[-1][1].C == 2.0
+    chosen = KernelSVC(solver="approx", C=20.0, linear_C=0.05, n_components=60, probability=False).fit(X, y)
+    assert chosen.estimator_.steps[-1][1].C == 0.05
+    # A different penalty gives a different linear model.
+    assert not np.allclose(default.decision_function(X), chosen.decision_function(X))
+    assert make_svm("approx", linear_C=0.5).linear_C == 0.5

@@ -88,7 +88,9 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     solver : {"exact", "approx", "auto"}, default="auto"
+        ``"auto"``: ``"approx"`` from ``auto_threshold`` training samples on, else ``"exact"``.
     C : float, default=10.0
+        Penalty of the exact :class:`~sklearn.svm.SVC`.
     gamma : "scale" or float, default="scale"
         RBF width; ``"scale"`` is ``1 / (n_features * X.var())`` for both solvers.
     n_components : int, default=150
@@ -97,10 +99,22 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         the linear fit took 2.3 s with 150 and 3.9 s with 300, at 99.58 and
         99.60 % test accuracy.
     auto_threshold : int, default=20000
+        Training-set size from which ``solver="auto"`` uses the approximation.
     probability : bool, default=True
+        Fit a probability calibration (``predict_proba``); without it the
+        estimator has ``decision_function`` instead.
     calibration : {"temperature", "sigmoid"}, default="temperature"
         Probability calibration (see :data:`CALIBRATIONS`).
     random_state : int or None, default=0
+        Seed of the Nystroem landmarks, the LinearSVC and the calibration split.
+    linear_C : float or None, default=None
+        Penalty of the :class:`~sklearn.svm.LinearSVC` of the approximation.
+        ``None``: ``C / 10``, the rule the approximation was benchmarked with
+        (``benchmarks/results/perf.md``; not tuned separately). The two solvers
+        minimise different losses (hinge with an exact kernel vs squared hinge on
+        ``n_components`` Nystroem features), so with ``solver="auto"`` the effective
+        regularisation changes where the training set reaches ``auto_threshold``;
+        set ``linear_C`` (or ``solver``) explicitly to control it.
 
     Attributes
     ----------
@@ -109,12 +123,16 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         The solver used ("exact" or "approx").
     calibration_ : str or None
         The calibration used (``None`` without probabilities).
+    linear_C_ : float
+        Penalty of the LinearSVC (approximate solver only).
     classes_ : ndarray
     """
 
     def __init__(self, solver="auto", C=10.0, gamma="scale", n_components=150,
-                 auto_threshold=20000, probability=True, calibration="temperature", random_state=0):
+                 auto_threshold=20000, probability=True, calibration="temperature", random_state=0,
+                 linear_C=None):
         self.solver = solver
+        self.linear_C = linear_C
         self.calibration = calibration
         self.C = C
         self.gamma = gamma
@@ -136,6 +154,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
                                        calibration=self.calibration, random_state=self.random_state).fit(X, y)
         else:
             self.solver_ = "approx"
+            self.linear_C_ = self.C / 10.0 if self.linear_C is None else float(self.linear_C)
             gamma = self.gamma
             if gamma == "scale":
                 var = X.var()
@@ -154,7 +173,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
     def _fit_linear(self, Z, y):
         # The dual solver: on 54000 x 150-300 Nystroem features it converges 2-3x faster than the
         # primal one that LinearSVC's dual="auto" picks when samples outnumber features.
-        linear = LinearSVC(C=self.C / 10.0, dual=True, random_state=self.random_state)
+        linear = LinearSVC(C=self.linear_C_, dual=True, random_state=self.random_state)
         if not self.probability:
             return linear.fit(Z, y)
         classes, counts = np.unique(y, return_counts=True)
@@ -210,7 +229,7 @@ def _check_calibration(calibration):
 
 
 def make_svm(solver="exact", *, C=10.0, gamma="scale", kernel="rbf", probability=True, random_state=0,
-             calibration="temperature", calibration_folds=3):
+             calibration="temperature", calibration_folds=3, linear_C=None):
     """The SVM step of a hybrid or a baseline.
 
     ``"exact"`` gives :class:`~sklearn.svm.SVC`, wrapped (when ``probability``)
@@ -219,6 +238,26 @@ def make_svm(solver="exact", *, C=10.0, gamma="scale", kernel="rbf", probability
     all the data, its calibration (``"temperature"`` by default, or Platt's
     ``"sigmoid"``) fitted on ``calibration_folds`` folds.
     Other solvers give :class:`KernelSVC`.
+
+    Parameters
+    ----------
+    solver : {"exact", "approx", "auto"}, default="exact"
+    C : float, default=10.0
+    gamma : "scale" or float, default="scale"
+    kernel : str, default="rbf"
+        Any :class:`~sklearn.svm.SVC` kernel for ``"exact"``; ``"rbf"`` only otherwise.
+    probability : bool, default=True
+    random_state : int or None, default=0
+    calibration : {"temperature", "sigmoid"}, default="temperature"
+    calibration_folds : int, default=3
+        Folds of the exact SVC's calibration.
+    linear_C : float or None, default=None
+        See :class:`KernelSVC` (approximate solvers only).
+
+    Returns
+    -------
+    estimator
+        An unfitted :class:`FastCalibratedClassifierCV`, :class:`~sklearn.svm.SVC` or :class:`KernelSVC`.
     """
     _check_calibration(calibration)
     if solver == "exact":
@@ -231,4 +270,4 @@ def make_svm(solver="exact", *, C=10.0, gamma="scale", kernel="rbf", probability
     if kernel != "rbf":
         raise ConfigError("the approximate SVM supports the rbf kernel only; use svm='exact'")
     return KernelSVC(solver=solver, C=C, gamma=gamma, probability=probability, calibration=calibration,
-                     random_state=random_state)
+                     random_state=random_state, linear_C=linear_C)
