@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from cnnsvm.exceptions import CnnsvmError
+from cnnsvm.ink import INK_CHOICES
 
 EXIT_ERROR = 2
 
@@ -67,7 +68,7 @@ def _add_predict(sub):
     p.add_argument("--model", required=True)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (png, jpg, bmp, gif) or one Kaggle test .csv")
     polarity = p.add_mutually_exclusive_group()
-    polarity.add_argument("--ink", choices=["auto", "light", "dark"], default="auto",
+    polarity.add_argument("--ink", choices=INK_CHOICES, default="auto",
                           help="stroke polarity of the images (default: guess from the border)")
     polarity.add_argument("--invert", action="store_true", help="same as --ink dark: dark strokes on a light background")
     p.add_argument("--no-crop", action="store_true",

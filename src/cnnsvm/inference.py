@@ -22,6 +22,7 @@ from cnnsvm.classifiers.selective import residual_within
 from cnnsvm.data.pixels import check_pixels
 from cnnsvm.data.preprocessing import prepare_image
 from cnnsvm.exceptions import DataError
+from cnnsvm.ink import INK_CHOICES
 from cnnsvm.pipeline import find_preprocessor
 
 
@@ -131,7 +132,7 @@ def predict_arrays(model, images, *, class_names=None, ink="auto", top_k=5, thre
         shape = np.asarray(images).shape
         raise DataError(f"images of shape {shape} are not shaped like this model's training images "
                         f"{getattr(prep, 'input_shape_', None)}; use predict_images for free-form images")
-    if ink not in ("auto", "light", "dark"):
+    if ink not in INK_CHOICES:
         raise DataError(f"ink must be 'auto', 'light' or 'dark'; got {ink!r}")
     images = check_pixels(images)
     if ink != "auto" and ink != getattr(prep, "ink_", "light"):

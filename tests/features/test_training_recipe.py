@@ -5,14 +5,14 @@ import pytest
 
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features import CNNFeatureExtractor, precision
-from cnnsvm.features.cnn_base import _WarmupCosine
+from cnnsvm.features.callbacks import WarmupCosine
 from tests.conftest import blobs_images
 
 FAST = dict(architecture="small", batch_size=32, random_state=0)
 
 
 def test_cosine_schedule_warms_up_then_decays_towards_zero():
-    schedule = _WarmupCosine(peak=1e-2, epochs=10, steps_per_epoch=20)
+    schedule = WarmupCosine(peak=1e-2, epochs=10, steps_per_epoch=20)
     rates = np.array([schedule._rate(step) for step in range(200)])
     assert rates[0] == pytest.approx(1e-3)  # a tenth of the peak
     assert rates.argmax() == 20 and rates.max() == pytest.approx(1e-2)  # the peak after one epoch

@@ -8,11 +8,7 @@ import numpy as np
 
 from cnnsvm.data.pixels import to_uint8
 from cnnsvm.exceptions import DataError
-
-#: Ink polarities. ``"light"``: light strokes on a dark background (MNIST,
-#: what the models train on); ``"dark"``: dark strokes on a light background
-#: (NHCD, a digit drawn black on white paper).
-INK_POLARITIES = ("light", "dark")
+from cnnsvm.ink import INK_POLARITIES
 
 
 @dataclass

@@ -37,7 +37,7 @@ import numpy as np
 
 from cnnsvm.data.dataset import ImageDataset
 from cnnsvm.data.images import is_image_filename, read_image_file
-from cnnsvm.data.npz import check_ink_option, resolve_ink
+from cnnsvm.data.validation import check_ink_option, resolve_ink
 from cnnsvm.data.preprocessing import pad_to_square, resize_image
 from cnnsvm.exceptions import DataError
 
