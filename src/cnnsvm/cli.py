@@ -118,12 +118,18 @@ def _add_study(sub):
 
 
 def _add_serve(sub):
-    p = sub.add_parser("serve", help="draw a character in the browser and see what the model reads")
-    p.add_argument("--model", required=True, metavar="FILE")
+    add_serve_arguments(sub.add_parser("serve", help="draw a character in the browser and see what the model reads"))
+
+
+def add_serve_arguments(p):
+    """The options of ``cnnsvm serve``, shared with ``python -m cnnsvm.serve``."""
+    p.add_argument("--model", required=True, metavar="FILE",
+                   help="model file exported by cnnsvm (with its .json sidecar)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--max-upload-mb", type=float, default=2.0)
-    p.add_argument("--reject-threshold", type=float, default=0.5)
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--max-upload-mb", type=float, default=2.0, help="largest upload in MB (default 2)")
+    p.add_argument("--reject-threshold", type=float, default=0.5,
+                   help="below this top probability the answer is 'not sure' (default 0.5)")
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="also answer requests whose Host header is NAME (repeatable; default: loopback "
                         "names and the --host address only, against DNS rebinding); '*' allows any")
@@ -336,6 +342,7 @@ def cmd_study(args):
 
 
 def cmd_serve(args):
+    """Run the server with the options of :func:`add_serve_arguments`; returns 0 when it stops."""
     try:
         from cnnsvm.serve import run_server
     except ImportError as exc:

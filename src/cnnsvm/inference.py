@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from cnnsvm._json import to_jsonable
 from cnnsvm.classifiers.selective import residual_within
 from cnnsvm.data.pixels import check_pixels
 from cnnsvm.data.preprocessing import prepare_image
@@ -153,21 +154,21 @@ def _results(model, batch, class_names, top_k, threshold, include_model_input):
     labels, proba = _predict_and_proba(model, batch)
     classes = np.asarray(model.classes_)
     names = list(class_names) if class_names is not None else [str(c) for c in classes]
-    index = {_plain(c): i for i, c in enumerate(classes)}
+    index = {to_jsonable(c): i for i, c in enumerate(classes)}
     view = model_view(model, batch) if include_model_input else [None] * len(batch)
     results = []
     for label, row, seen in zip(labels, proba, view):
         order = np.argsort(row)[::-1][: max(1, int(top_k))]
         top = [
-            {"label": _plain(classes[i]), "class_name": names[i], "probability": float(row[i])}
+            {"label": to_jsonable(classes[i]), "class_name": names[i], "probability": float(row[i])}
             for i in order
         ]
-        chosen = index[_plain(label)]
+        chosen = index[to_jsonable(label)]
         probability = float(row[chosen])
         # 1 - probability as the other classes' sum: exact where the probability rounds to 1.0
         rejected = not bool(residual_within(np.delete(row, chosen).sum(), threshold))
         result = {
-            "label": None if rejected else _plain(label),
+            "label": None if rejected else to_jsonable(label),
             "class_name": None if rejected else names[chosen],
             "probability": probability,
             "rejected": rejected,
@@ -178,6 +179,3 @@ def _results(model, batch, class_names, top_k, threshold, include_model_input):
         results.append(result)
     return results
 
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value

@@ -41,6 +41,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from cnnsvm._io import atomic_write_bytes
+from cnnsvm._json import to_jsonable
 from cnnsvm.classifiers.cnn import CNNClassifier
 from cnnsvm.classifiers.svm import make_svm
 from cnnsvm.data.preprocessing import ImagePreprocessor
@@ -275,10 +276,6 @@ def sidecar_path(path):
     return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
-def _jsonable(values):
-    return [v.item() if hasattr(v, "item") else v for v in np.asarray(values).tolist()] if values is not None else None
-
-
 def save(model, path, *, class_names=None, metadata=None, overwrite=False, key=None):
     """Export a fitted model with joblib, and its metadata beside it.
 
@@ -329,9 +326,9 @@ def save(model, path, *, class_names=None, metadata=None, overwrite=False, key=N
         "format_version": FORMAT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "method": describe_method(model),
-        "classes": _jsonable(classes),
+        "classes": to_jsonable(classes),
         "class_names": [str(c) for c in class_names] if class_names is not None else (
-            [str(c) for c in _jsonable(classes)] if classes is not None else None
+            [str(c) for c in to_jsonable(classes)] if classes is not None else None
         ),
         "class_names_given": class_names is not None,
         "input": _input_contract(prep),
@@ -340,7 +337,7 @@ def save(model, path, *, class_names=None, metadata=None, overwrite=False, key=N
         "metadata": metadata or {},
     }
     signing_key, _ = model_key(key)
-    meta = json.loads(json.dumps(meta, default=_json_default))  # exactly what load will read
+    meta = json.loads(json.dumps(to_jsonable(meta)))  # exactly what load will read
     if signing_key is not None:
         meta["signature"] = _signature_entry(meta, signing_key)
     text = json.dumps(meta, indent=2, ensure_ascii=False)
@@ -512,16 +509,6 @@ def _payload_digest(path, meta, payload):
             "refusing to load it (export it again from the original model)"
         )
     return digest
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 def read_metadata(path):

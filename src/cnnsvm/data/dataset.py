@@ -140,3 +140,9 @@ class DatasetSplit:
     @property
     def class_names(self):
         return self.train.class_names
+
+
+def duplicate_names(names):
+    """The names that occur more than once in ``names``, sorted (empty when all are distinct)."""
+    names = list(names)
+    return sorted({n for n in names if names.count(n) > 1})

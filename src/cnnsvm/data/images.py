@@ -161,7 +161,12 @@ def _to_gray(img):
 
 
 def _wide_to_uint8(pixels, mode):
-    """Scale 16/32-bit integer or float pixels to 0..255."""
+    """Scale 16/32-bit integer or float pixels of an image file to 0..255.
+
+    Unlike :func:`cnnsvm.data.pixels.to_uint8` (arrays, whose dtype fixes the
+    scale), a file's mode does not say its range: float pixels up to 1 are scaled
+    by 255, integers above 255 read as 16-bit, and NaN/inf are zeroed or clipped.
+    """
     pixels = pixels.astype(np.float64)
     if not np.isfinite(pixels).all():
         pixels = np.nan_to_num(pixels, nan=0.0, posinf=255.0, neginf=0.0)

@@ -84,7 +84,14 @@ def plot_confusion(matrix, class_names, path, title=""):
     return _save(fig, path)
 
 
-def _per_class_lines(ax, curves, x_key, y_key, value_key, value_label):
+AXIS_LABELS = {"fpr": "false positive rate", "tpr": "true positive rate", "recall": "recall", "precision": "precision"}
+
+
+def _one_vs_rest_plot(curves, path, title, x_key, y_key, value_key, value_label, *, xlim, legend_loc, diagonal):
+    """The per-class curves of :func:`~cnnsvm.experiments.curves.one_vs_rest_curves` in thin lines,
+    their micro and macro averages in bold."""
+    fig = _figure(6.4, 5.6)
+    ax = fig.add_subplot()
     per_class = curves["per_class"]
     show_legend = len(per_class) <= MAX_LEGEND_CLASSES
     for i, c in enumerate(per_class):
@@ -92,46 +99,32 @@ def _per_class_lines(ax, curves, x_key, y_key, value_key, value_label):
         ax.plot(c[x_key], c[y_key], lw=0.8, alpha=0.6, label=label)
     if not show_legend and per_class:
         ax.plot([], [], lw=0.8, color="grey", label=f"{len(per_class)} classes (thin lines)")
+    for key, style in (("micro", ":"), ("macro", "--")):
+        block = curves.get(key)
+        if block is not None:
+            ax.plot(block[x_key], block[y_key], style, lw=2.2, color="black" if key == "micro" else "crimson",
+                    label=f"{key}-average ({value_label} {block[value_key]:.4f})")
+    if diagonal:
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.6, ls="-.")
+    ax.set_xlim(*xlim)
+    ax.set_ylim(0.0, 1.01)
+    ax.set_xlabel(AXIS_LABELS[x_key])
+    ax.set_ylabel(AXIS_LABELS[y_key])
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc=legend_loc)
+    return _save(fig, path)
 
 
 def plot_roc(curves, path, title=""):
     """One-vs-rest ROC curves: micro and macro averages in bold, one thin line per class."""
-    fig = _figure(6.4, 5.6)
-    ax = fig.add_subplot()
-    _per_class_lines(ax, curves, "fpr", "tpr", "roc_auc", "AUC")
-    for key, style in (("micro", ":"), ("macro", "--")):
-        block = curves.get(key)
-        if block is not None:
-            ax.plot(block["fpr"], block["tpr"], style, lw=2.2, color="black" if key == "micro" else "crimson",
-                    label=f"{key}-average (AUC {block['roc_auc']:.4f})")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.6, ls="-.")
-    ax.set_xlim(-0.01, 1.0)
-    ax.set_ylim(0.0, 1.01)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    return _one_vs_rest_plot(curves, path, title, "fpr", "tpr", "roc_auc", "AUC", xlim=(-0.01, 1.0),
+                             legend_loc="lower right", diagonal=True)
 
 
 def plot_precision_recall(curves, path, title=""):
     """One-vs-rest precision-recall curves with average precision."""
-    fig = _figure(6.4, 5.6)
-    ax = fig.add_subplot()
-    _per_class_lines(ax, curves, "recall", "precision", "average_precision", "AP")
-    for key, style in (("micro", ":"), ("macro", "--")):
-        block = curves.get(key)
-        if block is not None:
-            ax.plot(block["recall"], block["precision"], style, lw=2.2,
-                    color="black" if key == "micro" else "crimson",
-                    label=f"{key}-average (AP {block['average_precision']:.4f})")
-    ax.set_xlim(0.0, 1.0)
-    ax.set_ylim(0.0, 1.01)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower left")
-    return _save(fig, path)
+    return _one_vs_rest_plot(curves, path, title, "recall", "precision", "average_precision", "AP",
+                             xlim=(0.0, 1.0), legend_loc="lower left", diagonal=False)
 
 
 def plot_risk_coverage(curves, path, title=""):

@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass, field
 
 from cnnsvm.exceptions import ConfigError
-from cnnsvm.experiments.config import parse_datasets
+from cnnsvm.experiments.config import _NAME, parse_datasets
 from cnnsvm.experiments.params import (
     CNN_PARAMS,
     PCA_SVC_PARAMS,
@@ -60,7 +60,6 @@ PREFIXES = ("cnn__", "svm__estimator__", "svm__", "pca__", "preprocess__")
 VALUE_CHECKS = {**CNN_PARAMS, **SVC_PARAMS, **PCA_SVC_PARAMS, "image_size": lambda v: (
     None if isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 4 else "an integer >= 4")}
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass
