@@ -160,3 +160,11 @@ def test_the_model_knows_its_ink_and_the_sidecar_says_it(tmp_path, digits_split)
         # either polarity is read right by either model (ink="auto" tells each image's polarity)
         for images in (test.images, 255 - test.images):
             assert model.score(images, test.labels) > 0.95
+
+
+def test_persistence_functions_are_still_importable_from_pipeline():
+    import cnnsvm.persistence as persistence
+    import cnnsvm.pipeline as pipeline
+
+    for name in ("save", "load", "read_metadata", "sidecar_path", "sign_model", "library_versions", "MODEL_KEY_ENV"):
+        assert getattr(pipeline, name) is getattr(persistence, name)

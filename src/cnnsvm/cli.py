@@ -227,7 +227,7 @@ def cmd_evaluate(args):
     from cnnsvm.classifiers.reject import predict_with_reject
     from cnnsvm.data import load_split
     from cnnsvm.experiments.metrics import evaluate_model, format_confusion
-    from cnnsvm.pipeline import load
+    from cnnsvm.persistence import load
 
     model, meta = load(args.model, return_metadata=True, sha256=args.model_sha256)
     recorded = meta.get("metadata", {}).get("dataset", {})
@@ -263,7 +263,7 @@ def cmd_evaluate(args):
 def cmd_predict(args):
     from cnnsvm.data import read_image_file, read_kaggle_test, write_kaggle_submission
     from cnnsvm.inference import is_model_shaped, predict_arrays, predict_images
-    from cnnsvm.pipeline import load
+    from cnnsvm.persistence import load
 
     model, meta = load(args.model, return_metadata=True, sha256=args.model_sha256)
     names = meta.get("class_names")
@@ -356,7 +356,7 @@ def cmd_serve(args):
 
 
 def cmd_sign(args):
-    from cnnsvm.pipeline import sign_model
+    from cnnsvm.persistence import sign_model
 
     sidecar = sign_model(args.model, sha256=args.model_sha256)
     print(f"signed {args.model}: {sidecar} now carries an HMAC-SHA256 signature made with CNNSVM_MODEL_KEY")

@@ -24,7 +24,7 @@ from cnnsvm.data.pixels import check_pixels
 from cnnsvm.data.preprocessing import prepare_image
 from cnnsvm.exceptions import DataError
 from cnnsvm.ink import INK_CHOICES
-from cnnsvm.pipeline import find_preprocessor
+from cnnsvm.model_structure import find_preprocessor
 
 
 def prepare_for_model(model, images, *, ink="auto", crop=True):
@@ -33,7 +33,7 @@ def prepare_for_model(model, images, *, ink="auto", crop=True):
     Parameters
     ----------
     model : Pipeline
-        A model from :func:`cnnsvm.pipeline.load` (its first step is an ImagePreprocessor).
+        A model from :func:`cnnsvm.persistence.load` (its first step is an ImagePreprocessor).
     images : list of ndarray of shape (height, width)
         Pixels under the pixel contract: integers 0..255 or floats in [0, 1].
     ink : {"auto", "light", "dark"}

@@ -59,7 +59,7 @@ def environment_record(seeds, command=None):
     command : str, optional
         The command line (default: ``sys.argv``).
     """
-    from cnnsvm.pipeline import library_versions
+    from cnnsvm.persistence import library_versions
 
     return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -5,7 +5,7 @@ its artefacts into a private temporary folder and returns them as
 ``{"result": dict, "files": {relative path: bytes}}``; the runner writes
 them into the run folder (``result.json`` last, see :func:`store_files`).
 A hybrid cell receives its generic extractor as the bytes of the stored
-model file and loads it with :func:`cnnsvm.pipeline.load` (checksum and
+model file and loads it with :func:`cnnsvm.persistence.load` (checksum and
 versions verified): no Keras object is pickled across processes.
 """
 
@@ -73,7 +73,7 @@ def model_files(files):
 
 def load_model_files(files):
     """Load a model from ``{model.joblib: bytes, model.joblib.json: bytes}``, cached per process."""
-    from cnnsvm.pipeline import load
+    from cnnsvm.persistence import load
 
     digest = hashlib.sha256(files[MODEL]).hexdigest()
     if digest not in _generic_cache:

@@ -34,7 +34,8 @@ from cnnsvm.data.images import DEFAULT_MAX_PIXELS, read_image_bytes
 from cnnsvm.data.preprocessing import guess_ink
 from cnnsvm.exceptions import ConfigError, DataError, ModelFileError
 from cnnsvm.inference import predict_images
-from cnnsvm.pipeline import find_preprocessor, load
+from cnnsvm.model_structure import find_preprocessor
+from cnnsvm.persistence import load
 from cnnsvm.serve.model_info import class_names, describe_model
 from cnnsvm.serve.uploads import discard_body, extract_upload
 
@@ -74,7 +75,7 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
     Parameters
     ----------
     model_path : str or Path
-        A model file written by :func:`cnnsvm.pipeline.save` (its ``.json`` sidecar beside it).
+        A model file written by :func:`cnnsvm.persistence.save` (its ``.json`` sidecar beside it).
     max_upload_bytes : int, default=2_000_000
         Largest encoded image accepted; larger uploads get 413.
     max_pixels : int, default=4096 * 4096

@@ -17,7 +17,7 @@ def describe_model(model, meta, model_path, *, reject_threshold, top_k, max_uplo
     ----------
     model : fitted pipeline
     meta : dict
-        The sidecar metadata returned by ``cnnsvm.pipeline.load(..., return_metadata=True)``.
+        The sidecar metadata returned by ``cnnsvm.persistence.load(..., return_metadata=True)``.
     model_path : str or Path
         Only its file name is reported.
     reject_threshold, top_k, max_upload_bytes, max_pixels

@@ -15,7 +15,7 @@ def run_server(model_path, host="127.0.0.1", port=8000, **app_kwargs):
     Parameters
     ----------
     model_path : str or Path
-        A model file exported by :func:`cnnsvm.pipeline.save`.
+        A model file exported by :func:`cnnsvm.persistence.save`.
     host : str, default="127.0.0.1"
         Address to listen on. The default is reachable from this machine only;
         ``0.0.0.0`` exposes the server to the network (it has no authentication).
