@@ -50,9 +50,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-import _perf_report
-import _perf_util as U
-import numpy as np
+import _perf_report  # noqa: E402 - after the sys.path line above
+import _perf_util as U  # noqa: E402
+import numpy as np  # noqa: E402
 
 SECTIONS = ("train", "mnist", "memory", "inference", "svc", "totals")
 

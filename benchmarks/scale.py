@@ -130,7 +130,8 @@ def write_report(out, meta, grid, overhead):
                   "to bracket the load); wall time is from the call of "
                   "`run_comparison` to its return, engine start included. Workers: one task and "
                   "cores // workers threads each.", "",
-                  "| executor | workers x threads | wall time | speed-up (mean serial / this) | tasks | pca-svc accuracy per seed | "
+                  "| executor | workers x threads | wall time | speed-up (mean serial / this) | tasks | "
+                  "pca-svc accuracy per seed | "
                   "hybrid accuracy per seed | generic extractor fit, s (per seed) | load before / after |",
                   "|---|---|---|---|---|---|---|---|---|"]
         serials = [g["seconds"] for g in grid if g["executor"] == "serial"]
@@ -168,7 +169,8 @@ def write_report(out, meta, grid, overhead):
                   "Engine start (processes spawned, cluster up, until the warm-up task's result is back) is "
                   "reported apart; it is paid once per command. Closing a Dask LocalCluster whose workers loaded "
                   "TensorFlow adds about 4 s more (the nanny waits, then kills them), counted in the grid times.", "",
-                  "| executor | workers (slots) | engine start + first task, s | per task, batch of many (ms) | one task's round trip, "
+                  "| executor | workers (slots) | engine start + first task, s | per task, batch of many (ms) | "
+                  "one task's round trip, "
                   "median (ms) | load |", "|---|---|---|---|---|---|"]
         for o in overhead:
             lines.append(f"| {o['executor']} | {o['workers']} ({o['slots']}) | {o['start_seconds']:.2f} | "

@@ -100,7 +100,7 @@ def main():
                "seed": args.seed, "train_seconds": train_seconds,
                "best_val_accuracy": max(ext.history_.get("val_accuracy", [0])), "sets": {}}
     offset = 0
-    for part, val in zip(fit_parts, val_parts):
+    for part, val in zip(fit_parts, val_parts, strict=True):
         rows = slice(offset, offset + len(part))
         n_classes = part.n_classes
         X_fit = X_union[rows]

@@ -47,7 +47,7 @@ def test_frozen_extractor_is_not_retrained(digits_split):
     keep = train.labels < 5
     model.fit(train.images[keep], train.labels[keep])
     after = ext.network_.get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     assert list(ext.classes_) == list(range(10))
     assert list(model.classes_) == [0, 1, 2, 3, 4]
     # clone keeps the frozen, fitted extractor (cross-validation reuses it)

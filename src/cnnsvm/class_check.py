@@ -58,7 +58,7 @@ def match_classes(model_classes, model_names, data, *, mode="check", names_given
     names = [str(n) for n in model_names] if model_names is not None else [str(c) for c in classes]
     if len(names) != len(classes):
         raise DataError(f"the model file names {len(names)} classes but the model has {len(classes)}")
-    model_name = dict(zip(classes, names))
+    model_name = dict(zip(classes, names, strict=True))
     warnings = []
     if mode == "by-name":
         index_of = {name: c for c, name in model_name.items()}

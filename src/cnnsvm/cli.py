@@ -303,7 +303,7 @@ def cmd_predict(args):
         path = write_kaggle_submission([r["label"] for r in results], args.submission, overwrite=args.force)
         print(f"wrote {len(results)} predictions to {path}")
         return 0
-    for source, r in zip(sources, results):
+    for source, r in zip(sources, results, strict=True):
         if args.json:
             print(json.dumps({"input": source, **r}, ensure_ascii=False))
             continue

@@ -157,7 +157,7 @@ def _results(model, batch, class_names, top_k, threshold, include_model_input):
     index = {to_jsonable(c): i for i, c in enumerate(classes)}
     view = model_view(model, batch) if include_model_input else [None] * len(batch)
     results = []
-    for label, row, seen in zip(labels, proba, view):
+    for label, row, seen in zip(labels, proba, view, strict=True):
         order = np.argsort(row)[::-1][: max(1, int(top_k))]
         top = [
             {"label": to_jsonable(classes[i]), "class_name": names[i], "probability": float(row[i])}

@@ -24,7 +24,7 @@ import json
 import os
 import platform
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
@@ -121,7 +121,7 @@ def save(model, path, *, class_names=None, metadata=None, overwrite=False, key=N
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "method": describe_method(model),
         "classes": to_jsonable(classes),
         "class_names": [str(c) for c in class_names] if class_names is not None else (

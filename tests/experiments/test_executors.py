@@ -10,7 +10,6 @@ import pytest
 
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.experiments.executors import (
-    THREAD_VARIABLES,
     ExecutorSettings,
     SerialExecutor,
     executor_settings,

@@ -70,6 +70,6 @@ def test_mixed_precision_network_gives_float32_features(monkeypatch):
     assert feats.dtype == np.float32 and np.isfinite(feats).all()
     copy = ext._inference_network()
     assert copy is not ext.network_ and copy.get_layer("embedding").dtype_policy.name == "float32"
-    assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), ext.network_.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), ext.network_.get_weights(), strict=True))
     proba = ext.softmax(X / 255.0)
     assert (proba.argmax(1) == np.asarray(ext.network_(X[..., None] / 255.0, training=False)).argmax(1)).mean() > 0.95

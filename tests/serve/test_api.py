@@ -2,8 +2,8 @@
 
 import json
 import re
-import time
 import struct
+import time
 import zlib
 
 import numpy as np
@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from cnnsvm.data.preprocessing import shrink_to
 from cnnsvm.exceptions import ConfigError, ModelFileError
 from cnnsvm.serve import create_app
 from cnnsvm.serve.__main__ import main as serve_main
-from cnnsvm.data.preprocessing import shrink_to
 from cnnsvm.serve.server import is_loopback, page_url
 from cnnsvm.serve.uploads import body_limit
 

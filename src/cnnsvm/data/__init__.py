@@ -6,8 +6,8 @@ optionally followed by ``?key=value&...`` options (``name``, ``ink``, ``labels``
 """
 
 from cnnsvm.data.dataset import DatasetSplit, ImageDataset
-from cnnsvm.ink import INK_CHOICES, INK_POLARITIES
 from cnnsvm.data.preprocessing import ImagePreprocessor, guess_ink, prepare_image
+from cnnsvm.ink import INK_CHOICES, INK_POLARITIES
 
 __all__ = [
     "INK_CHOICES",

@@ -37,8 +37,8 @@ import numpy as np
 
 from cnnsvm.data.dataset import ImageDataset
 from cnnsvm.data.images import is_image_filename, read_image_file
-from cnnsvm.data.validation import check_ink_option, resolve_ink
 from cnnsvm.data.preprocessing import pad_to_square, resize_image
+from cnnsvm.data.validation import check_ink_option, resolve_ink
 from cnnsvm.exceptions import DataError
 
 _IGNORED_DIRS = {"__macosx"}
@@ -219,7 +219,7 @@ def read_class_names_csv(path, folder_names, table_hint=None):
             mapping[_norm(row[key_col])] = row[display_col] if display_col < len(row) else ""
     names = [mapping.get(_norm(f)) or f for f in folder_names]
     counts = Counter(names)
-    return [f"{n} ({f})" if counts[n] > 1 else n for n, f in zip(names, folder_names)]
+    return [f"{n} ({f})" if counts[n] > 1 else n for n, f in zip(names, folder_names, strict=True)]
 
 
 def _norm(value):

@@ -172,7 +172,7 @@ def _class_names_from(arrays, path):
                 f"{path}: class_labels has {len(labels)} entries but class_devanagari has "
                 f"{len(devanagari)}; they must name the same classes"
             )
-        return [f"{d} ({lab})" for d, lab in zip(devanagari, labels)]
+        return [f"{d} ({lab})" for d, lab in zip(devanagari, labels, strict=True)]
     if "class_labels" in arrays:
         return names("class_labels")
     return None

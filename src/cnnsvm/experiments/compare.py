@@ -207,7 +207,7 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
     order = {task: i for i, (task, _, _) in enumerate(tasks)}
     tracker = TaskTracker([(t, k) for t, k, _ in tasks], say, proxies={"generic": ("cnn", len(datasets))})
 
-    generic_results, generic_files, ran, skipped = {}, {}, [], []
+    generic_results, ran, skipped = {}, [], []
     to_run, reasons = [], {}
     for task, kind, spec in tasks:
         stored, reason = rundir.finished(spec["folder"], spec["fp"])

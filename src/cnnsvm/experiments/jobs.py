@@ -12,9 +12,9 @@ versions verified): no Keras object is pickled across processes.
 from __future__ import annotations
 
 import hashlib
-import time
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 

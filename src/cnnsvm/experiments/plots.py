@@ -163,7 +163,7 @@ def plot_training_history(history, path, title=""):
     """Loss and accuracy per epoch, training and validation, side by side."""
     fig = _figure(10.0, 4.0, left=0.07, right=0.98, bottom=0.13, top=0.88, wspace=0.22)
     axes = fig.subplots(1, 2)
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for key, style in ((metric, "-"), (f"val_{metric}", "--")):
             values = history.get(key)
             if values:

@@ -13,8 +13,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
-
 from cnnsvm._io import atomic_write_bytes
 from cnnsvm._json import to_jsonable
 

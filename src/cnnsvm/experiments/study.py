@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.base import clone
 from sklearn.model_selection import (
     ParameterGrid,
     StratifiedKFold,

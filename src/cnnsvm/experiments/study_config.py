@@ -37,7 +37,6 @@ for pca-svc; ``preprocess``, ``cnn`` for cnn): ``kernel_size`` ->
 from __future__ import annotations
 
 import numbers
-import re
 from dataclasses import dataclass, field
 
 from cnnsvm.exceptions import ConfigError

@@ -240,7 +240,7 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
     # The threshold as the largest residual probability (1 - top) kept: exact near 1.0.
     full_threshold = None if full_threshold is None else -full_threshold
     rows = ["max_residual_probability,coverage,risk"] + [f"{-t!r},{c!r},{r!r}" for t, c, r in zip(
-        threshold.tolist(), coverage.tolist(), risk.tolist())]
+        threshold.tolist(), coverage.tolist(), risk.tolist(), strict=True)]
     write_text(folder / "risk_coverage.csv", "\n".join(rows) + "\n")
     plots.plot_risk_coverage({method: (coverage, risk)}, folder / "risk_coverage.png",
                              title=f"risk vs coverage: {title}")
