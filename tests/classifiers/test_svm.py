@@ -62,3 +62,14 @@ def test_linear_c_of_the_approximation_is_explicit():
     # A different penalty gives a different linear model.
     assert not np.allclose(default.decision_function(X), chosen.decision_function(X))
     assert make_svm("approx", linear_C=0.5).linear_C == 0.5
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"C": 0}, "C must be a number > 0"), ({"linear_C": -1.0}, "linear_C"), ({"n_components": 1.5}, "n_components"),
+     ({"gamma": "wide"}, "gamma must be .scale."), ({"auto_threshold": True}, "auto_threshold")],
+)
+def test_kernel_svc_refuses_bad_parameters_before_fitting(params, message):
+    X, y = make_classification(n_samples=60, n_features=5, random_state=0)
+    with pytest.raises(ConfigError, match=message):
+        KernelSVC(**params).fit(X, y)

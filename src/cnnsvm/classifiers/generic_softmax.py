@@ -43,7 +43,18 @@ class GenericSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.n_classes = n_classes
 
     def fit(self, X=None, y=None):
-        """Select the softmax columns; ``y``, if given, must hold only the dataset's labels."""
+        """Select the softmax columns (the network is not retrained).
+
+        Parameters
+        ----------
+        X : ignored
+        y : array-like of shape (n_samples,), optional
+            If given, it must hold only the dataset's labels ``0 .. n_classes - 1``.
+
+        Returns
+        -------
+        self : GenericSoftmaxClassifier
+        """
         inner = unwrap_extractor(self.extractor)
         check_is_fitted(inner, "network_")
         combined = np.asarray(inner.classes_)
@@ -64,7 +75,17 @@ class GenericSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        """Softmax probabilities of the dataset's classes, renormalised to sum to one."""
+        """Softmax probabilities of the dataset's classes, renormalised to sum to one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images, float pixels in [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         check_is_fitted(self, "columns_")
         proba = np.asarray(self.extractor.softmax(X), dtype=np.float64)[:, self.columns_]
         total = proba.sum(axis=1, keepdims=True)
@@ -72,5 +93,16 @@ class GenericSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return np.divide(proba, total, out=uniform, where=total > 0)
 
     def predict(self, X):
-        """The most probable of the dataset's classes."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        """The most probable of the dataset's classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images, float pixels in [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)  # first: an unfitted model raises NotFittedError, not AttributeError
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -91,8 +92,9 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         ``"auto"``: ``"approx"`` from ``auto_threshold`` training samples on, else ``"exact"``.
     C : float, default=10.0
         Penalty of the exact :class:`~sklearn.svm.SVC`.
-    gamma : "scale" or float, default="scale"
-        RBF width; ``"scale"`` is ``1 / (n_features * X.var())`` for both solvers.
+    gamma : "scale", "auto" or float, default="scale"
+        RBF width; ``"scale"`` is ``1 / (n_features * X.var())`` and ``"auto"``
+        ``1 / n_features``, as in :class:`~sklearn.svm.SVC`, for both solvers.
     n_components : int, default=150
         Nystroem landmarks of the approximation. More cost time roughly in
         proportion: on the 256-d CNN features of MNIST (54,000 training samples)
@@ -142,10 +144,21 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
-        """Fit the chosen solver; returns ``self``."""
+        """Fit the chosen solver.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : KernelSVC
+        """
         if self.solver not in SOLVERS:
             raise ConfigError(f"solver must be one of {SOLVERS}; got {self.solver!r}")
         _check_calibration(self.calibration)
+        self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
         approx = self.solver == "approx" or (self.solver == "auto" and len(X) >= self.auto_threshold)
         if not approx:
@@ -159,6 +172,8 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
             if gamma == "scale":
                 var = X.var()
                 gamma = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
+            elif gamma == "auto":
+                gamma = 1.0 / X.shape[1]
             # Map the data once; the linear fits below all read the same features.
             nystroem = Nystroem(gamma=gamma, n_components=min(self.n_components, len(X)),
                                 random_state=self.random_state)
@@ -169,6 +184,22 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         final = self.estimator_.steps[-1][1] if hasattr(self.estimator_, "steps") else self.estimator_
         self.calibration_ = getattr(final, "method", None)
         return self
+
+    def _check_params(self):
+        # The numeric parameters, checked before any fitting (scikit-learn's own parameter
+        # validation is private API): what is wrong and what to pass instead.
+        def positive(name, value, kind=numbers.Real):
+            if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
+                what = "an integer" if kind is numbers.Integral else "a number"
+                raise ConfigError(f"{name} must be {what} > 0; got {value!r}")
+
+        positive("C", self.C)
+        if self.linear_C is not None:
+            positive("linear_C", self.linear_C)
+        positive("n_components", self.n_components, numbers.Integral)
+        positive("auto_threshold", self.auto_threshold, numbers.Integral)
+        if not (self.gamma in ("scale", "auto") or (isinstance(self.gamma, numbers.Real) and self.gamma > 0)):
+            raise ConfigError(f"gamma must be 'scale', 'auto' or a number > 0; got {self.gamma!r}")
 
     def _fit_linear(self, Z, y):
         # The dual solver: on 54000 x 150-300 Nystroem features it converges 2-3x faster than the
@@ -200,17 +231,44 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
             return fit("sigmoid")
 
     def predict(self, X):
-        """Predicted class of each sample."""
+        """Predicted class of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         return self._call("predict", X)
 
     @available_if(lambda self: not self.probability)
     def decision_function(self, X):
-        """Decision values of the fitted solver (requires ``probability=False``)."""
+        """Decision values of the fitted solver (requires ``probability=False``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
         return self._call("decision_function", X)
 
     @available_if(lambda self: self.probability)
     def predict_proba(self, X):
-        """Class probabilities (requires ``probability=True``)."""
+        """Class probabilities (requires ``probability=True``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         return self._call("predict_proba", X)
 
     def _call(self, method, X):

@@ -19,6 +19,7 @@ from cnnsvm.features.architectures import build_network, build_optimizer, resolv
 from cnnsvm.features.augmentation import build_augmentation
 from cnnsvm.features.callbacks import EpochProgress, EpochTimer, TimeBudget, WarmupCosine
 from cnnsvm.features.precision import detect_precision, resolve_precision
+from cnnsvm.features.seeds import int_seed, keras_seeded
 
 SCHEDULES = ("cosine", "plateau")
 
@@ -185,14 +186,17 @@ class BaseCNN(BaseEstimator):
         if self.max_minutes is not None and not float(self.max_minutes) > 0:
             raise ConfigError(f"max_minutes must be a positive number of minutes; got {self.max_minutes!r}")
         self.precision_ = resolve_precision(self.precision)
-        if self.random_state is not None:
-            keras.utils.set_random_seed(int(self.random_state))
+        self.random_seed_ = int_seed(self.random_state)
+        with keras_seeded(self.random_seed_):
+            self._train(images, targets, params)
+        return self
 
+    def _train(self, images, targets, params):
         x_train, y_train, validation = self._validation_split(images, targets)
         network = build_network(self.input_shape_, len(self.classes_), params, dtype=self.precision_)
         augment = None
         if min(self.input_shape_) >= 8:
-            augment = build_augmentation(self.augmentation, seed=self.random_state)
+            augment = build_augmentation(self.augmentation, seed=self.random_seed_)
         trainer = network if augment is None else keras.Sequential([augment, network])
         optimizer = build_optimizer(params)
         if self.precision_ == "mixed_float16":  # float16 gradients underflow without loss scaling
@@ -232,9 +236,7 @@ class BaseCNN(BaseEstimator):
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
         self.epoch_times_ = [float(t) for t in timer.times]
         self.network_ = network
-        self._embedding_model = None
         self._predict_fns = {}
-        return self
 
     def _validation_split(self, images, targets):
         fraction = float(self.validation_fraction or 0.0)
@@ -244,7 +246,7 @@ class BaseCNN(BaseEstimator):
             return images, targets, None
         stratify = targets if n_val >= n_classes and np.bincount(targets).min() >= 2 else None
         x_tr, x_val, y_tr, y_val = train_test_split(
-            images, targets, test_size=n_val, stratify=stratify, random_state=self.random_state
+            images, targets, test_size=n_val, stratify=stratify, random_state=self.random_seed_
         )
         return x_tr, y_tr, (x_val, y_val)
 
@@ -271,10 +273,13 @@ class BaseCNN(BaseEstimator):
         return net
 
     def _embedding(self):
-        if getattr(self, "_embedding_model", None) is None:
+        fns = self._compiled()
+        model = fns.get("embedding_model")
+        if model is None:
             net = self._inference_network()
-            self._embedding_model = keras.Model(net.input, net.get_layer("embedding").output)
-        return self._embedding_model
+            model = keras.Model(net.input, net.get_layer("embedding").output)
+            fns["embedding_model"] = model  # in place: transforming leaves __dict__ unchanged
+        return model
 
     def _predict_function(self, output):
         """The compiled forward pass to ``output`` ("softmax" or "embedding"), built once per model.
@@ -329,7 +334,6 @@ class BaseCNN(BaseEstimator):
     # ----------------------------------------------------------------- pickling
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_embedding_model", None)
         state.pop("_predict_fns", None)  # compiled functions are rebuilt on first use
         network = state.pop("network_", None)
         if network is not None:
@@ -341,7 +345,6 @@ class BaseCNN(BaseEstimator):
         config = state.pop("_network_config", None)
         weights = state.pop("_network_weights", None)
         self.__dict__.update(state)
-        self._embedding_model = None
         self._predict_fns = {}
         if config is not None:
             network = keras.models.model_from_json(config)
