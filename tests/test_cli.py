@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from cnnsvm.cli import main
-from cnnsvm.pipeline import read_metadata, sidecar_path
+from cnnsvm.data import load_split
+from cnnsvm.pipeline import load, read_metadata, sidecar_path
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,13 @@ def test_train_hybrid_and_cnn_end_to_end(tmp_path, capsys):
         printed = capsys.readouterr().out
         assert f"{method} on digits: test accuracy" in printed
         accuracy = float(printed.split("test accuracy ")[1].split()[0])
+        # The printed accuracy is the exported model's, on the split the sidecar records
+        # (a model saved before its final fit, or scored on other data, would differ).
+        meta = read_metadata(out)["metadata"]
+        assert accuracy == pytest.approx(meta["test_accuracy"], abs=5e-5)
+        test = load_split("digits", test_size=meta["dataset"]["test_size"], random_state=meta["dataset"]["seed"]).test
+        model = load(out)
+        assert model.score(test.with_light_ink().images, test.labels) == pytest.approx(meta["test_accuracy"])
         assert accuracy > 0.5
 
 

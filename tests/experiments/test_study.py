@@ -60,6 +60,7 @@ def test_grid_study_with_kfold(data_dir, tmp_path):
     assert {(r["svm__estimator__C"], r["pca__n_components"]) for r in run.rows} == {
         ("1.0", "4"), ("1.0", "8"), ("10.0", "4"), ("10.0", "8")}
     assert min(r["rank"] for r in run.rows) == 1
+    assert max(r["val_mean"] for r in run.rows) >= 0.95  # the bars of alpha are plain to an SVC on 8 components
     for name in ("svm__estimator__C", "pca__n_components"):
         assert (tmp_path / "g" / f"validation_curve_{name}.png").exists()
 
@@ -70,6 +71,9 @@ def test_cnn_parameters_are_swept(data_dir, tmp_path):
     run = run_study(config, out=tmp_path / "c", verbose=False)
     assert [r["cnn__activation"] for r in run.rows] == ["relu", "leaky_relu"]
     assert all(0.0 <= r["val_mean"] <= 1.0 and r["fit_seconds"] > 0 for r in run.rows)
+    # The ranks order the validation means (rank 1: the best), as GridSearchCV's do.
+    by_rank = sorted(run.rows, key=lambda r: r["rank"])
+    assert by_rank[0]["rank"] == 1 and by_rank[0]["val_mean"] >= by_rank[-1]["val_mean"]
     assert (tmp_path / "c" / "validation_curve_cnn__activation.png").read_bytes()[:8] == PNG
 
 

@@ -115,6 +115,25 @@ def test_png_upload_is_read(client, digit):
     assert payload["rejected"] is False
 
 
+def test_the_answer_is_the_models_own(client, digits_model_file):
+    # Labels, names and probabilities are the model's for this image (not, say, the
+    # probabilities of the sorted order applied to unsorted labels), and sum to one over all classes.
+    from cnnsvm.inference import predict_images
+    from cnnsvm.pipeline import load
+
+    model, meta = load(digits_model_file, return_metadata=True)
+    image = np.asarray(draw_digit("7"))
+    expected = predict_images(model, [image], class_names=meta["class_names"], top_k=10)[0]
+    response = client.post("/api/predict", files={"file": ("digit.png", encode(draw_digit("7")), "image/png")})
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    assert payload["label"] == expected["label"] and payload["probability"] == pytest.approx(expected["probability"])
+    assert [t["label"] for t in payload["top"]] == [t["label"] for t in expected["top"][:5]]
+    np.testing.assert_allclose([t["probability"] for t in payload["top"]],
+                               [t["probability"] for t in expected["top"][:5]], rtol=1e-9)
+    assert sum(t["probability"] for t in expected["top"]) == pytest.approx(1.0)
+
+
 def test_data_url_of_a_drawing_is_read(client):
     response = client.post("/api/predict", json={"image": data_url(png_of("7"))})
     assert response.status_code == 200, response.text
