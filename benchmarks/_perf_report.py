@@ -10,11 +10,10 @@ def _s(x, digits=2):
 
 
 def _spread(summ, scale=1.0, digits=2):
-    """"median (min–max)" of a summary."""
+    """ "median (min–max)" of a summary."""
     if not summ:
         return "–"
-    return (f"{summ['median'] * scale:.{digits}f} ({summ['min'] * scale:.{digits}f}–"
-            f"{summ['max'] * scale:.{digits}f})")
+    return f"{summ['median'] * scale:.{digits}f} ({summ['min'] * scale:.{digits}f}–{summ['max'] * scale:.{digits}f})"
 
 
 def _iqr(summ, digits=0):
@@ -33,46 +32,78 @@ def bars(data):
     rows = []
     tr = sec.get("train") or {}
     if "ratio" in tr:
-        rows.append(("CNN inside cnnsvm trains at <= 1.1x the reference's time per epoch",
-                     f"{tr['ratio']:.3f}x (per repeat: " + ", ".join(f"{r:.3f}" for r in tr["ratio_per_repeat"])
-                     + (f"; fastest epochs {tr['ratio_of_minima']:.3f}x" if "ratio_of_minima" in tr else "") + ")",
-                     tr["ratio"] <= 1.1))
+        rows.append(
+            (
+                "CNN inside cnnsvm trains at <= 1.1x the reference's time per epoch",
+                f"{tr['ratio']:.3f}x (per repeat: "
+                + ", ".join(f"{r:.3f}" for r in tr["ratio_per_repeat"])
+                + (f"; fastest epochs {tr['ratio_of_minima']:.3f}x" if "ratio_of_minima" in tr else "")
+                + ")",
+                tr["ratio"] <= 1.1,
+            )
+        )
     inf = sec.get("inference") or {}
     if "ratios" in inf and "1024" in inf["ratios"]:
         r = inf["ratios"]["1024"]["hybrid_vs_bare"]
-        rows.append(("Hybrid predict at batch 1024: >= 0.7x the images/s of the bare Keras forward pass",
-                     f"{r:.2f}x (reference: {inf['ratios']['1024']['bare_embedding_reference']})", r >= 0.7))
+        rows.append(
+            (
+                "Hybrid predict at batch 1024: >= 0.7x the images/s of the bare Keras forward pass",
+                f"{r:.2f}x (reference: {inf['ratios']['1024']['bare_embedding_reference']})",
+                r >= 0.7,
+            )
+        )
     if "latency" in inf:
         lat = inf["latency"]
         ok = lat["ratio_median"] <= 2 and lat["hybrid_ms"]["median"] < 15
-        rows.append(("Warm single-image predict: <= 2x the bare model call and < 15 ms",
-                     f"{lat['hybrid_ms']['median']:.2f} ms median, p95 {lat['hybrid_ms']['p95']:.2f} ms; "
-                     f"{lat['ratio_median']:.2f}x the bare call ({lat['bare_ms']['median']:.2f} ms, "
-                     f"{lat['bare_reference']})", ok))
+        rows.append(
+            (
+                "Warm single-image predict: <= 2x the bare model call and < 15 ms",
+                f"{lat['hybrid_ms']['median']:.2f} ms median, p95 {lat['hybrid_ms']['p95']:.2f} ms; "
+                f"{lat['ratio_median']:.2f}x the bare call ({lat['bare_ms']['median']:.2f} ms, "
+                f"{lat['bare_reference']})",
+                ok,
+            )
+        )
     mem = (sec.get("memory") or {}).get("extract")
     if mem:
         over = mem["peak_above_load_mib"]
-        rows.append(("Feature extraction of 60000 images: peak < 1.5 GiB above the loaded dataset",
-                     f"{over:.0f} MiB for {mem['n']} images", None if mem["n"] < 60000 else over < 1.5 * GIB))
+        rows.append(
+            (
+                "Feature extraction of 60000 images: peak < 1.5 GiB above the loaded dataset",
+                f"{over:.0f} MiB for {mem['n']} images",
+                None if mem["n"] < 60000 else over < 1.5 * GIB,
+            )
+        )
     svc = sec.get("svc") or {}
     if svc.get("table"):
         last = svc["table"][-1]
         ok = last["fit_speedup"] >= 5 and last["accuracy_loss_points"] <= 0.2
-        rows.append((f"Scalable SVM at {last['n_train']} samples: >= 5x faster fit, <= 0.2 points lost",
-                     f"{last['fit_speedup']:.1f}x faster, {last['accuracy_loss_points']:+.2f} points "
-                     f"({100 * last['exact']['accuracy']:.2f} % exact, {100 * last['approx']['accuracy']:.2f} % approx)",
-                     None if last["n_train"] < 60000 else ok))
+        rows.append(
+            (
+                f"Scalable SVM at {last['n_train']} samples: >= 5x faster fit, <= 0.2 points lost",
+                f"{last['fit_speedup']:.1f}x faster, {last['accuracy_loss_points']:+.2f} points "
+                f"({100 * last['exact']['accuracy']:.2f} % exact, {100 * last['approx']['accuracy']:.2f} % approx)",
+                None if last["n_train"] < 60000 else ok,
+            )
+        )
     mn = sec.get("mnist") or {}
     if "test_accuracy" in mn:
         ok = mn["test_accuracy"] >= 0.996 and mn["fit_seconds"] <= 15 * 60
-        rows.append(("MNIST hybrid: >= 99.6 % test accuracy with <= 15 min of training",
-                     f"{100 * mn['test_accuracy']:.2f} % after {mn['fit_seconds'] / 60:.1f} min "
-                     f"({mn['n_train']} training images)", None if mn["n_train"] < 60000 else ok))
+        rows.append(
+            (
+                "MNIST hybrid: >= 99.6 % test accuracy with <= 15 min of training",
+                f"{100 * mn['test_accuracy']:.2f} % after {mn['fit_seconds'] / 60:.1f} min "
+                f"({mn['n_train']} training images)",
+                None if mn["n_train"] < 60000 else ok,
+            )
+        )
     lines = ["| bar | measured | verdict |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {_ok(c)} |" for a, b, c in rows]
     if quick:
-        lines += ["", "Quick mode: small subsets, so the size-bound bars read n/a; the ratios are still "
-                  "measured side by side."]
+        lines += [
+            "",
+            "Quick mode: small subsets, so the size-bound bars read n/a; the ratios are still measured side by side.",
+        ]
     return lines
 
 
@@ -80,8 +111,8 @@ def render(data):
     meta, sec = data["meta"], data["sections"]
     v = meta["versions"]
     lines = [
-        "# Performance: cnnsvm against plain references" + (" (QUICK MODE: development subsets)"
-                                                            if meta["mode"] == "quick" else ""),
+        "# Performance: cnnsvm against plain references"
+        + (" (QUICK MODE: development subsets)" if meta["mode"] == "quick" else ""),
         "",
         f"Command: `{meta['command']}` (from the repository root), started {meta['started']}"
         + (f", finished {meta['finished']} ({meta['run_seconds'] / 60:.1f} min)" if meta.get("finished") else "")
@@ -99,17 +130,29 @@ def render(data):
         "",
         *bars(data),
     ]
-    for name, fn in (("train", _train), ("mnist", _mnist), ("totals", _totals), ("inference", _inference),
-                     ("svc", _svc), ("memory", _memory)):
+    for name, fn in (
+        ("train", _train),
+        ("mnist", _mnist),
+        ("totals", _totals),
+        ("inference", _inference),
+        ("svc", _svc),
+        ("memory", _memory),
+    ):
         value = sec.get(name)
         if value is None:
             continue
-        lines += ["", *fn(value, data)] if "error" not in value else \
-            ["", f"## {name}", "", f"The section failed: `{value['error']}`"]
+        lines += (
+            ["", *fn(value, data)]
+            if "error" not in value
+            else ["", f"## {name}", "", f"The section failed: `{value['error']}`"]
+        )
         m = value.get("_meta")
         if m:
-            lines += ["", f"_Section time {m['seconds']:.0f} s; load average before {m.get('load_before')}, "
-                          f"after {m.get('load_after')}._"]
+            lines += [
+                "",
+                f"_Section time {m['seconds']:.0f} s; load average before {m.get('load_before')}, "
+                f"after {m.get('load_after')}._",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -127,8 +170,7 @@ def _train(t, data):
         "| | first epoch (tracing), s | later epochs, s: median (min–max) | epochs timed |",
         "|---|---|---|---|",
         f"| cnnsvm | {_spread(c['first_epoch'])} | {_spread(c['later_epochs'])} | {c['later_epochs']['n']} |",
-        f"| reference Keras | {_spread(r['first_epoch'])} | {_spread(r['later_epochs'])} | "
-        f"{r['later_epochs']['n']} |",
+        f"| reference Keras | {_spread(r['first_epoch'])} | {_spread(r['later_epochs'])} | {r['later_epochs']['n']} |",
         "",
         f"Ratio of the medians (cnnsvm / reference): **{t['ratio']:.3f}**; per repeat: "
         + ", ".join(f"{x:.3f}" for x in t["ratio_per_repeat"])
@@ -162,8 +204,7 @@ def _mnist(m, data):
         "Seconds per epoch: " + ", ".join(f"{x:.1f}" for x in m["epoch_times"]) + ".",
     ]
     if m.get("val_accuracy"):
-        lines.append("Validation accuracy per epoch: " + ", ".join(f"{100 * x:.2f}" for x in m["val_accuracy"])
-                     + " %.")
+        lines.append("Validation accuracy per epoch: " + ", ".join(f"{100 * x:.2f}" for x in m["val_accuracy"]) + " %.")
     return lines
 
 
@@ -176,17 +217,26 @@ def _totals(t, data):
     for r in t.get("nhcd", []):
         rows.append((r["dataset"], r["method"], r["fit_seconds"], r.get("accuracy"), r.get("n_train"), r["source"]))
     if rows:
-        lines += ["| dataset | method | training time | test accuracy | training images | source |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "| dataset | method | training time | test accuracy | training images | source |",
+            "|---|---|---|---|---|---|",
+        ]
         for d, meth, s, acc, n, src in rows:
-            lines.append(f"| {d} | {meth} | {s / 60:.1f} min | "
-                         f"{'–' if acc is None else f'{100 * acc:.2f} %'} | {n or '–'} | {src} |")
+            lines.append(
+                f"| {d} | {meth} | {s / 60:.1f} min | "
+                f"{'–' if acc is None else f'{100 * acc:.2f} %'} | {n or '–'} | {src} |"
+            )
         lines.append("")
     present = [s["file"] for s in t.get("sources", []) if s["present"]]
-    lines.append("NHCD totals come from the core benchmark runs: `benchmarks/results/core.md` and `nhcd.md`"
-                 + (f" (read here: {', '.join(present)})" if present and not t.get("skipped") else
-                    " (not read in this run" + (": --skip-totals" if t.get("skipped") else ": not present yet")
-                    + ")") + ".")
+    lines.append(
+        "NHCD totals come from the core benchmark runs: `benchmarks/results/core.md` and `nhcd.md`"
+        + (
+            f" (read here: {', '.join(present)})"
+            if present and not t.get("skipped")
+            else " (not read in this run" + (": --skip-totals" if t.get("skipped") else ": not present yet") + ")"
+        )
+        + "."
+    )
     return lines
 
 
@@ -200,18 +250,23 @@ def _inference(inf, data):
         f"Hybrid: {inf['hybrid_model']}. CNN: {inf['cnn_model']}. PCA+SVC: {inf['pca_model']}"
         + (f", {inf['pca_n_support_vectors']} support vectors" if inf.get("pca_n_support_vectors") else "")
         + ". Pipelines get raw uint8 28x28 test images (preprocessing included); the bare Keras models get the "
-          "scaled float32 tensor. All methods are called in turn within each round (median and IQR over rounds).",
+        "scaled float32 tensor. All methods are called in turn within each round (median and IQR over rounds).",
         "",
         "| method | " + " | ".join(f"batch {b}: images/s" for b in sizes) + " |",
         "|---|" + "---|" * len(sizes),
     ]
     for name in names:
         lines.append(f"| {name} | " + " | ".join(_iqr(res[b][name]["images_per_second"]) for b in sizes) + " |")
-    lines += ["", "| batch | hybrid / bare embedding | bare reference | CNN / bare softmax | bare reference |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| batch | hybrid / bare embedding | bare reference | CNN / bare softmax | bare reference |",
+        "|---|---|---|---|---|",
+    ]
     for b, r in inf["ratios"].items():
-        lines.append(f"| {b} | {r['hybrid_vs_bare']:.2f} | {r['bare_embedding_reference']} | "
-                     f"{r['cnn_vs_bare']:.2f} | {r['bare_softmax_reference']} |")
+        lines.append(
+            f"| {b} | {r['hybrid_vs_bare']:.2f} | {r['bare_embedding_reference']} | "
+            f"{r['cnn_vs_bare']:.2f} | {r['bare_softmax_reference']} |"
+        )
     lat = inf["latency"]
     lines += [
         "",
@@ -241,7 +296,8 @@ def _svc(s, data):
             f"| {e['n_train']} | {_spread(ex['fit'])} | {_spread(ap['fit'])} | {e['fit_speedup']:.1f}x | "
             f"{_spread(ex['predict'])} | {_spread(ap['predict'])} | {100 * ex['accuracy']:.2f} % | "
             f"{100 * ap['accuracy']:.2f} % | {e['accuracy_loss_points']:+.2f} | {ex.get('n_support_vectors') or '–'} | "
-            f"{e['auto_picks']} |")
+            f"{e['auto_picks']} |"
+        )
     return lines
 
 
@@ -260,6 +316,9 @@ def _memory(m, data):
         ]
     mn = data["sections"].get("mnist") or {}
     if "peak_above_load_mib" in mn:
-        lines += ["", f"Full MNIST hybrid fit ({mn['n_train']} images): peak RSS {mn['peak_above_load_mib']:.0f} "
-                      f"MiB above the RSS after loading the dataset ({mn['rss_after_load_mib']:.0f} MiB)."]
+        lines += [
+            "",
+            f"Full MNIST hybrid fit ({mn['n_train']} images): peak RSS {mn['peak_above_load_mib']:.0f} "
+            f"MiB above the RSS after loading the dataset ({mn['rss_after_load_mib']:.0f} MiB).",
+        ]
     return lines

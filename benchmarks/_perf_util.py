@@ -21,8 +21,15 @@ def summary(values):
     if not v.size:
         return None
     q1, med, q3 = np.percentile(v, [25, 50, 75])
-    return {"median": float(med), "q1": float(q1), "q3": float(q3), "min": float(v.min()),
-            "max": float(v.max()), "p95": float(np.percentile(v, 95)), "n": int(v.size)}
+    return {
+        "median": float(med),
+        "q1": float(q1),
+        "q3": float(q3),
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "p95": float(np.percentile(v, 95)),
+        "n": int(v.size),
+    }
 
 
 def interleaved(funcs, rounds, *, warmup=2, inputs=None):
@@ -63,10 +70,16 @@ def load_average():
 
 def git_commit(root):
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None

@@ -41,9 +41,16 @@ def fit_hybrid(args):
     x_test, y_test = data["x_test"][: args.n_test], data["y_test"][: args.n_test]
     baseline = U.rss_mib()
     reset = U.reset_peak_rss()
-    model = make_hybrid(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-                        augmentation=args.augmentation, svm=args.svm, C=args.C, random_state=0,
-                        verbose=1)
+    model = make_hybrid(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        patience=args.patience,
+        augmentation=args.augmentation,
+        svm=args.svm,
+        C=args.C,
+        random_state=0,
+        verbose=1,
+    )
     start = time.perf_counter()
     model.fit(x, y)
     fit_seconds = time.perf_counter() - start
@@ -62,19 +69,33 @@ def fit_hybrid(args):
         n_sv = int(getattr(inner[0].estimator, "support_vectors_", np.zeros((0,))).shape[0]) or None
     save(model, args.model, overwrite=True, metadata={"benchmark": "perf.py mnist"})
     result = {
-        "n_train": len(x), "n_test": len(x_test),
-        "params": {"epochs": args.epochs, "batch_size": args.batch_size, "patience": args.patience,
-                   "augmentation": args.augmentation, "svm": args.svm, "C": args.C,
-                   "architecture": ext.architecture, "validation_fraction": ext.validation_fraction},
-        "fit_seconds": fit_seconds, "cnn_train_seconds": ext.fit_time_,
+        "n_train": len(x),
+        "n_test": len(x_test),
+        "params": {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "patience": args.patience,
+            "augmentation": args.augmentation,
+            "svm": args.svm,
+            "C": args.C,
+            "architecture": ext.architecture,
+            "validation_fraction": ext.validation_fraction,
+        },
+        "fit_seconds": fit_seconds,
+        "cnn_train_seconds": ext.fit_time_,
         "other_fit_seconds": fit_seconds - ext.fit_time_,
-        "epochs_run": ext.n_epochs_, "epoch_times": getattr(ext, "epoch_times_", []),
+        "epochs_run": ext.n_epochs_,
+        "epoch_times": getattr(ext, "epoch_times_", []),
         "val_accuracy": ext.history_.get("val_accuracy"),
         "test_accuracy": float((pred == y_test).mean()),
         "cnn_softmax_test_accuracy": float((ext.classes_[softmax.argmax(1)] == y_test).mean()),
-        "predict_seconds_test": predict_seconds, "n_support_vectors": n_sv,
-        "rss_after_load_mib": baseline, "peak_rss_mib": peak, "peak_above_load_mib": peak - baseline,
-        "peak_reset": reset, "model": str(args.model),
+        "predict_seconds_test": predict_seconds,
+        "n_support_vectors": n_sv,
+        "rss_after_load_mib": baseline,
+        "peak_rss_mib": peak,
+        "peak_above_load_mib": peak - baseline,
+        "peak_reset": reset,
+        "model": str(args.model),
     }
     Path(args.result).write_text(json.dumps(result, indent=2))
 
@@ -97,10 +118,16 @@ def extract(args):
     seconds = time.perf_counter() - start
     peak = U.peak_rss_mib()
     result = {
-        "n": len(x), "features_shape": list(out.shape), "seconds": seconds,
-        "images_per_second": len(x) / seconds, "dataset_mib": x.nbytes / 2**20,
-        "features_mib": out.nbytes / 2**20, "rss_after_load_mib": baseline, "peak_rss_mib": peak,
-        "peak_above_load_mib": peak - baseline, "peak_reset": reset,
+        "n": len(x),
+        "features_shape": list(out.shape),
+        "seconds": seconds,
+        "images_per_second": len(x) / seconds,
+        "dataset_mib": x.nbytes / 2**20,
+        "features_mib": out.nbytes / 2**20,
+        "rss_after_load_mib": baseline,
+        "peak_rss_mib": peak,
+        "peak_above_load_mib": peak - baseline,
+        "peak_reset": reset,
         "model": "stand-in (1 epoch on 512 images)" if stand_in else str(args.model),
     }
     Path(args.result).write_text(json.dumps(result, indent=2))

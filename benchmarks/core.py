@@ -54,20 +54,29 @@ def main(argv=None):
             model.fit(train.images, train.labels)
             fit_s = time.perf_counter() - t0
             scores = evaluate_model(model, test)
-            rows.append({
-                "dataset": name, "method": method, "accuracy": scores["accuracy"],
-                "macro_f1": scores["macro_f1"], "fit_seconds": fit_s,
-                "predict_ms_per_image": scores["predict_ms_per_image"],
-                "n_train": len(train), "n_test": len(test),
-            })
+            rows.append(
+                {
+                    "dataset": name,
+                    "method": method,
+                    "accuracy": scores["accuracy"],
+                    "macro_f1": scores["macro_f1"],
+                    "fit_seconds": fit_s,
+                    "predict_ms_per_image": scores["predict_ms_per_image"],
+                    "n_train": len(train),
+                    "n_test": len(test),
+                }
+            )
             log(f"   accuracy {scores['accuracy']:.4f}, fit {format_seconds(fit_s)}")
     total = time.perf_counter() - start
     facts = {
         "command": "python benchmarks/core.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "split": "stratified 80/20, random_state=0; CNN validation 10% of the training part",
         "params": {k: {kk: vv for kk, vv in v.items() if kk != "verbose"} for k, v in params.items()},
-        "cpu": cpu_model(), "cores": os.cpu_count(), "versions": library_versions(),
-        "total_seconds": total, "rows": rows,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "versions": library_versions(),
+        "total_seconds": total,
+        "rows": rows,
     }
     (out / "core.json").write_text(json.dumps(facts, indent=2))
     (out / "core.md").write_text(render(facts))
@@ -82,7 +91,8 @@ def render(facts):
         f"Command: `{facts['command']}` (from the repository root; datasets from `../shared/datasets`).",
         f"Split: {facts['split']}. Each method is trained on the set alone (the hybrid's CNN too).",
         f"Machine: {facts['cpu']}, {facts['cores']} cores. Versions: "
-        + ", ".join(f"{k} {v}" for k, v in facts["versions"].items()) + ".",
+        + ", ".join(f"{k} {v}" for k, v in facts["versions"].items())
+        + ".",
         f"Parameters: {json.dumps(facts['params'])}. Total time {format_seconds(facts['total_seconds'])}.",
         "",
         "Test accuracy (%) and fit time:",
@@ -97,11 +107,18 @@ def render(facts):
         acc = " | ".join(f"{100 * cells[m]['accuracy']:.2f}" for m in METHODS)
         fit = " | ".join(format_seconds(cells[m]["fit_seconds"]) for m in METHODS)
         lines.append(f"| {name} | {acc} | {fit} |")
-    lines += ["", "Macro-F1 and prediction time per image:", "",
-              "| dataset | method | macro-F1 | predict ms/image | train | test |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Macro-F1 and prediction time per image:",
+        "",
+        "| dataset | method | macro-F1 | predict ms/image | train | test |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['dataset']} | {r['method']} | {r['macro_f1']:.4f} | "
-                     f"{r['predict_ms_per_image']:.3f} | {r['n_train']} | {r['n_test']} |")
+        lines.append(
+            f"| {r['dataset']} | {r['method']} | {r['macro_f1']:.4f} | "
+            f"{r['predict_ms_per_image']:.3f} | {r['n_train']} | {r['n_test']} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -50,25 +50,45 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-import _perf_report
-import _perf_util as U
-import numpy as np
+import _perf_report  # noqa: E402 - after the sys.path line above
+import _perf_util as U  # noqa: E402
+import numpy as np  # noqa: E402
 
 SECTIONS = ("train", "mnist", "memory", "inference", "svc", "totals")
 
 FULL = dict(
-    train_n=12000, train_epochs=4, train_repeats=4,
-    mnist_n=60000, mnist_test=10000, mnist_epochs=15, mnist_patience=3,
+    train_n=12000,
+    train_epochs=4,
+    train_repeats=4,
+    mnist_n=60000,
+    mnist_test=10000,
+    mnist_epochs=15,
+    mnist_patience=3,
     memory_n=60000,
-    inference_rounds={1: 300, 32: 40, 1024: 6}, inference_pool=1024, cnn_stand_in_n=2000, pca_train=10000,
-    svc_sizes=(1000, 5000, 20000, 60000), svc_repeats={1000: 3, 5000: 3, 20000: 2, 60000: 1}, svc_test=10000,
+    inference_rounds={1: 300, 32: 40, 1024: 6},
+    inference_pool=1024,
+    cnn_stand_in_n=2000,
+    pca_train=10000,
+    svc_sizes=(1000, 5000, 20000, 60000),
+    svc_repeats={1000: 3, 5000: 3, 20000: 2, 60000: 1},
+    svc_test=10000,
 )
 QUICK = dict(
-    train_n=1500, train_epochs=4, train_repeats=2,
-    mnist_n=5000, mnist_test=2000, mnist_epochs=2, mnist_patience=3,
+    train_n=1500,
+    train_epochs=4,
+    train_repeats=2,
+    mnist_n=5000,
+    mnist_test=2000,
+    mnist_epochs=2,
+    mnist_patience=3,
     memory_n=10000,
-    inference_rounds={1: 100, 32: 15, 1024: 3}, inference_pool=1024, cnn_stand_in_n=1000, pca_train=2000,
-    svc_sizes=(500, 2000, 5000), svc_repeats={500: 3, 2000: 3, 5000: 3}, svc_test=2000,
+    inference_rounds={1: 100, 32: 15, 1024: 3},
+    inference_pool=1024,
+    cnn_stand_in_n=1000,
+    pca_train=2000,
+    svc_sizes=(500, 2000, 5000),
+    svc_repeats={500: 3, 2000: 3, 5000: 3},
+    svc_test=2000,
 )
 
 #: Guesses for the duration estimate on 2 idle cores (refined once the train section has run).
@@ -87,15 +107,20 @@ def estimate(cfg, ms_per_image=TRAIN_MS_PER_IMAGE, sections=SECTIONS):
     n_tr = cfg["train_n"] * 0.9
     est = {
         "train": cfg["train_repeats"] * 2 * (cfg["train_epochs"] * n_tr * ms * 1.05 + 8),
-        "mnist": 25 + cfg["mnist_epochs"] * cfg["mnist_n"] * 0.9 * ms * 1.05
+        "mnist": 25
+        + cfg["mnist_epochs"] * cfg["mnist_n"] * 0.9 * ms * 1.05
         + (cfg["mnist_n"] + cfg["mnist_test"]) * 0.35 * ms
         + EXACT_SVC_60K_SECONDS * (cfg["mnist_n"] / 60000) ** 1.5,
         "memory": 20 + cfg["memory_n"] * 0.35 * ms,
-        "inference": 30 + cfg["cnn_stand_in_n"] * ms + 60 * (cfg["pca_train"] / 10000) ** 1.5
+        "inference": 30
+        + cfg["cnn_stand_in_n"] * ms
+        + 60 * (cfg["pca_train"] / 10000) ** 1.5
         + sum(r * (b * 6 * 0.35 * ms + 0.03) for b, r in cfg["inference_rounds"].items()),
         "svc": (max(cfg["svc_sizes"]) + cfg["svc_test"]) * 0.35 * ms
-        + sum(cfg["svc_repeats"][n] * (EXACT_SVC_60K_SECONDS * (n / 60000) ** 1.5 + 8 * n / 60000 + 3)
-              for n in cfg["svc_sizes"]),
+        + sum(
+            cfg["svc_repeats"][n] * (EXACT_SVC_60K_SECONDS * (n / 60000) ** 1.5 + 8 * n / 60000 + 3)
+            for n in cfg["svc_sizes"]
+        ),
         "totals": 0,
     }
     return {k: v for k, v in est.items() if k in sections}
@@ -172,12 +197,20 @@ def section_train(ctx, data):
                 times = res["epoch_times"]
             runs.append({"repeat": r, "side": side, "epoch_times": times, "call_seconds": total})
             log(f"   epochs: {' '.join(f'{t:.2f}' for t in times)} s")
-    out = {"n_images": n, "n_train_per_epoch": int(round(n * 0.9)), "epochs": epochs, "batch_size": 128,
-           "validation_fraction": 0.1, "runs": runs}
+    out = {
+        "n_images": n,
+        "n_train_per_epoch": int(round(n * 0.9)),
+        "epochs": epochs,
+        "batch_size": 128,
+        "validation_fraction": 0.1,
+        "runs": runs,
+    }
     for side in ("cnnsvm", "reference"):
         side_runs = [r for r in runs if r["side"] == side]
-        out[side] = {"first_epoch": U.summary([r["epoch_times"][0] for r in side_runs]),
-                     "later_epochs": U.summary([t for r in side_runs for t in r["epoch_times"][1:]])}
+        out[side] = {
+            "first_epoch": U.summary([r["epoch_times"][0] for r in side_runs]),
+            "later_epochs": U.summary([t for r in side_runs for t in r["epoch_times"][1:]]),
+        }
     ratios = []
     for r in range(cfg["train_repeats"]):
         a = [x for x in runs if x["repeat"] == r and x["side"] == "cnnsvm"][0]["epoch_times"][1:]
@@ -193,9 +226,24 @@ def section_train(ctx, data):
 
 def section_mnist(ctx, data):
     cfg = ctx["cfg"]
-    args = ["--data", ctx["data_path"], "--model", ctx["model_path"], "--n", cfg["mnist_n"],
-            "--n-test", cfg["mnist_test"], "--epochs", ctx["epochs"], "--patience", cfg["mnist_patience"],
-            "--batch-size", 128, "--svm", ctx["svm"]]
+    args = [
+        "--data",
+        ctx["data_path"],
+        "--model",
+        ctx["model_path"],
+        "--n",
+        cfg["mnist_n"],
+        "--n-test",
+        cfg["mnist_test"],
+        "--epochs",
+        ctx["epochs"],
+        "--patience",
+        cfg["mnist_patience"],
+        "--batch-size",
+        128,
+        "--svm",
+        ctx["svm"],
+    ]
     return run_worker("fit-hybrid", args, ctx["work"] / "mnist-fit.json")
 
 
@@ -215,8 +263,10 @@ def section_inference(ctx, data):
     cfg = ctx["cfg"]
     hybrid, hybrid_source = hybrid_for(ctx, data)
     ext = extractor_of(hybrid)
-    log(f"inference: fitting the CNN classifier stand-in ({cfg['cnn_stand_in_n']} images, 1 epoch) "
-        f"and PCA+SVC ({cfg['pca_train']} images)")
+    log(
+        f"inference: fitting the CNN classifier stand-in ({cfg['cnn_stand_in_n']} images, 1 epoch) "
+        f"and PCA+SVC ({cfg['pca_train']} images)"
+    )
     x_tr, y_tr = data["x_train"], data["y_train"]
     cnn = make_cnn(epochs=1, random_state=0).fit(x_tr[: cfg["cnn_stand_in_n"]], y_tr[: cfg["cnn_stand_in_n"]])
     t0 = time.perf_counter()
@@ -240,13 +290,17 @@ def section_inference(ctx, data):
         "keras softmax: model(x)": lambda b: np.asarray(cnn_net(net_in[b], training=False)),
         "keras softmax: predict_on_batch": lambda b: cnn_net.predict_on_batch(net_in[b]),
     }
-    out = {"hybrid_model": hybrid_source, "cnn_model": f"stand-in: make_cnn() trained 1 epoch on "
-           f"{cfg['cnn_stand_in_n']} images (speed does not depend on training)",
-           "pca_model": f"make_pca_svc() fitted on {cfg['pca_train']} images in {pca_fit:.1f} s",
-           "batches": {}}
+    out = {
+        "hybrid_model": hybrid_source,
+        "cnn_model": f"stand-in: make_cnn() trained 1 epoch on "
+        f"{cfg['cnn_stand_in_n']} images (speed does not depend on training)",
+        "pca_model": f"make_pca_svc() fitted on {cfg['pca_train']} images in {pca_fit:.1f} s",
+        "batches": {},
+    }
     try:
         out["pca_n_support_vectors"] = int(
-            pca.named_steps["svm"].calibrated_classifiers_[0].estimator.support_vectors_.shape[0])
+            pca.named_steps["svm"].calibrated_classifiers_[0].estimator.support_vectors_.shape[0]
+        )
     except (AttributeError, KeyError, IndexError):
         pass
     for bsize, rounds in cfg["inference_rounds"].items():
@@ -273,14 +327,19 @@ def section_inference(ctx, data):
     out["ratios"] = {}
     for b in cfg["inference_rounds"]:
         e, s = best("keras embedding", b), best("keras softmax", b)
-        out["ratios"][str(b)] = {"hybrid_vs_bare": ips("hybrid", b) / ips(e, b), "bare_embedding_reference": e,
-                                 "cnn_vs_bare": ips("cnn", b) / ips(s, b), "bare_softmax_reference": s}
+        out["ratios"][str(b)] = {
+            "hybrid_vs_bare": ips("hybrid", b) / ips(e, b),
+            "bare_embedding_reference": e,
+            "cnn_vs_bare": ips("cnn", b) / ips(s, b),
+            "bare_softmax_reference": s,
+        }
     one = res["1"]
     ref = min((k for k in one if k.startswith("keras embedding")), key=lambda k: one[k]["seconds"]["median"])
     out["latency"] = {
         "hybrid_ms": {k: v * 1000 for k, v in one["hybrid"]["seconds"].items() if k != "n"},
         "bare_ms": {k: v * 1000 for k, v in one[ref]["seconds"].items() if k != "n"},
-        "bare_reference": ref, "n": one["hybrid"]["seconds"]["n"],
+        "bare_reference": ref,
+        "n": one["hybrid"]["seconds"]["n"],
     }
     out["latency"]["ratio_median"] = out["latency"]["hybrid_ms"]["median"] / out["latency"]["bare_ms"]["median"]
     return out
@@ -310,45 +369,69 @@ def section_svc(ctx, data):
         for r in range(cfg["svc_repeats"][n]):
             kinds = ["exact", "approx"] if r % 2 == 0 else ["approx", "exact"]
             for kind in kinds:
-                est = make_svm("exact", C=10.0, random_state=0) if kind == "exact" else \
-                    KernelSVC(solver="approx", C=10.0, random_state=0)
+                est = (
+                    make_svm("exact", C=10.0, random_state=0)
+                    if kind == "exact"
+                    else KernelSVC(solver="approx", C=10.0, random_state=0)
+                )
                 t0 = time.perf_counter()
                 est.fit(X, y)
                 fit_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 pred = est.predict(Xt)
                 pred_s = time.perf_counter() - t0
-                row = {"n_train": n, "solver": kind, "repeat": r, "fit_seconds": fit_s, "predict_seconds": pred_s,
-                       "accuracy": float((pred == y_test).mean())}
+                row = {
+                    "n_train": n,
+                    "solver": kind,
+                    "repeat": r,
+                    "fit_seconds": fit_s,
+                    "predict_seconds": pred_s,
+                    "accuracy": float((pred == y_test).mean()),
+                }
                 if kind == "exact":
                     row["n_support_vectors"] = int(est.calibrated_classifiers_[0].estimator.support_vectors_.shape[0])
                 rows.append(row)
-                log(f"svc: n={n} {kind}: fit {fit_s:.2f} s, predict {pred_s:.2f} s, "
-                    f"accuracy {100 * row['accuracy']:.2f} %")
+                log(
+                    f"svc: n={n} {kind}: fit {fit_s:.2f} s, predict {pred_s:.2f} s, "
+                    f"accuracy {100 * row['accuracy']:.2f} %"
+                )
     table = []
     for n in cfg["svc_sizes"]:
         entry = {"n_train": n, "auto_picks": "approx" if n >= KernelSVC().auto_threshold else "exact"}
         for kind in ("exact", "approx"):
             rs = [r for r in rows if r["n_train"] == n and r["solver"] == kind]
-            entry[kind] = {"fit": U.summary([r["fit_seconds"] for r in rs]),
-                           "predict": U.summary([r["predict_seconds"] for r in rs]),
-                           "accuracy": rs[0]["accuracy"], "n_support_vectors": rs[0].get("n_support_vectors")}
+            entry[kind] = {
+                "fit": U.summary([r["fit_seconds"] for r in rs]),
+                "predict": U.summary([r["predict_seconds"] for r in rs]),
+                "accuracy": rs[0]["accuracy"],
+                "n_support_vectors": rs[0].get("n_support_vectors"),
+            }
         entry["fit_speedup"] = entry["exact"]["fit"]["median"] / entry["approx"]["fit"]["median"]
         entry["accuracy_loss_points"] = 100 * (entry["exact"]["accuracy"] - entry["approx"]["accuracy"])
         table.append(entry)
     approx_defaults = KernelSVC()
-    return {"features_from": source, "n_test": n_test, "extract_seconds": extract_s, "rows": rows, "table": table,
-            "exact": "make_svm('exact', C=10): SVC(rbf, gamma='scale') + sigmoid calibration (3 folds, ensemble=False)",
-            "approx": f"KernelSVC(solver='approx', C=10): Nystroem(n_components={approx_defaults.n_components}) + "
-                      "LinearSVC(C=1), sigmoid calibration on a held-out 10 % (at most 10000)"}
+    return {
+        "features_from": source,
+        "n_test": n_test,
+        "extract_seconds": extract_s,
+        "rows": rows,
+        "table": table,
+        "exact": "make_svm('exact', C=10): SVC(rbf, gamma='scale') + sigmoid calibration (3 folds, ensemble=False)",
+        "approx": f"KernelSVC(solver='approx', C=10): Nystroem(n_components={approx_defaults.n_components}) + "
+        "LinearSVC(C=1), sigmoid calibration on a held-out 10 % (at most 10000)",
+    }
 
 
 def section_totals(ctx, data):
     out = {"mnist": None, "nhcd": [], "sources": []}
     mnist = ctx["results"].get("mnist")
     if mnist and "fit_seconds" in mnist:
-        out["mnist"] = {"method": "hybrid", "fit_seconds": mnist["fit_seconds"],
-                        "accuracy": mnist["test_accuracy"], "n_train": mnist["n_train"]}
+        out["mnist"] = {
+            "method": "hybrid",
+            "fit_seconds": mnist["fit_seconds"],
+            "accuracy": mnist["test_accuracy"],
+            "n_train": mnist["n_train"],
+        }
     for name in ("core.json", "nhcd.json"):
         path = ctx["out"] / name
         out["sources"].append({"file": name, "present": path.exists()})
@@ -360,32 +443,54 @@ def section_totals(ctx, data):
             continue
         for row in facts.get("rows", []):
             if "fit_seconds" in row:
-                out["nhcd"].append({"source": name, "dataset": row.get("dataset"), "method": row.get("method"),
-                                    "fit_seconds": row["fit_seconds"], "accuracy": row.get("accuracy"),
-                                    "n_train": row.get("n_train")})
+                out["nhcd"].append(
+                    {
+                        "source": name,
+                        "dataset": row.get("dataset"),
+                        "method": row.get("method"),
+                        "fit_seconds": row["fit_seconds"],
+                        "accuracy": row.get("accuracy"),
+                        "n_train": row.get("n_train"),
+                    }
+                )
     out["skipped"] = bool(ctx["skip_totals"])
     return out
 
 
-RUNNERS = {"train": section_train, "mnist": section_mnist, "memory": section_memory,
-           "inference": section_inference, "svc": section_svc, "totals": section_totals}
+RUNNERS = {
+    "train": section_train,
+    "mnist": section_mnist,
+    "memory": section_memory,
+    "inference": section_inference,
+    "svc": section_svc,
+    "totals": section_totals,
+}
 
 
 # --------------------------------------------------------------------------- main
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "mnist.npz"),
-                        help="MNIST .npz (x_train, y_train, x_test, y_test)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data",
+        default=str(ROOT.parent / "shared" / "datasets" / "mnist.npz"),
+        help="MNIST .npz (x_train, y_train, x_test, y_test)",
+    )
     parser.add_argument("--quick", action="store_true", help="small subsets and 2-3 epochs: a check in minutes")
     parser.add_argument("--only", help=f"comma-separated sections among {', '.join(SECTIONS)}")
-    parser.add_argument("--skip-totals", action="store_true",
-                        help="do not read core.json/nhcd.json; the report points to those files")
+    parser.add_argument(
+        "--skip-totals", action="store_true", help="do not read core.json/nhcd.json; the report points to those files"
+    )
     parser.add_argument("--epochs", type=int, help="epochs of the MNIST hybrid (default 15; --quick 2)")
-    parser.add_argument("--svm", default="exact", choices=["exact", "approx", "auto"],
-                        help="SVM of the MNIST hybrid (default exact)")
+    parser.add_argument(
+        "--svm", default="exact", choices=["exact", "approx", "auto"], help="SVM of the MNIST hybrid (default exact)"
+    )
     parser.add_argument("--out", default=str(HERE / "results"))
-    parser.add_argument("--work", help="where models and worker results go (default: cnnsvm-perf[-quick] in the system's temporary folder)")
+    parser.add_argument(
+        "--work",
+        help="where models and worker results go (default: cnnsvm-perf[-quick] in the system's temporary folder)",
+    )
     args = parser.parse_args(argv)
 
     data_arg, args.data = args.data, str(Path(args.data).resolve())  # the workers run from the repository root
@@ -412,23 +517,46 @@ def main(argv=None):
     from cnnsvm.pipeline import library_versions
 
     meta = {
-        "mode": mode, "command": "python benchmarks/perf.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu": U.cpu_model(), "cores": U.cores(),
-        "load_at_start": U.load_average(), "versions": library_versions(), "commit": U.git_commit(ROOT),
-        "config": {k: (v if not isinstance(v, dict) else {str(kk): vv for kk, vv in v.items()})
-                   for k, v in cfg.items()},
+        "mode": mode,
+        "command": "python benchmarks/perf.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpu": U.cpu_model(),
+        "cores": U.cores(),
+        "load_at_start": U.load_average(),
+        "versions": library_versions(),
+        "commit": U.git_commit(ROOT),
+        "config": {
+            k: (v if not isinstance(v, dict) else {str(kk): vv for kk, vv in v.items()}) for k, v in cfg.items()
+        },
         "data": data_arg,
     }
     results = U.Results(out / f"{stem}.json", meta)
     epochs = args.epochs or cfg["mnist_epochs"]
-    ctx = {"cfg": cfg, "work": work, "model_path": work / "mnist-hybrid.joblib", "data_path": args.data,
-           "results": results, "out": out, "skip_totals": args.skip_totals, "epochs": epochs, "svm": args.svm}
-    meta["mnist_hybrid"] = {"epochs": epochs, "svm": args.svm, "batch_size": 128,
-                            "patience": cfg["mnist_patience"], "architecture": "default", "augmentation": 1.0}
+    ctx = {
+        "cfg": cfg,
+        "work": work,
+        "model_path": work / "mnist-hybrid.joblib",
+        "data_path": args.data,
+        "results": results,
+        "out": out,
+        "skip_totals": args.skip_totals,
+        "epochs": epochs,
+        "svm": args.svm,
+    }
+    meta["mnist_hybrid"] = {
+        "epochs": epochs,
+        "svm": args.svm,
+        "batch_size": 128,
+        "patience": cfg["mnist_patience"],
+        "architecture": "default",
+        "augmentation": 1.0,
+    }
 
     est = estimate(cfg, sections=sections)
-    log(f"{mode} run of sections {', '.join(sections)}; expected duration on 2 idle cores: about "
-        f"{U.fmt_s(sum(est.values()))} (" + ", ".join(f"{k} {U.fmt_s(v)}" for k, v in est.items()) + ")")
+    log(
+        f"{mode} run of sections {', '.join(sections)}; expected duration on 2 idle cores: about "
+        f"{U.fmt_s(sum(est.values()))} (" + ", ".join(f"{k} {U.fmt_s(v)}" for k, v in est.items()) + ")"
+    )
     log(f"results go to {out / stem}.md and .json, after every section")
 
     data = load_mnist(args.data)
@@ -452,11 +580,12 @@ def main(argv=None):
         if name == "train" and "ms_per_image" in value:
             projected = estimate(cfg, value["ms_per_image"], sections=("mnist",))["mnist"]
             per_epoch = value["ms_per_image"] / 1000 * cfg["mnist_n"] * 0.9
-            log(f"measured {value['ms_per_image']:.2f} ms per training image: MNIST hybrid fit projected at "
-                f"{U.fmt_s(projected)} ({epochs} epochs of about {U.fmt_s(per_epoch)})")
+            log(
+                f"measured {value['ms_per_image']:.2f} ms per training image: MNIST hybrid fit projected at "
+                f"{U.fmt_s(projected)} ({epochs} epochs of about {U.fmt_s(per_epoch)})"
+            )
             if projected > 15 * 60 and not args.quick:
-                log("WARNING: that is over the 15-minute bar; is the machine busy? (load average "
-                    f"{U.load_average()})")
+                log(f"WARNING: that is over the 15-minute bar; is the machine busy? (load average {U.load_average()})")
     results.data["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     results.data["meta"]["load_at_end"] = U.load_average()
     results.data["meta"]["run_seconds"] = time.perf_counter() - t_all

@@ -100,23 +100,33 @@ def train(images, labels, *, epochs=12, batch_size=128, validation_fraction=0.1,
     val, tr = order[:n_val], order[n_val:]
     network = build_network(x.shape[1:], int(y.max()) + 1)
     model = keras.Sequential([build_augmentation(seed), network])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     timer = EpochTimer()
     callbacks = [
         timer,
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, patience // 2),
-                                          min_lr=1e-5),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, patience // 2), min_lr=1e-5),
     ]
     start = time.perf_counter()
-    history = model.fit(x[tr], y[tr], batch_size=batch_size, epochs=epochs, validation_data=(x[val], y[val]),
-                        callbacks=callbacks, shuffle=True, verbose=0)
+    history = model.fit(
+        x[tr],
+        y[tr],
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=(x[val], y[val]),
+        callbacks=callbacks,
+        shuffle=True,
+        verbose=0,
+    )
     fit_seconds = time.perf_counter() - start
     embedding = keras.Model(network.input, network.get_layer("embedding").output)
-    return {"network": network, "embedding": embedding, "epoch_times": timer.times,
-            "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
-            "fit_seconds": fit_seconds}
+    return {
+        "network": network,
+        "embedding": embedding,
+        "epoch_times": timer.times,
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "fit_seconds": fit_seconds,
+    }
 
 
 def main(argv=None):
@@ -127,8 +137,13 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args(argv)
     data = np.load(args.data)
-    result = train(data["x_train"][: args.n], data["y_train"][: args.n], epochs=args.epochs,
-                   batch_size=args.batch_size, patience=args.epochs)
+    result = train(
+        data["x_train"][: args.n],
+        data["y_train"][: args.n],
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        patience=args.epochs,
+    )
     times = result["epoch_times"]
     print("seconds per epoch:", " ".join(f"{t:.2f}" for t in times))
     proba = result["network"].predict(scale(data["x_test"]), batch_size=1024, verbose=0)

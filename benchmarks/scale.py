@@ -56,8 +56,14 @@ def grid_config(seeds, epochs):
     from cnnsvm.experiments.config import parse_experiment
     from cnnsvm.experiments.config_files import apply_overrides, read_config_file
 
-    overrides = [f"seeds={list(range(seeds))}", 'methods=["pca-svc", "hybrid"]', 'generic.architecture="small"',
-                 f"training.epochs={epochs}", "training.patience=2", 'name="digits-scale"']
+    overrides = [
+        f"seeds={list(range(seeds))}",
+        'methods=["pca-svc", "hybrid"]',
+        'generic.architecture="small"',
+        f"training.epochs={epochs}",
+        "training.patience=2",
+        'name="digits-scale"',
+    ]
     return parse_experiment(apply_overrides(read_config_file("builtin:digits"), overrides)), overrides
 
 
@@ -73,10 +79,19 @@ def run_grid(kind, workers, seeds, epochs, folder):
     seconds = time.perf_counter() - start
     acc = {(r["method"], r["seed"]): r["accuracy"] for r in run.results}
     generic = [g["fit_seconds"] for g in run.generic_results]
-    return {"executor": kind, "workers": 1 if kind == "serial" else workers, "threads": settings.worker_threads(),
-            "seconds": seconds, "tasks": len(run.ran), "overrides": overrides,
-            "pca_svc": [acc[("pca-svc", s)] for s in config.seeds], "hybrid": [acc[("hybrid", s)] for s in config.seeds],
-            "generic_fit_seconds": generic, "load_before": load_before, "load_after": load_average()}
+    return {
+        "executor": kind,
+        "workers": 1 if kind == "serial" else workers,
+        "threads": settings.worker_threads(),
+        "seconds": seconds,
+        "tasks": len(run.ran),
+        "overrides": overrides,
+        "pca_svc": [acc[("pca-svc", s)] for s in config.seeds],
+        "hybrid": [acc[("hybrid", s)] for s in config.seeds],
+        "generic_fit_seconds": generic,
+        "load_before": load_before,
+        "load_after": load_average(),
+    }
 
 
 def run_overhead(kind, workers, n_tasks, round_trips):
@@ -103,36 +118,51 @@ def run_overhead(kind, workers, n_tasks, round_trips):
             latencies.append(time.perf_counter() - t1)
         slots = ex.slots
     latencies.sort()
-    return {"executor": kind, "workers": 1 if kind == "serial" else workers, "slots": slots, "start_seconds": started,
-            "tasks": n_tasks, "batch_seconds": batch, "per_task_ms": 1000 * batch / n_tasks,
-            "round_trip_ms_median": 1000 * latencies[len(latencies) // 2], "round_trips": round_trips,
-            "load": load_average()}
+    return {
+        "executor": kind,
+        "workers": 1 if kind == "serial" else workers,
+        "slots": slots,
+        "start_seconds": started,
+        "tasks": n_tasks,
+        "batch_seconds": batch,
+        "per_task_ms": 1000 * batch / n_tasks,
+        "round_trip_ms_median": 1000 * latencies[len(latencies) // 2],
+        "round_trips": round_trips,
+        "load": load_average(),
+    }
 
 
 def write_report(out, meta, grid, overhead):
     lines = ["# Scaling out: serial against local workers, and the cost of each engine per task", ""]
-    lines += [f"Command: `{meta['command']}` (from the repository root), started {meta['started']}, "
-              f"finished {meta['finished']}.",
-              f"Machine: {meta['cpu']}, {meta['cores']['logical']} logical cores ({meta['cores']['usable']} usable), "
-              "**shared with another long training job and other tests during the whole run**: every time below "
-              "is an upper bound of what these settings take on an otherwise idle machine, and the comparison "
-              "between executors is only as fair as the load was even (load averages beside each row).",
-              f"Load average (1, 5, 15 min) at start {meta['load_start']}, at end {meta['load_end']}.",
-              "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + f". Commit: {meta['commit']}.",
-              ""]
+    lines += [
+        f"Command: `{meta['command']}` (from the repository root), started {meta['started']}, "
+        f"finished {meta['finished']}.",
+        f"Machine: {meta['cpu']}, {meta['cores']['logical']} logical cores ({meta['cores']['usable']} usable), "
+        "**shared with another long training job and other tests during the whole run**: every time below "
+        "is an upper bound of what these settings take on an otherwise idle machine, and the comparison "
+        "between executors is only as fair as the load was even (load averages beside each row).",
+        f"Load average (1, 5, 15 min) at start {meta['load_start']}, at end {meta['load_end']}.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + f". Commit: {meta['commit']}.",
+        "",
+    ]
     if grid:
         g0 = grid[0]
-        lines += ["## A multi-seed grid", "",
-                  f"The shipped digits comparison (`builtin:digits`, 1437 training / 360 test images, 16x16 inputs) "
-                  f"with `{' '.join('--set ' + o for o in g0['overrides'])}`: per seed one generic extractor (small "
-                  f"CNN, at most {meta['epochs']} epochs) and 2 cells (pca-svc, hybrid), {g0['tasks']} tasks in all. "
-                  "Each row ran the whole grid into a fresh run folder, in the order shown (serial first and last, "
-                  "to bracket the load); wall time is from the call of "
-                  "`run_comparison` to its return, engine start included. Workers: one task and "
-                  "cores // workers threads each.", "",
-                  "| executor | workers x threads | wall time | speed-up (mean serial / this) | tasks | pca-svc accuracy per seed | "
-                  "hybrid accuracy per seed | generic extractor fit, s (per seed) | load before / after |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## A multi-seed grid",
+            "",
+            f"The shipped digits comparison (`builtin:digits`, 1437 training / 360 test images, 16x16 inputs) "
+            f"with `{' '.join('--set ' + o for o in g0['overrides'])}`: per seed one generic extractor (small "
+            f"CNN, at most {meta['epochs']} epochs) and 2 cells (pca-svc, hybrid), {g0['tasks']} tasks in all. "
+            "Each row ran the whole grid into a fresh run folder, in the order shown (serial first and last, "
+            "to bracket the load); wall time is from the call of "
+            "`run_comparison` to its return, engine start included. Workers: one task and "
+            "cores // workers threads each.",
+            "",
+            "| executor | workers x threads | wall time | speed-up (mean serial / this) | tasks | "
+            "pca-svc accuracy per seed | "
+            "hybrid accuracy per seed | generic extractor fit, s (per seed) | load before / after |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         serials = [g["seconds"] for g in grid if g["executor"] == "serial"]
         serial = sum(serials) / len(serials) if serials else None  # mean of the serial runs
         for g in grid:
@@ -141,41 +171,67 @@ def write_report(out, meta, grid, overhead):
                 f"| {g['executor']} | {g['workers']} x {g['threads'] or 'all'} | {format_seconds(g['seconds'])} "
                 f"({g['seconds']:.1f} s) | {ratio} | {g['tasks']} | "
                 f"{', '.join(f'{a:.4f}' for a in g['pca_svc'])} | {', '.join(f'{a:.4f}' for a in g['hybrid'])} | "
-                f"{', '.join(f'{s:.1f}' for s in g['generic_fit_seconds'])} | {g['load_before']} / {g['load_after']} |")
+                f"{', '.join(f'{s:.1f}' for s in g['generic_fit_seconds'])} | {g['load_before']} / {g['load_after']} |"
+            )
         fits = {}
         for g in grid:
             fits.setdefault(g["executor"], []).extend(g["generic_fit_seconds"])
         mean_fit = ", ".join(f"{k} {sum(v) / len(v):.1f} s" for k, v in fits.items())
         parallel = [serial / g["seconds"] for g in grid if g["executor"] != "serial"] if serial else []
         if parallel:
-            verdict = ("no executor with 2 workers beat the serial run" if max(parallel) < 1 else
-                       f"the best executor with {grid[-1]['workers']} workers ran {max(parallel):.2f}x as fast as serial")
-            why = ("On 2 cores that other jobs already keep busy there is no idle core for a second worker to use; "
-                   "the executors pay off where workers bring cores of their own (a larger machine, a cluster), "
-                   "which this machine cannot show." if max(parallel) < 1 else
-                   "Two single-thread trainings side by side use 2 cores better than one two-thread training.")
-            lines += ["", f"Reading: {verdict}. Mean generic-extractor training (the bulk of each seed): {mean_fit}. "
-                      "A serial run trains one network at a time with every core; two workers train two networks "
-                      "side by side with one thread each, and each worker first imports TensorFlow. " + why]
+            verdict = (
+                "no executor with 2 workers beat the serial run"
+                if max(parallel) < 1
+                else f"the best executor with {grid[-1]['workers']} workers ran {max(parallel):.2f}x as fast as serial"
+            )
+            why = (
+                "On 2 cores that other jobs already keep busy there is no idle core for a second worker to use; "
+                "the executors pay off where workers bring cores of their own (a larger machine, a cluster), "
+                "which this machine cannot show."
+                if max(parallel) < 1
+                else "Two single-thread trainings side by side use 2 cores better than one two-thread training."
+            )
+            lines += [
+                "",
+                f"Reading: {verdict}. Mean generic-extractor training (the bulk of each seed): {mean_fit}. "
+                "A serial run trains one network at a time with every core; two workers train two networks "
+                "side by side with one thread each, and each worker first imports TensorFlow. " + why,
+            ]
         same = all(g["pca_svc"] == grid[0]["pca_svc"] for g in grid)
-        lines += ["", f"pca-svc accuracies identical across executors: **{'yes' if same else 'NO'}**. The hybrid's "
-                  "CNN is trained with multithreaded float reductions (and fewer threads per worker), so its "
-                  "accuracies may differ in the last digits between executors.", ""]
+        lines += [
+            "",
+            f"pca-svc accuracies identical across executors: **{'yes' if same else 'NO'}**. The hybrid's "
+            "CNN is trained with multithreaded float reductions (and fewer threads per worker), so its "
+            "accuracies may differ in the last digits between executors.",
+            "",
+        ]
     if overhead:
-        lines += ["## Engine overhead per task", "",
-                  f"{overhead[0]['tasks']} trivial tasks (`abs(i)`) submitted at once and drained, after one warm-up "
-                  f"task; then {overhead[0]['round_trips']} tasks one at a time (submit, wait for the result). "
-                  "Engine start (processes spawned, cluster up, until the warm-up task's result is back) is "
-                  "reported apart; it is paid once per command. Closing a Dask LocalCluster whose workers loaded "
-                  "TensorFlow adds about 4 s more (the nanny waits, then kills them), counted in the grid times.", "",
-                  "| executor | workers (slots) | engine start + first task, s | per task, batch of many (ms) | one task's round trip, "
-                  "median (ms) | load |", "|---|---|---|---|---|---|"]
+        lines += [
+            "## Engine overhead per task",
+            "",
+            f"{overhead[0]['tasks']} trivial tasks (`abs(i)`) submitted at once and drained, after one warm-up "
+            f"task; then {overhead[0]['round_trips']} tasks one at a time (submit, wait for the result). "
+            "Engine start (processes spawned, cluster up, until the warm-up task's result is back) is "
+            "reported apart; it is paid once per command. Closing a Dask LocalCluster whose workers loaded "
+            "TensorFlow adds about 4 s more (the nanny waits, then kills them), counted in the grid times.",
+            "",
+            "| executor | workers (slots) | engine start + first task, s | per task, batch of many (ms) | "
+            "one task's round trip, "
+            "median (ms) | load |",
+            "|---|---|---|---|---|---|",
+        ]
         for o in overhead:
-            lines.append(f"| {o['executor']} | {o['workers']} ({o['slots']}) | {o['start_seconds']:.2f} | "
-                         f"{o['per_task_ms']:.3f} | {o['round_trip_ms_median']:.2f} | {o['load']} |")
-        lines += ["", "A comparison's cells take seconds (digits) to tens of minutes (NHCD, MNIST), so an engine's "
-                  "per-task cost of milliseconds is negligible beside them; what counts is the engine's start and "
-                  "each worker's first TensorFlow import (seconds, once per worker process).", ""]
+            lines.append(
+                f"| {o['executor']} | {o['workers']} ({o['slots']}) | {o['start_seconds']:.2f} | "
+                f"{o['per_task_ms']:.3f} | {o['round_trip_ms_median']:.2f} | {o['load']} |"
+            )
+        lines += [
+            "",
+            "A comparison's cells take seconds (digits) to tens of minutes (NHCD, MNIST), so an engine's "
+            "per-task cost of milliseconds is negligible beside them; what counts is the engine's start and "
+            "each worker's first TensorFlow import (seconds, once per worker process).",
+            "",
+        ]
     (out / "scale.md").write_text("\n".join(lines))
 
 
@@ -184,8 +240,11 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--grid-executors", default="serial,dask,processes,serial",
-                        help="executors of the grid runs, in order; repeat one to bracket a changing load")
+    parser.add_argument(
+        "--grid-executors",
+        default="serial,dask,processes,serial",
+        help="executors of the grid runs, in order; repeat one to bracket a changing load",
+    )
     parser.add_argument("--overhead-executors", default="serial,processes,dask,ray")
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--round-trips", type=int, default=20)
@@ -195,9 +254,16 @@ def main(argv=None):
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"command": shlex.join(["python", "benchmarks/scale.py"] + list(argv if argv is not None else sys.argv[1:])),
-            "started": datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "load_start": load_average(), "cpu": cpu_model(),
-            "cores": cores(), "versions": library_versions(), "commit": git_commit(ROOT), "epochs": args.epochs}
+    meta = {
+        "command": shlex.join(["python", "benchmarks/scale.py"] + list(argv if argv is not None else sys.argv[1:])),
+        "started": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "load_start": load_average(),
+        "cpu": cpu_model(),
+        "cores": cores(),
+        "versions": library_versions(),
+        "commit": git_commit(ROOT),
+        "epochs": args.epochs,
+    }
     try:
         import distributed
 
@@ -225,8 +291,9 @@ def main(argv=None):
             grid.append(run_grid(kind, args.workers, args.seeds, args.epochs, Path(folder) / f"{i}-{kind}"))
             log(f"   {format_seconds(grid[-1]['seconds'])}")
     meta.update(finished=datetime.now().strftime("%Y-%m-%d %H:%M:%S"), load_end=load_average())
-    (out / "scale.json").write_text(json.dumps(to_jsonable({"meta": meta, "grid": grid, "overhead": overhead}),
-                                               indent=2) + "\n")
+    (out / "scale.json").write_text(
+        json.dumps(to_jsonable({"meta": meta, "grid": grid, "overhead": overhead}), indent=2) + "\n"
+    )
     write_report(out, meta, grid, overhead)
     log(f"wrote {out / 'scale.md'}")
 

@@ -56,19 +56,26 @@ def main():
     ap.add_argument("--schedule", default="cosine")
     ap.add_argument("--out", default=None)
     ap.add_argument("--save-extractor", default=None, help="joblib file for the trained (preprocessor, extractor)")
-    ap.add_argument("--only-default", action="store_true", help="C=10, gamma=scale only, with the extra confidence variants")
+    ap.add_argument(
+        "--only-default", action="store_true", help="C=10, gamma=scale only, with the extra confidence variants"
+    )
     ap.add_argument("--load-extractor", default=None, help="reuse a saved (preprocessor, extractor)")
-    ap.add_argument("--tta", default=None, metavar="VIEWS",
-                    help="only the default hybrid (temperature SVM + softmax mean), with test-time augmentation: "
-                         "probabilities averaged over the image and VIEWS random views (comma-separated counts)")
+    ap.add_argument(
+        "--tta",
+        default=None,
+        metavar="VIEWS",
+        help="only the default hybrid (temperature SVM + softmax mean), with test-time augmentation: "
+        "probabilities averaged over the image and VIEWS random views (comma-separated counts)",
+    )
     args = ap.parse_args()
 
     fit_parts, val_parts = [], []
     for name in SETS:
         split = load_split(f"npz:{args.data}/nhcd_{name}.npz?name={name}", test_size=0.2, random_state=0)
         train = split.train.with_light_ink()  # the test part is not used below
-        idx_fit, idx_val = train_test_split(np.arange(len(train)), test_size=0.15, stratify=train.labels,
-                                            random_state=args.seed)
+        idx_fit, idx_val = train_test_split(
+            np.arange(len(train)), test_size=0.15, stratify=train.labels, random_state=args.seed
+        )
         fit_parts.append(train.subset(idx_fit))
         val_parts.append(train.subset(idx_val))
     union = combine_datasets(fit_parts, name="generic")
@@ -93,8 +100,9 @@ def main():
         joblib.dump((prep, ext), args.save_extractor)
     # The extractor's own validation rows: the same split _validation_split draws (indices only).
     n_val = int(round(ext.validation_fraction * len(X_union)))
-    _, holdout_rows = train_test_split(np.arange(len(X_union)), test_size=n_val, stratify=union.labels,
-                                       random_state=args.seed)
+    _, holdout_rows = train_test_split(
+        np.arange(len(X_union)), test_size=n_val, stratify=union.labels, random_state=args.seed
+    )
     holdout = np.zeros(len(X_union), bool)
     holdout[holdout_rows] = True
     augment = build_augmentation(1.0, seed=args.seed + 1000)
@@ -106,11 +114,17 @@ def main():
                 json.dump(results, f, indent=1)
         return
 
-    results = {"epochs": args.epochs, "epochs_run": ext.n_epochs_, "schedule": args.schedule,
-               "seed": args.seed, "train_seconds": train_seconds,
-               "best_val_accuracy": max(ext.history_.get("val_accuracy", [0])), "sets": {}}
+    results = {
+        "epochs": args.epochs,
+        "epochs_run": ext.n_epochs_,
+        "schedule": args.schedule,
+        "seed": args.seed,
+        "train_seconds": train_seconds,
+        "best_val_accuracy": max(ext.history_.get("val_accuracy", [0])),
+        "sets": {},
+    }
     offset = 0
-    for part, val in zip(fit_parts, val_parts):
+    for part, val in zip(fit_parts, val_parts, strict=True):
         rows = slice(offset, offset + len(part))
         n_classes = part.n_classes
         X_fit = X_union[rows]
@@ -136,21 +150,27 @@ def main():
             if C == 10.0 and g == 1.0:
                 pred_cols = np.searchsorted(svc.classes_, pred)
                 out[f"{key}/generic-softmax-of-answer"] = selective_summary(
-                    y_val, pred, soft[np.arange(len(pred)), pred_cols])
+                    y_val, pred, soft[np.arange(len(pred)), pred_cols]
+                )
                 for where, Z_cal in (("cv-clean", None), ("augmented", Z_aug)):
                     if Z_cal is None:
-                        t = CalibratedClassifierCV(SVC(C=C, gamma=g * scale_gamma), method="temperature", cv=3,
-                                                   ensemble=False).fit(Z_fit, y_fit)
+                        t = CalibratedClassifierCV(
+                            SVC(C=C, gamma=g * scale_gamma), method="temperature", cv=3, ensemble=False
+                        ).fit(Z_fit, y_fit)
                     else:
                         t = CalibratedClassifierCV(FrozenEstimator(svc), method="temperature").fit(Z_cal, y_fit)
                     p = t.predict_proba(Z_val)
-                    out[f"{key}/temperature-{where}"] = selective_summary(y_val, t.classes_[p.argmax(1)], confidence_score(p))
+                    out[f"{key}/temperature-{where}"] = selective_summary(
+                        y_val, t.classes_[p.argmax(1)], confidence_score(p)
+                    )
                     mixed = 0.5 * (p + soft)
                     out[f"{key}/temperature-{where}+softmax-mean"] = selective_summary(
-                        y_val, t.classes_[mixed.argmax(1)], confidence_score(mixed))
+                        y_val, t.classes_[mixed.argmax(1)], confidence_score(mixed)
+                    )
             if g == 1.0:
-                cv = CalibratedClassifierCV(SVC(C=C, gamma=g * scale_gamma), method="sigmoid", cv=3,
-                                            ensemble=False).fit(Z_fit, y_fit)
+                cv = CalibratedClassifierCV(
+                    SVC(C=C, gamma=g * scale_gamma), method="sigmoid", cv=3, ensemble=False
+                ).fit(Z_fit, y_fit)
                 p = cv.predict_proba(Z_val)
                 out[f"{key}/proba-cv-clean"] = selective_summary(y_val, cv.classes_[p.argmax(1)], confidence_score(p))
                 cal = CalibratedClassifierCV(FrozenEstimator(svc), method="sigmoid").fit(Z_aug, y_fit)
@@ -160,7 +180,9 @@ def main():
                     svc_in = SVC(C=C, gamma=g * scale_gamma).fit(Z_fit[~h], y_fit[~h])
                     cal = CalibratedClassifierCV(FrozenEstimator(svc_in), method="sigmoid").fit(Z_fit[h], y_fit[h])
                     p = cal.predict_proba(Z_val)
-                    out[f"{key}/proba-holdout"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
+                    out[f"{key}/proba-holdout"] = selective_summary(
+                        y_val, cal.classes_[p.argmax(1)], confidence_score(p)
+                    )
             if args.only_default:
                 continue
             # The SVM and its calibration fitted on augmented views only (what a pipeline step
@@ -168,16 +190,18 @@ def main():
             scaler_a = StandardScaler().fit(F_aug)
             Za_fit, Za_val = scaler_a.transform(F_aug), scaler_a.transform(F_val)
             gamma_a = g / (Za_fit.shape[1] * Za_fit.var())
-            cal = CalibratedClassifierCV(SVC(C=C, gamma=gamma_a), method="sigmoid", cv=3,
-                                         ensemble=False).fit(Za_fit, y_fit)
+            cal = CalibratedClassifierCV(SVC(C=C, gamma=gamma_a), method="sigmoid", cv=3, ensemble=False).fit(
+                Za_fit, y_fit
+            )
             p = cal.predict_proba(Za_val)
             dec = cal.calibrated_classifiers_[0].estimator.decision_function(Za_val)
             out[f"{key}/augfit/proba-cv"] = selective_summary(y_val, cal.classes_[p.argmax(1)], confidence_score(p))
             out[f"{key}/augfit/margin"] = selective_summary(y_val, cal.classes_[p.argmax(1)], margin(dec))
         results["sets"][part.name] = out
         offset += len(part)
-        print(part.name, json.dumps({k: v for k, v in out.items() if isinstance(v, dict)}, indent=None)[:3000],
-              flush=True)
+        print(
+            part.name, json.dumps({k: v for k, v in out.items() if isinstance(v, dict)}, indent=None)[:3000], flush=True
+        )
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
@@ -191,25 +215,22 @@ def tta_study(args, ext, prep, X_union, fit_parts, val_parts, union):
     """
     counts = [int(c) for c in args.tta.split(",")]
     out, offset = {}, 0
-    for part, val in zip(fit_parts, val_parts):
+    for part, val in zip(fit_parts, val_parts, strict=True):
         rows = slice(offset, offset + len(part))
         offset += len(part)
         scaler = StandardScaler().fit(ext.transform(X_union[rows]))
         Z_fit = scaler.transform(ext.transform(X_union[rows]))
-        svm = CalibratedClassifierCV(SVC(C=10.0, gamma="scale"), method="temperature", cv=3,
-                                     ensemble=False).fit(Z_fit, part.labels)
+        svm = CalibratedClassifierCV(SVC(C=10.0, gamma="scale"), method="temperature", cv=3, ensemble=False).fit(
+            Z_fit, part.labels
+        )
         columns = offset_labels(union, part.name)
         X_val = prep.transform(val.images)
 
-        def blend(images):
-            F = ext.transform(images)
-            soft = ext.softmax_from_features(F)[:, columns]
-            soft /= soft.sum(axis=1, keepdims=True)
-            return 0.5 * svm.predict_proba(scaler.transform(F)) + 0.5 * soft
-
-        clean = blend(X_val)
-        res = {"n_val": len(val), "views=0": selective_summary(val.labels, svm.classes_[clean.argmax(1)],
-                                                                 confidence_score(clean))}
+        clean = _blend(ext, scaler, svm, columns, X_val)
+        res = {
+            "n_val": len(val),
+            "views=0": selective_summary(val.labels, svm.classes_[clean.argmax(1)], confidence_score(clean)),
+        }
         images = X_val.reshape(-1, 28, 28, 1)
         for strength in (0.5, 1.0):
             augment = build_augmentation(strength, seed=args.seed + 2000)
@@ -217,15 +238,31 @@ def tta_study(args, ext, prep, X_union, fit_parts, val_parts, union):
             for n in counts:
                 while done < n:
                     view = np.asarray(augment(images, training=True)).reshape(len(images), -1)
-                    total += blend(view)
+                    total += _blend(ext, scaler, svm, columns, view)
                     done += 1
                 p = total / (n + 1)
                 res[f"views={n},strength={strength:g}"] = selective_summary(
-                    val.labels, svm.classes_[p.argmax(1)], confidence_score(p))
+                    val.labels, svm.classes_[p.argmax(1)], confidence_score(p)
+                )
         out[part.name] = res
-        print(part.name, {k: (round(100 * v["accuracy"], 2), round(100 * v["aurc"], 3))
-                          for k, v in res.items() if isinstance(v, dict)}, flush=True)
+        print(
+            part.name,
+            {
+                k: (round(100 * v["accuracy"], 2), round(100 * v["aurc"], 3))
+                for k, v in res.items()
+                if isinstance(v, dict)
+            },
+            flush=True,
+        )
     return out
+
+
+def _blend(ext, scaler, svm, columns, images):
+    """What HybridPipeline.predict_proba computes: the mean of the SVM's probabilities and the softmax block."""
+    F = ext.transform(images)
+    soft = ext.softmax_from_features(F)[:, columns]
+    soft /= soft.sum(axis=1, keepdims=True)
+    return 0.5 * svm.predict_proba(scaler.transform(F)) + 0.5 * soft
 
 
 def offset_labels(union, name):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import re
 import shlex
@@ -55,8 +54,15 @@ def drawing_png(side=4000):
 
     image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
     s = side / 4000
-    points = [(2000 * s, 400 * s), (2800 * s, 900 * s), (2900 * s, 2000 * s), (2000 * s, 3600 * s),
-              (1100 * s, 2000 * s), (1200 * s, 900 * s), (2000 * s, 400 * s)]
+    points = [
+        (2000 * s, 400 * s),
+        (2800 * s, 900 * s),
+        (2900 * s, 2000 * s),
+        (2000 * s, 3600 * s),
+        (1100 * s, 2000 * s),
+        (1200 * s, 900 * s),
+        (2000 * s, 400 * s),
+    ]
     ImageDraw.Draw(image).line(points, fill=(0, 0, 0, 255), width=int(300 * s), joint="curve")
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
@@ -70,9 +76,15 @@ def build_model(workdir):
     digits = load_digits_dataset()
     model = make_hybrid(architecture="small", epochs=3, batch_size=64, verbose=0)
     model.fit(digits.images, digits.labels)
-    return save(model, Path(workdir) / "digits-hybrid.joblib", class_names=digits.class_names,
-                metadata={"dataset": {"name": "digits", "spec": f"npz:{workdir}/secret/digits.npz"},
-                          "command": f"cnnsvm train --out {workdir}/digits-hybrid.joblib"})
+    return save(
+        model,
+        Path(workdir) / "digits-hybrid.joblib",
+        class_names=digits.class_names,
+        metadata={
+            "dataset": {"name": "digits", "spec": f"npz:{workdir}/secret/digits.npz"},
+            "command": f"cnnsvm train --out {workdir}/digits-hybrid.joblib",
+        },
+    )
 
 
 def memory_kib(pid, field):
@@ -125,13 +137,15 @@ def main(argv=None):
     if not 1 <= args.clients <= 64 or not 1 <= args.waves <= 5:
         parser.error("--clients must be 1..64 and --waves 1..5 (a bounded test)")
     command = "python benchmarks/serve_limits.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    ).stdout.strip()
     png = drawing_png(args.side)
     with tempfile.TemporaryDirectory(prefix="cnnsvm-serve-limits-") as workdir:
         model = Path(args.model) if args.model else build_model(workdir)
-        server = Server(model, Path(workdir) / "server.log",
-                        extra_args=["--max-upload-mb", "8", *shlex.split(args.server_args)])
+        server = Server(
+            model, Path(workdir) / "server.log", extra_args=["--max-upload-mb", "8", *shlex.split(args.server_args)]
+        )
         with server:
             pid = server.process.pid
             rss_start = memory_kib(pid, "VmRSS")
@@ -193,14 +207,17 @@ def main(argv=None):
         f"| `/api/model` | no filesystem path | {'a path was found' if path_found else 'none found'} "
         f"({len(description):,} bytes) | {'yes' if ok_paths else 'NO'} |",
         "",
-        "Latency by answer: " + "; ".join(
+        "Latency by answer: "
+        + "; ".join(
             f"{k}: median {1000 * float(np.median(v)):.0f} ms, max {1000 * max(v):.0f} ms" for k, v in latencies.items()
-        ) + f". Wall time {wall:.1f} s.",
+        )
+        + f". Wall time {wall:.1f} s.",
         "",
         f"Commit {commit}; CPU {cpu_model()}, {os.cpu_count()} cores, load average "
         f"{load_avg[0]:.2f} / {load_avg[1]:.2f} / {load_avg[2]:.2f} when the load started (the machine was "
         "shared with a training run: latencies are upper bounds); "
-        + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
+        + ", ".join(f"{k} {v}" for k, v in versions().items())
+        + ".",
         "",
         "Before these limits, the issue measured 3.5 GiB resident for the same 32 uploads.",
         "",

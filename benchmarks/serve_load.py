@@ -48,8 +48,18 @@ STROKES = {
     "7": [[(70, 50), (210, 50), (110, 240)]],
     "0": [[(140, 40), (200, 80), (210, 160), (140, 240), (80, 160), (80, 80), (140, 40)]],
 }
-VERSIONED = ("cnnsvm", "fastapi", "starlette", "uvicorn", "httpx", "tensorflow", "keras", "scikit-learn",
-             "numpy", "pillow")
+VERSIONED = (
+    "cnnsvm",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "tensorflow",
+    "keras",
+    "scikit-learn",
+    "numpy",
+    "pillow",
+)
 
 
 def drawing_payloads():
@@ -80,14 +90,22 @@ def build_model(spec, workdir, mnist_path):
         digits = load_digits()
         images = (digits.images * 255 / 16).round().astype(np.uint8)
         model = make_pca_svc(n_components=20).fit(images, digits.target)
-        return save(model, Path(workdir) / "digits-pca-svc.joblib", class_names=names,
-                    metadata={"dataset": "sklearn digits (1,797 images, 8x8)"})
+        return save(
+            model,
+            Path(workdir) / "digits-pca-svc.joblib",
+            class_names=names,
+            metadata={"dataset": "sklearn digits (1,797 images, 8x8)"},
+        )
     if spec == "mnist-hybrid":
         data = np.load(mnist_path)
         print("training the mnist-hybrid model (5 epochs, 10,000 images)...", flush=True)
         model = make_hybrid(epochs=5).fit(data["x_train"][:10000], data["y_train"][:10000])
-        return save(model, Path(workdir) / "mnist-hybrid.joblib", class_names=names,
-                    metadata={"dataset": "MNIST (first 10,000 training images)"})
+        return save(
+            model,
+            Path(workdir) / "mnist-hybrid.joblib",
+            class_names=names,
+            metadata={"dataset": "MNIST (first 10,000 training images)"},
+        )
     path = Path(spec)
     if not path.exists():
         raise SystemExit(f"error: model file {path} not found (or use digits-pca-svc / mnist-hybrid)")
@@ -115,8 +133,18 @@ class Server:
 
     def __enter__(self):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        command = [sys.executable, "-m", "cnnsvm.serve", "--model", str(self.model_path),
-                   "--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
+        command = [
+            sys.executable,
+            "-m",
+            "cnnsvm.serve",
+            "--model",
+            str(self.model_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *self.extra_args,
+        ]
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.startup_timeout
@@ -198,8 +226,14 @@ def load_test(url, payloads, *, requests, clients, max_seconds, warmup=10, timeo
     for thread in threads:
         thread.join(timeout=max_seconds + timeout + 5)
     wall = time.perf_counter() - start
-    return {"latencies": latencies, "errors": errors, "sent": len(latencies) + sum(errors.values()),
-            "wall_s": wall, "wrong": wrong[0], "stopped_by_time": stopped[0]}
+    return {
+        "latencies": latencies,
+        "errors": errors,
+        "sent": len(latencies) + sum(errors.values()),
+        "wall_s": wall,
+        "wrong": wrong[0],
+        "stopped_by_time": stopped[0],
+    }
 
 
 def versions():
@@ -254,8 +288,7 @@ def report(rows, args, command):
         "",
         "Machine and versions:",
         "",
-        f"- CPU: {cpu_model()}, {os.cpu_count()} cores (`os.cpu_count()`); {platform.system()} "
-        f"{platform.release()}",
+        f"- CPU: {cpu_model()}, {os.cpu_count()} cores (`os.cpu_count()`); {platform.system()} {platform.release()}",
         "- " + ", ".join(f"{k} {v}" for k, v in versions().items()),
         "",
         "Command (from the repository root):",
@@ -289,8 +322,9 @@ def main(argv=None):
             path = build_model(spec, workdir, args.mnist)
             with Server(path, Path(workdir) / f"server-{len(rows)}.log") as server:
                 print(f"{spec}: {args.requests} requests, {args.clients} clients -> {server.url}", flush=True)
-                result = load_test(server.url, payloads, requests=args.requests, clients=args.clients,
-                                   max_seconds=args.max_seconds)
+                result = load_test(
+                    server.url, payloads, requests=args.requests, clients=args.clients, max_seconds=args.max_seconds
+                )
             rows.append((Path(str(spec)).stem if Path(str(spec)).exists() else spec, model_summary(path), result))
     text = report(rows, args, command.strip())
     print(text)

@@ -9,14 +9,32 @@ import pytest
 from PIL import Image
 
 from cnnsvm.cli import main
+from cnnsvm.data import load_split
 from cnnsvm.pipeline import load, read_metadata, sidecar_path
 
 
 @pytest.fixture(scope="module")
 def pca_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "pca.joblib"
-    assert main(["train", "--data", "digits", "--method", "pca-svc", "--out", str(path),
-                 "--image-size", "8", "--components", "30", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "digits",
+                "--method",
+                "pca-svc",
+                "--out",
+                str(path),
+                "--image-size",
+                "8",
+                "--components",
+                "30",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return path
 
 
@@ -40,18 +58,62 @@ def test_train_records_the_run(pca_model, capsys):
 def test_train_hybrid_and_cnn_end_to_end(tmp_path, capsys):
     for method in ("hybrid", "cnn"):
         out = tmp_path / f"{method}.joblib"
-        code = main(["train", "--data", "digits", "--method", method, "--out", str(out), "--epochs", "3",
-                     "--architecture", "small", "--image-size", "16", "--quiet"])
+        code = main(
+            [
+                "train",
+                "--data",
+                "digits",
+                "--method",
+                method,
+                "--out",
+                str(out),
+                "--epochs",
+                "3",
+                "--architecture",
+                "small",
+                "--image-size",
+                "16",
+                "--quiet",
+            ]
+        )
         assert code == 0 and out.exists() and sidecar_path(out).exists()
         printed = capsys.readouterr().out
         assert f"{method} on digits: test accuracy" in printed
         accuracy = float(printed.split("test accuracy ")[1].split()[0])
+        # The printed accuracy is the exported model's, on the split the sidecar records
+        # (a model saved before its final fit, or scored on other data, would differ).
+        meta = read_metadata(out)["metadata"]
+        assert accuracy == pytest.approx(meta["test_accuracy"], abs=5e-5)
+        test = load_split("digits", test_size=meta["dataset"]["test_size"], random_state=meta["dataset"]["seed"]).test
+        model = load(out)
+        assert model.score(test.with_light_ink().images, test.labels) == pytest.approx(meta["test_accuracy"])
         assert accuracy > 0.5
     # the hybrid blends the CNN's softmax into its probabilities unless told not to
     assert load(tmp_path / "hybrid.joblib").softmax_weight_ == 0.5
     out = tmp_path / "svm-alone.joblib"
-    assert main(["train", "--data", "digits", "--method", "hybrid", "--out", str(out), "--epochs", "1",
-                 "--architecture", "small", "--image-size", "16", "--softmax-weight", "0", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "digits",
+                "--method",
+                "hybrid",
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--architecture",
+                "small",
+                "--image-size",
+                "16",
+                "--softmax-weight",
+                "0",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert load(out).softmax_weight_ == 0.0
 
 
@@ -106,7 +168,10 @@ def test_predict_kaggle_csv_writes_a_submission_without_overwriting(pca_model, t
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "--data", "npz:/no/such/file.npz", "--method", "pca-svc", "--out", "{tmp}/m.joblib"], "not found|No such|does not exist"),
+        (
+            ["train", "--data", "npz:/no/such/file.npz", "--method", "pca-svc", "--out", "{tmp}/m.joblib"],
+            "not found|No such|does not exist",
+        ),
         (["train", "--data", "bogus:x", "--method", "pca-svc", "--out", "{tmp}/m.joblib"], "unknown"),
         (["predict", "--model", "{tmp}/missing.joblib", "x.png"], "not found"),
         (["predict", "--model", "{model}", "{tmp}/corrupt.png"], "corrupt.png"),
@@ -139,7 +204,9 @@ def test_train_refuses_to_overwrite_without_force(pca_model, capsys):
 def test_console_script_reports_errors_without_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "cnnsvm.cli", "predict", "--model", str(tmp_path / "none.joblib"), "a.png"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "not found" in proc.stderr
@@ -166,16 +233,55 @@ def test_predict_on_a_kaggle_csv_of_the_trained_size_is_exactly_model_predict(tm
     train.to_csv(tmp_path / "train.csv", index=False)
     test.to_csv(tmp_path / "test.csv", index=False)
     model_path = tmp_path / "kaggle.joblib"
-    assert main(["train", "--data", f"csv:{tmp_path / 'train.csv'}", "--method", "pca-svc", "--out", str(model_path),
-                 "--components", "30", "--quiet"]) == 0
-    assert main(["predict", "--model", str(model_path), str(tmp_path / "test.csv"),
-                 "--submission", str(tmp_path / "submission.csv")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                f"csv:{tmp_path / 'train.csv'}",
+                "--method",
+                "pca-svc",
+                "--out",
+                str(model_path),
+                "--components",
+                "30",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(model_path),
+                str(tmp_path / "test.csv"),
+                "--submission",
+                str(tmp_path / "submission.csv"),
+            ]
+        )
+        == 0
+    )
     written = pd.read_csv(tmp_path / "submission.csv")["Label"].to_numpy()
     expected = load(model_path).predict(read_kaggle_test(tmp_path / "test.csv"))
     assert np.array_equal(written, expected)  # no crop, no re-framing: 100 %, not "80 % agreement"
     assert "cropped" not in capsys.readouterr().err
-    assert main(["predict", "--model", str(model_path), str(tmp_path / "test.csv"), "--reject-threshold", "0.5",
-                 "--submission", str(tmp_path / "other.csv")]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(model_path),
+                str(tmp_path / "test.csv"),
+                "--reject-threshold",
+                "0.5",
+                "--submission",
+                str(tmp_path / "other.csv"),
+            ]
+        )
+        == 2
+    )
     assert "needs a digit for every image" in capsys.readouterr().err
 
 
@@ -247,28 +353,45 @@ def test_quiet_start_drops_tensorflow_log_lines_but_not_cnnsvm_messages(pca_mode
     import os
 
     other = _renamed_digits(tmp_path, list("abcdefghij"))
-    command = [sys.executable, "-m", "cnnsvm.cli", "evaluate", "--model", str(pca_model), "--data", other,
-               "--classes", "by-index"]
+    command = [
+        sys.executable,
+        "-m",
+        "cnnsvm.cli",
+        "evaluate",
+        "--model",
+        str(pca_model),
+        "--data",
+        other,
+        "--classes",
+        "by-index",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     quiet = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert quiet.returncode == 0, quiet.stderr
     assert "warning: the data names its classes differently" in quiet.stderr  # cnnsvm's own warning stays
     assert not re.search(r"^[IWE]\d{4} |absl::InitializeLog|cuInit", quiet.stderr, re.MULTILINE), quiet.stderr
     # a level the user set is left alone: TensorFlow speaks again
-    loud = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                          env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"})
+    loud = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"}
+    )
     assert loud.returncode == 0 and re.search(r"^I\d{4} ", loud.stderr, re.MULTILINE), loud.stderr
 
 
 def test_stderr_filter_passes_everything_but_tensorflow_log_lines():
     from cnnsvm._quiet import NOISE
 
-    noise = [b"I0000 00:00:1795274598.005101    3754 port.cc:153] oneDNN custom operations are on.\n",
-             b"W0000 00:00:1.5  12 cuda_dnn.cc:8] something\n",
-             b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
-             b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
-             b"appropriate compiler flags.\n"]
-    kept = [b"cnnsvm evaluate: warning: the data names its classes differently\n", b"Traceback (most recent call last):\n",
-            b"I like this line\n", b"E0000 00:00:1.5  12 real_error.cc:1] kept: errors obey the log level\n"]
+    noise = [
+        b"I0000 00:00:1795274598.005101    3754 port.cc:153] oneDNN custom operations are on.\n",
+        b"W0000 00:00:1.5  12 cuda_dnn.cc:8] something\n",
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+        b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+        b"appropriate compiler flags.\n",
+    ]
+    kept = [
+        b"cnnsvm evaluate: warning: the data names its classes differently\n",
+        b"Traceback (most recent call last):\n",
+        b"I like this line\n",
+        b"E0000 00:00:1.5  12 real_error.cc:1] kept: errors obey the log level\n",
+    ]
     assert all(NOISE.match(line) for line in noise)
     assert not any(NOISE.match(line) for line in kept)

@@ -25,8 +25,7 @@ def _parts(model, images):
 def test_softmax_from_features_is_the_networks_softmax(fitted_hybrid, digits_split):
     extractor = fitted_hybrid.named_steps["cnn"]
     x = fitted_hybrid.named_steps["preprocess"].transform(digits_split.test.images[:40])
-    np.testing.assert_allclose(extractor.softmax_from_features(extractor.transform(x)), extractor.softmax(x),
-                               atol=1e-5)
+    np.testing.assert_allclose(extractor.softmax_from_features(extractor.transform(x)), extractor.softmax(x), atol=1e-5)
     with pytest.raises(ValueError, match="shape"):
         extractor.softmax_from_features(np.zeros((3, 5)))
 
@@ -49,8 +48,12 @@ def test_weight_zero_is_the_svm_alone(fitted_hybrid, digits_split):
     assert plain.softmax_weight_ == 0.0 and plain.head_columns_ is None
     svm_proba, _ = _parts(plain, images)
     np.testing.assert_allclose(plain.predict_proba(images), svm_proba)
-    np.testing.assert_array_equal(plain.predict(images), plain.named_steps["svm"].predict(
-        plain.named_steps["scale"].transform(extractor.transform(plain.named_steps["preprocess"].transform(images)))))
+    np.testing.assert_array_equal(
+        plain.predict(images),
+        plain.named_steps["svm"].predict(
+            plain.named_steps["scale"].transform(extractor.transform(plain.named_steps["preprocess"].transform(images)))
+        ),
+    )
 
 
 def test_a_frozen_extractor_blends_only_with_a_label_offset(fitted_hybrid, digits_split):
@@ -111,7 +114,8 @@ def test_generic_extractor_labels_map_by_offset(digits_split):
         labels = train.labels[keep] - (0 if name == "low" else 5)
         sets.append(ImageDataset(train.images[keep], labels, [f"{name}{k}" for k in range(5)], name=name))
     generic, combined, _ = train_generic_extractor(
-        sets, dict(architecture="small", epochs=2, batch_size=64), image_size=16, random_state=0)
+        sets, dict(architecture="small", epochs=2, batch_size=64), image_size=16, random_state=0
+    )
     offset, n_classes = part_of(combined.extra["parts"], "high")
     assert (offset, n_classes) == (5, 5)
     extractor = extractor_of(generic)

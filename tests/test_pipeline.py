@@ -47,7 +47,7 @@ def test_frozen_extractor_is_not_retrained(digits_split):
     keep = train.labels < 5
     model.fit(train.images[keep], train.labels[keep])
     after = ext.network_.get_weights()
-    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     assert list(ext.classes_) == list(range(10))
     assert list(model.classes_) == [0, 1, 2, 3, 4]
     # clone keeps the frozen, fitted extractor (cross-validation reuses it)
@@ -70,8 +70,9 @@ def test_pipelines_work_in_grid_search(digits_split):
 
 def test_save_load_round_trip_gives_identical_predictions(tmp_path, fitted_hybrid, digits_split):
     test = digits_split.test
-    path = save(fitted_hybrid, tmp_path / "m.joblib", class_names=[f"d{i}" for i in range(10)],
-                metadata={"dataset": "digits"})
+    path = save(
+        fitted_hybrid, tmp_path / "m.joblib", class_names=[f"d{i}" for i in range(10)], metadata={"dataset": "digits"}
+    )
     loaded, meta = load(path, return_metadata=True)
     assert np.array_equal(loaded.predict(test.images), fitted_hybrid.predict(test.images))
     assert np.array_equal(loaded.predict_proba(test.images), fitted_hybrid.predict_proba(test.images))
@@ -160,3 +161,11 @@ def test_the_model_knows_its_ink_and_the_sidecar_says_it(tmp_path, digits_split)
         # either polarity is read right by either model (ink="auto" tells each image's polarity)
         for images in (test.images, 255 - test.images):
             assert model.score(images, test.labels) > 0.95
+
+
+def test_persistence_functions_are_still_importable_from_pipeline():
+    import cnnsvm.persistence as persistence
+    import cnnsvm.pipeline as pipeline
+
+    for name in ("save", "load", "read_metadata", "sidecar_path", "sign_model", "library_versions", "MODEL_KEY_ENV"):
+        assert getattr(pipeline, name) is getattr(persistence, name)

@@ -91,8 +91,9 @@ def test_pinned_sha256(tmp_path, fitted_pca_svc):
         load(path, sha256="abc")
 
 
-@pytest.mark.parametrize("attack", ["stale sidecar", "pinned hash", "signed with another key",
-                                    "unsigned under a key", "old signature"])
+@pytest.mark.parametrize(
+    "attack", ["stale sidecar", "pinned hash", "signed with another key", "unsigned under a key", "old signature"]
+)
 def test_a_payload_with_side_effects_never_runs_when_a_check_fails(attack, tmp_path, fitted_pca_svc):
     marker = tmp_path / "marker.txt"
     path = save(fitted_pca_svc, tmp_path / "m.joblib", key="the owner's key")
@@ -137,10 +138,21 @@ def test_format_1_files_still_load_as_light_ink_models(tmp_path, fitted_pca_svc)
     path = tmp_path / "v1.joblib"
     path.write_bytes(buffer.getvalue())
     meta = read_metadata(save(fitted_pca_svc, tmp_path / "v2.joblib"))
-    meta.update(format_version=1, payload={"file": path.name, "bytes": len(buffer.getvalue()),
-                                           "sha256": hashlib.sha256(buffer.getvalue()).hexdigest()})
-    meta["input"] = {"image_shape": [8, 8], "model_size": 8, "ink": "light", "fill_fraction": 1.0,
-                     "pixel_range": "0..255 (or 0..1 floats)"}
+    meta.update(
+        format_version=1,
+        payload={
+            "file": path.name,
+            "bytes": len(buffer.getvalue()),
+            "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+        },
+    )
+    meta["input"] = {
+        "image_shape": [8, 8],
+        "model_size": 8,
+        "ink": "light",
+        "fill_fraction": 1.0,
+        "pixel_range": "0..255 (or 0..1 floats)",
+    }
     sidecar_path(path).write_text(json.dumps(meta))
     loaded = load(path)
     assert loaded.named_steps["preprocess"].ink == "light" and loaded.named_steps["preprocess"].ink_ == "light"

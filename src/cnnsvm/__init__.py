@@ -5,7 +5,8 @@ The main entry points:
 - :mod:`cnnsvm.data` loads labelled image sets (``load_dataset("digits")``) and splits them;
 - :func:`cnnsvm.pipeline.make_hybrid`, :func:`~cnnsvm.pipeline.make_pca_svc` and
   :func:`~cnnsvm.pipeline.make_cnn` build the three methods as scikit-learn estimators;
-- :func:`cnnsvm.pipeline.save` and :func:`~cnnsvm.pipeline.load` export and verify models.
+- :func:`cnnsvm.persistence.save` and :func:`~cnnsvm.persistence.load` export and verify models
+  (also importable from :mod:`cnnsvm.pipeline`).
 """
 
 import os as _os

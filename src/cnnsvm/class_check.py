@@ -58,7 +58,7 @@ def match_classes(model_classes, model_names, data, *, mode="check", names_given
     names = [str(n) for n in model_names] if model_names is not None else [str(c) for c in classes]
     if len(names) != len(classes):
         raise DataError(f"the model file names {len(names)} classes but the model has {len(classes)}")
-    model_name = dict(zip(classes, names))
+    model_name = dict(zip(classes, names, strict=True))
     warnings = []
     if mode == "by-name":
         index_of = {name: c for c, name in model_name.items()}
@@ -74,9 +74,13 @@ def match_classes(model_classes, model_names, data, *, mode="check", names_given
             mapping[i] = index_of.get(name, -1)
         n_names = max(classes) + 1
         relabelled = ImageDataset(
-            data.images, mapping[data.labels],
+            data.images,
+            mapping[data.labels],
             [model_name.get(c, f"(class {c})") for c in range(n_names)],
-            name=data.name, ink=data.ink, source=data.source, extra=dict(data.extra),
+            name=data.name,
+            ink=data.ink,
+            source=data.source,
+            extra=dict(data.extra),
         )
         return relabelled, warnings
     unknown = sorted(set(np.unique(data.labels).tolist()) - set(classes))

@@ -9,24 +9,45 @@ import time
 from pathlib import Path
 
 from cnnsvm.exceptions import CnnsvmError
+from cnnsvm.ink import INK_CHOICES
 
 EXIT_ERROR = 2
 
 
 def _add_train(sub):
     p = sub.add_parser("train", help="train one method on a dataset, report its test accuracy and export it")
-    p.add_argument("--data", required=True, help="dataset spec: digits, mnist:PATH, idx:DIR, folder:DIR, csv:PATH, npz:PATH")
-    p.add_argument("--method", required=True, choices=["hybrid", "pca-svc", "cnn", "mlp"],
-                   help="hybrid (CNN features + SVC), pca-svc, cnn (softmax CNN) or mlp (dense net on pixels)")
+    p.add_argument(
+        "--data", required=True, help="dataset spec: digits, mnist:PATH, idx:DIR, folder:DIR, csv:PATH, npz:PATH"
+    )
+    p.add_argument(
+        "--method",
+        required=True,
+        choices=["hybrid", "pca-svc", "cnn", "mlp"],
+        help="hybrid (CNN features + SVC), pca-svc, cnn (softmax CNN) or mlp (dense net on pixels)",
+    )
     p.add_argument("--out", required=True, help="model file to write (a .json sidecar is written beside it)")
     p.add_argument("--force", action="store_true", help="overwrite an existing model file")
-    p.add_argument("--epochs", type=int, default=30, help="CNN epochs: the length of the learning-rate schedule (default 30)")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="time budget of CNN training: the schedule is shortened to end within it")
-    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"], default="auto",
-                   help="CNN training precision; auto: mixed where the hardware has native 16-bit math (default)")
-    p.add_argument("--schedule", choices=["cosine", "plateau"], default="cosine",
-                   help="learning-rate schedule: warm-up + cosine decay (default) or reduce on plateau")
+    p.add_argument(
+        "--epochs", type=int, default=30, help="CNN epochs: the length of the learning-rate schedule (default 30)"
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="time budget of CNN training: the schedule is shortened to end within it",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+        default="auto",
+        help="CNN training precision; auto: mixed where the hardware has native 16-bit math (default)",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=["cosine", "plateau"],
+        default="cosine",
+        help="learning-rate schedule: warm-up + cosine decay (default) or reduce on plateau",
+    )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--architecture", default=None, help="CNN preset: default, article, small")
     p.add_argument("--augmentation", type=float, default=1.0, help="augmentation strength, 0 turns it off")
@@ -34,11 +55,19 @@ def _add_train(sub):
     p.add_argument("--C", type=float, default=10.0, help="SVC regularisation (hybrid, pca-svc)")
     p.add_argument("--components", type=int, default=50, help="PCA components (pca-svc)")
     p.add_argument("--svm", choices=["exact", "approx", "auto"], default="exact", help="SVM solver (hybrid)")
-    p.add_argument("--calibration", choices=["temperature", "sigmoid"], default="temperature",
-                   help="how SVM decision values become probabilities (hybrid, pca-svc; default temperature)")
-    p.add_argument("--softmax-weight", type=_softmax_weight, default="auto",
-                   help="hybrid: weight of the CNN's own softmax blended into the SVM's probabilities, 0..1 "
-                        "(default auto: 0.5, the mean; 0: the SVM alone)")
+    p.add_argument(
+        "--calibration",
+        choices=["temperature", "sigmoid"],
+        default="temperature",
+        help="how SVM decision values become probabilities (hybrid, pca-svc; default temperature)",
+    )
+    p.add_argument(
+        "--softmax-weight",
+        type=_softmax_weight,
+        default="auto",
+        help="hybrid: weight of the CNN's own softmax blended into the SVM's probabilities, 0..1 "
+        "(default auto: 0.5, the mean; 0: the SVM alone)",
+    )
     p.add_argument("--test-size", type=float, default=0.2, help="test share where the set has no official split")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the augmentation")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -63,33 +92,57 @@ def _add_evaluate(sub):
     p.add_argument("--split", choices=["test", "train", "all"], default="test")
     p.add_argument("--test-size", type=float, default=None, help="default: the one recorded with the model")
     p.add_argument("--seed", type=int, default=None, help="default: the one recorded with the model")
-    p.add_argument("--reject-threshold", type=float, default=None,
-                   help="also report accuracy and rejection rate with this reject threshold")
-    p.add_argument("--classes", choices=["check", "by-name", "by-index"], default="check",
-                   help="how the data's classes relate to the model's: 'check' (default) refuses a set whose "
-                        "class names differ from the model's; 'by-name' matches classes by name; "
-                        "'by-index' scores by class index anyway, with a warning")
+    p.add_argument(
+        "--reject-threshold",
+        type=float,
+        default=None,
+        help="also report accuracy and rejection rate with this reject threshold",
+    )
+    p.add_argument(
+        "--classes",
+        choices=["check", "by-name", "by-index"],
+        default="check",
+        help="how the data's classes relate to the model's: 'check' (default) refuses a set whose "
+        "class names differ from the model's; 'by-name' matches classes by name; "
+        "'by-index' scores by class index anyway, with a warning",
+    )
     _add_model_sha256(p)
 
 
 def _add_model_sha256(p):
-    p.add_argument("--model-sha256", default=None, metavar="HEX",
-                   help="refuse the model file unless its SHA-256 is this (pins one known file)")
+    p.add_argument(
+        "--model-sha256",
+        default=None,
+        metavar="HEX",
+        help="refuse the model file unless its SHA-256 is this (pins one known file)",
+    )
 
 
 def _add_predict(sub):
     p = sub.add_parser("predict", help="predict image files or a Kaggle test CSV")
     p.add_argument("--model", required=True)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (png, jpg, bmp, gif) or one Kaggle test .csv")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="image files (png, jpg, bmp, gif) or one Kaggle test .csv"
+    )
     polarity = p.add_mutually_exclusive_group()
-    polarity.add_argument("--ink", choices=["auto", "light", "dark"], default="auto",
-                          help="stroke polarity of the images (default: guess from the border)")
-    polarity.add_argument("--invert", action="store_true", help="same as --ink dark: dark strokes on a light background")
-    p.add_argument("--no-crop", action="store_true",
-                   help="do not crop image files to their ink (arrays of the trained size are never cropped)")
+    polarity.add_argument(
+        "--ink",
+        choices=INK_CHOICES,
+        default="auto",
+        help="stroke polarity of the images (default: guess from the border)",
+    )
+    polarity.add_argument(
+        "--invert", action="store_true", help="same as --ink dark: dark strokes on a light background"
+    )
+    p.add_argument(
+        "--no-crop",
+        action="store_true",
+        help="do not crop image files to their ink (arrays of the trained size are never cropped)",
+    )
     p.add_argument("--top-k", type=int, default=1, help="print the k most probable classes")
-    p.add_argument("--reject-threshold", type=float, default=0.0,
-                   help="flag answers whose probability is below this as rejected")
+    p.add_argument(
+        "--reject-threshold", type=float, default=0.0, help="flag answers whose probability is below this as rejected"
+    )
     p.add_argument("--submission", default=None, help="with a Kaggle test CSV: write ImageId,Label here")
     p.add_argument("--force", action="store_true", help="overwrite an existing submission file")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
@@ -97,29 +150,49 @@ def _add_predict(sub):
 
 
 def _add_demo(sub):
-    p = sub.add_parser("demo", help="run every method (SVC+PCA, both CNNs, the hybrid and its ablations) on the embedded digits")
+    p = sub.add_parser(
+        "demo", help="run every method (SVC+PCA, both CNNs, the hybrid and its ablations) on the embedded digits"
+    )
     p.add_argument("--out", default=None, help="run directory (default: a new folder under ./runs)")
     p.add_argument("--epochs", type=int, default=None, help="override the CNN epochs of the demo")
 
 
 def _add_executor_args(p):
     g = p.add_argument_group("where the tasks run (default: the file's [executor] table, else serial)")
-    g.add_argument("--executor", choices=["serial", "processes", "dask", "ray"], default=None,
-                   help="serial: this process; processes: a local pool; dask, ray: their engines (extras "
-                        "cnnsvm[dask], cnnsvm[ray])")
-    g.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="worker processes of a local pool or cluster (default: the cores); with --address "
-                        "(dask): wait for N workers")
-    g.add_argument("--address", default=None, metavar="ADDR",
-                   help="join a running Dask scheduler (tcp://host:8786) or Ray cluster (ray://host:10001)")
+    g.add_argument(
+        "--executor",
+        choices=["serial", "processes", "dask", "ray"],
+        default=None,
+        help="serial: this process; processes: a local pool; dask, ray: their engines (extras "
+        "cnnsvm[dask], cnnsvm[ray])",
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes of a local pool or cluster (default: the cores); with --address "
+        "(dask): wait for N workers",
+    )
+    g.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="join a running Dask scheduler (tcp://host:8786) or Ray cluster (ray://host:10001)",
+    )
 
 
 def _add_compare(sub):
     p = sub.add_parser("compare", help="run a comparison experiment file (TOML)")
     p.add_argument("config")
     p.add_argument("--out", default=None, help="run directory (default: runs/<name>); an existing one is resumed")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a configuration value, e.g. --set datasets.0.spec=npz:other.npz")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a configuration value, e.g. --set datasets.0.spec=npz:other.npz",
+    )
     _add_executor_args(p)
 
 
@@ -132,18 +205,39 @@ def _add_study(sub):
 
 
 def _add_serve(sub):
-    p = sub.add_parser("serve", help="draw a character in the browser and see what the model reads")
-    p.add_argument("--model", required=True, metavar="FILE")
+    add_serve_arguments(sub.add_parser("serve", help="draw a character in the browser and see what the model reads"))
+
+
+def add_serve_arguments(p):
+    """The options of ``cnnsvm serve``, shared with ``python -m cnnsvm.serve``."""
+    p.add_argument(
+        "--model", required=True, metavar="FILE", help="model file exported by cnnsvm (with its .json sidecar)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--max-upload-mb", type=float, default=2.0)
-    p.add_argument("--reject-threshold", type=float, default=0.5)
-    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
-                   help="also answer requests whose Host header is NAME (repeatable; default: loopback "
-                        "names and the --host address only, against DNS rebinding); '*' allows any")
-    p.add_argument("--max-in-flight", type=int, default=1, metavar="N",
-                   help="images decoded and classified at once (default 1); up to --max-queue more wait, "
-                        "beyond that requests get 503 at once")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--max-upload-mb", type=float, default=2.0, help="largest upload in MB (default 2)")
+    p.add_argument(
+        "--reject-threshold",
+        type=float,
+        default=0.5,
+        help="below this top probability the answer is 'not sure' (default 0.5)",
+    )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host header is NAME (repeatable; default: loopback "
+        "names and the --host address only, against DNS rebinding); '*' allows any",
+    )
+    p.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=1,
+        metavar="N",
+        help="images decoded and classified at once (default 1); up to --max-queue more wait, "
+        "beyond that requests get 503 at once",
+    )
     p.add_argument("--max-queue", type=int, default=16, metavar="N", help="requests waiting for a slot (default 16)")
     _add_model_sha256(p)
 
@@ -151,8 +245,12 @@ def _add_serve(sub):
 def _add_sign(sub):
     p = sub.add_parser("sign", help="sign a model file you trust with the key in CNNSVM_MODEL_KEY (HMAC-SHA256)")
     p.add_argument("--model", required=True, metavar="FILE")
-    p.add_argument("--model-sha256", default=None, metavar="HEX",
-                   help="refuse to sign unless the model file has this SHA-256 (e.g. the one its author published)")
+    p.add_argument(
+        "--model-sha256",
+        default=None,
+        metavar="HEX",
+        help="refuse to sign unless the model file has this SHA-256 (e.g. the one its author published)",
+    )
 
 
 def build_parser():
@@ -165,8 +263,7 @@ def build_parser():
 
     parser.add_argument("--version", action="version", version=f"cnnsvm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_evaluate, _add_predict, _add_demo, _add_compare, _add_study, _add_serve,
-                _add_sign):
+    for add in (_add_train, _add_evaluate, _add_predict, _add_demo, _add_compare, _add_study, _add_serve, _add_sign):
         add(sub)
     return parser
 
@@ -190,9 +287,15 @@ def cmd_train(args):
         log(f"  train: {train.describe()}\n  test:  {test.describe()}")
     params = {"image_size": args.image_size, "random_state": args.seed}
     if args.method in ("hybrid", "cnn"):
-        params.update(epochs=args.epochs, batch_size=args.batch_size, augmentation=args.augmentation,
-                      max_minutes=args.max_minutes, precision=args.precision, schedule=args.schedule,
-                      verbose=verbose)
+        params.update(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            augmentation=args.augmentation,
+            max_minutes=args.max_minutes,
+            precision=args.precision,
+            schedule=args.schedule,
+            verbose=verbose,
+        )
         if args.architecture:
             params["architecture"] = args.architecture
     if args.method == "hybrid":
@@ -204,17 +307,25 @@ def cmd_train(args):
         model.fit(train.images, train.labels)
     with Stage("evaluate on the test split", verbose):
         scores = evaluate_model(model, test)
-    print(f"{args.method} on {split.name}: test accuracy {scores['accuracy']:.4f} "
-          f"(macro-F1 {scores['macro_f1']:.4f}, {len(test)} images), fit {format_seconds(fit_stage.elapsed)}")
+    print(
+        f"{args.method} on {split.name}: test accuracy {scores['accuracy']:.4f} "
+        f"(macro-F1 {scores['macro_f1']:.4f}, {len(test)} images), fit {format_seconds(fit_stage.elapsed)}"
+    )
     recorded = {k: v for k, v in params.items() if k != "verbose"}
     save(
         model,
         out,
         class_names=[train.class_names[int(c)] for c in model.classes_],
         metadata={
-            "dataset": {"spec": args.data, "name": split.name, "official_split": split.official,
-                        "test_size": args.test_size, "seed": args.seed,
-                        "n_train": len(train), "n_test": len(test)},
+            "dataset": {
+                "spec": args.data,
+                "name": split.name,
+                "official_split": split.official,
+                "test_size": args.test_size,
+                "seed": args.seed,
+                "n_train": len(train),
+                "n_test": len(test),
+            },
             "params": recorded,
             "precision": precision_of(model),
             "test_accuracy": scores["accuracy"],
@@ -235,7 +346,7 @@ def cmd_evaluate(args):
     from cnnsvm.classifiers.reject import predict_with_reject
     from cnnsvm.data import load_split
     from cnnsvm.experiments.metrics import evaluate_model, format_confusion
-    from cnnsvm.pipeline import load
+    from cnnsvm.persistence import load
 
     model, meta = load(args.model, return_metadata=True, sha256=args.model_sha256)
     recorded = meta.get("metadata", {}).get("dataset", {})
@@ -245,13 +356,22 @@ def cmd_evaluate(args):
     if args.split == "all":
         from cnnsvm.data import ImageDataset
 
-        data = ImageDataset(np.concatenate([split.train.images, split.test.images]),
-                            np.concatenate([split.train.labels, split.test.labels]),
-                            split.train.class_names, name=split.name, ink=split.train.ink)
+        data = ImageDataset(
+            np.concatenate([split.train.images, split.test.images]),
+            np.concatenate([split.train.labels, split.test.labels]),
+            split.train.class_names,
+            name=split.name,
+            ink=split.train.ink,
+        )
     else:
         data = split.test if args.split == "test" else split.train
-    data, notes = match_classes(model.classes_, meta.get("class_names"), data, mode=args.classes,
-                                names_given=meta.get("class_names_given", True))
+    data, notes = match_classes(
+        model.classes_,
+        meta.get("class_names"),
+        data,
+        mode=args.classes,
+        names_given=meta.get("class_names_given", True),
+    )
     for note in notes:
         print(f"cnnsvm evaluate: {note}", file=sys.stderr)
     scores = evaluate_model(model, data)
@@ -260,40 +380,47 @@ def cmd_evaluate(args):
     print("\nclassification report:\n" + scores["report"])
     print("confusion matrix:\n" + format_confusion(scores["confusion"], data.class_names))
     if args.reject_threshold is not None:
-        labels, confidence, accepted = predict_with_reject(model, data.with_light_ink().images,
-                                                           args.reject_threshold, return_accepted=True)
+        labels, confidence, accepted = predict_with_reject(
+            model, data.with_light_ink().images, args.reject_threshold, return_accepted=True
+        )
         acc = float(np.mean(labels[accepted].astype(int) == data.labels[accepted])) if accepted.any() else float("nan")
-        print(f"\nreject threshold {args.reject_threshold}: rejected {1 - accepted.mean():.2%}, "
-              f"accuracy on accepted {acc:.4f}")
+        print(
+            f"\nreject threshold {args.reject_threshold}: rejected {1 - accepted.mean():.2%}, "
+            f"accuracy on accepted {acc:.4f}"
+        )
     return 0
 
 
 def cmd_predict(args):
     from cnnsvm.data import read_image_file, read_kaggle_test, write_kaggle_submission
     from cnnsvm.inference import is_model_shaped, predict_arrays, predict_images
-    from cnnsvm.pipeline import load
+    from cnnsvm.persistence import load
 
     model, meta = load(args.model, return_metadata=True, sha256=args.model_sha256)
     names = meta.get("class_names")
     csvs = [p for p in args.inputs if p.lower().endswith(".csv")]
     ink = "dark" if args.invert else args.ink
-    options = dict(class_names=names, ink=ink, top_k=args.top_k, threshold=args.reject_threshold,
-                   include_model_input=False)
+    options = dict(
+        class_names=names, ink=ink, top_k=args.top_k, threshold=args.reject_threshold, include_model_input=False
+    )
     if csvs:
         if len(args.inputs) != 1:
             raise CnnsvmError("give either one Kaggle test CSV or image files, not both")
         if args.submission and args.reject_threshold > 0:
-            raise CnnsvmError("--reject-threshold cannot be used with --submission: a Kaggle submission needs "
-                              "a digit for every image")
+            raise CnnsvmError(
+                "--reject-threshold cannot be used with --submission: a Kaggle submission needs a digit for every image"
+            )
         images = read_kaggle_test(csvs[0])
         sources = [f"{csvs[0]}:{i + 1}" for i in range(len(images))]
         if is_model_shaped(model, images):  # in-distribution arrays: exactly model.predict
             predict = predict_arrays
         else:
             h, w = meta.get("input", {}).get("image_shape") or ("?", "?")
-            print(f"cnnsvm predict: note: the CSV's {images.shape[1]}x{images.shape[2]} images are not the "
-                  f"{h}x{w} images the model was trained on; each is cropped to its ink and re-framed",
-                  file=sys.stderr)
+            print(
+                f"cnnsvm predict: note: the CSV's {images.shape[1]}x{images.shape[2]} images are not the "
+                f"{h}x{w} images the model was trained on; each is cropped to its ink and re-framed",
+                file=sys.stderr,
+            )
             predict, images = predict_images, list(images)
             options["crop"] = not args.no_crop
     else:
@@ -311,14 +438,16 @@ def cmd_predict(args):
         path = write_kaggle_submission([r["label"] for r in results], args.submission, overwrite=args.force)
         print(f"wrote {len(results)} predictions to {path}")
         return 0
-    for source, r in zip(sources, results):
+    for source, r in zip(sources, results, strict=True):
         if args.json:
             print(json.dumps({"input": source, **r}, ensure_ascii=False))
             continue
         if r["rejected"]:
             best = r["top"][0]
-            print(f"{source}\t-\t(not sure)\t{r['probability']:.4f}  (rejected; best guess {best['label']} "
-                  f"{best['class_name']})")
+            print(
+                f"{source}\t-\t(not sure)\t{r['probability']:.4f}  (rejected; best guess {best['label']} "
+                f"{best['class_name']})"
+            )
         else:
             print(f"{source}\t{r['label']}\t{r['class_name']}\t{r['probability']:.4f}")
         for alt in r["top"][1:]:
@@ -336,34 +465,54 @@ def cmd_demo(args):
 def cmd_compare(args):
     from cnnsvm.experiments.compare import run_comparison_file
 
-    run_comparison_file(args.config, out=args.out, overrides=args.set, executor=args.executor,
-                        workers=args.workers, address=args.address)
+    run_comparison_file(
+        args.config,
+        out=args.out,
+        overrides=args.set,
+        executor=args.executor,
+        workers=args.workers,
+        address=args.address,
+    )
     return 0
 
 
 def cmd_study(args):
     from cnnsvm.experiments.study import run_study_file
 
-    run_study_file(args.config, out=args.out, overrides=args.set, executor=args.executor, workers=args.workers,
-                   address=args.address)
+    run_study_file(
+        args.config,
+        out=args.out,
+        overrides=args.set,
+        executor=args.executor,
+        workers=args.workers,
+        address=args.address,
+    )
     return 0
 
 
 def cmd_serve(args):
+    """Run the server with the options of :func:`add_serve_arguments`; returns 0 when it stops."""
     try:
         from cnnsvm.serve import run_server
     except ImportError as exc:
         raise CnnsvmError(str(exc)) from exc
 
-    run_server(args.model, host=args.host, port=args.port,
-               max_upload_bytes=int(args.max_upload_mb * 1_000_000),
-               reject_threshold=args.reject_threshold, allowed_hosts=args.allowed_host,
-               max_in_flight=args.max_in_flight, max_queue=args.max_queue, model_sha256=args.model_sha256)
+    run_server(
+        args.model,
+        host=args.host,
+        port=args.port,
+        max_upload_bytes=int(args.max_upload_mb * 1_000_000),
+        reject_threshold=args.reject_threshold,
+        allowed_hosts=args.allowed_host,
+        max_in_flight=args.max_in_flight,
+        max_queue=args.max_queue,
+        model_sha256=args.model_sha256,
+    )
     return 0
 
 
 def cmd_sign(args):
-    from cnnsvm.pipeline import sign_model
+    from cnnsvm.persistence import sign_model
 
     sidecar = sign_model(args.model, sha256=args.model_sha256)
     print(f"signed {args.model}: {sidecar} now carries an HMAC-SHA256 signature made with CNNSVM_MODEL_KEY")
@@ -419,8 +568,7 @@ def _run(args):
         if args.command not in ("serve",) and time.perf_counter() - start > 60:
             from cnnsvm.progress import format_seconds
 
-            print(f"cnnsvm {args.command}: finished in {format_seconds(time.perf_counter() - start)}",
-                  file=sys.stderr)
+            print(f"cnnsvm {args.command}: finished in {format_seconds(time.perf_counter() - start)}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

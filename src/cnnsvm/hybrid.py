@@ -70,8 +70,17 @@ class HybridPipeline(Pipeline):
         ``softmax_weight_`` is 0).
     """
 
-    def __init__(self, steps, *, softmax_weight="auto", label_offset=None, extractor_step="cnn",
-                 transform_input=None, memory=None, verbose=False):
+    def __init__(
+        self,
+        steps,
+        *,
+        softmax_weight="auto",
+        label_offset=None,
+        extractor_step="cnn",
+        transform_input=None,
+        memory=None,
+        verbose=False,
+    ):
         super().__init__(steps, transform_input=transform_input, memory=memory, verbose=verbose)
         self.softmax_weight = softmax_weight
         self.label_offset = label_offset
@@ -120,11 +129,14 @@ class HybridPipeline(Pipeline):
             if weight > 0 and columns is None:
                 raise ConfigError(
                     "softmax_weight > 0, but the extractor's softmax cannot be matched to this pipeline's classes: "
-                    + ("give label_offset (the extractor's label of class 0) for a frozen extractor trained on "
-                       "several datasets" if frozen and self.label_offset is None else
-                       f"the extractor was trained on labels {_span(extractor.classes_)}, which do not include "
-                       f"the classifier's {_span(classes)}"
-                       + (f" + label_offset {self.label_offset}" if self.label_offset else ""))
+                    + (
+                        "give label_offset (the extractor's label of class 0) for a frozen extractor trained on "
+                        "several datasets"
+                        if frozen and self.label_offset is None
+                        else f"the extractor was trained on labels {_span(extractor.classes_)}, which do not include "
+                        f"the classifier's {_span(classes)}"
+                        + (f" + label_offset {self.label_offset}" if self.label_offset else "")
+                    )
                     + ", or set softmax_weight=0 (the SVM alone)"
                 )
         if weight > 0 and not hasattr(self.steps[-1][1], "predict_proba"):

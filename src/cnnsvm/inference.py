@@ -18,11 +18,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from cnnsvm._json import to_jsonable
 from cnnsvm.classifiers.selective import residual_within
 from cnnsvm.data.pixels import check_pixels
 from cnnsvm.data.preprocessing import prepare_image
 from cnnsvm.exceptions import DataError
-from cnnsvm.pipeline import find_preprocessor
+from cnnsvm.ink import INK_CHOICES
+from cnnsvm.model_structure import find_preprocessor
 
 
 def prepare_for_model(model, images, *, ink="auto", crop=True):
@@ -31,7 +33,7 @@ def prepare_for_model(model, images, *, ink="auto", crop=True):
     Parameters
     ----------
     model : Pipeline
-        A model from :func:`cnnsvm.pipeline.load` (its first step is an ImagePreprocessor).
+        A model from :func:`cnnsvm.persistence.load` (its first step is an ImagePreprocessor).
     images : list of ndarray of shape (height, width)
         Pixels under the pixel contract: integers 0..255 or floats in [0, 1].
     ink : {"auto", "light", "dark"}
@@ -49,9 +51,7 @@ def prepare_for_model(model, images, *, ink="auto", crop=True):
         raise DataError("this model has no image preprocessing step; pass it arrays shaped like its training data")
     height, width = prep.input_shape_
     size = max(height, width)
-    prepared = [
-        prepare_image(img, size, ink=ink, crop=crop, fill_fraction=prep.fill_fraction_) for img in images
-    ]
+    prepared = [prepare_image(img, size, ink=ink, crop=crop, fill_fraction=prep.fill_fraction_) for img in images]
     batch = np.stack(prepared)
     if (height, width) != (size, size):  # non-square training images: centre-crop the padded square
         top, left = (size - height) // 2, (size - width) // 2
@@ -69,8 +69,9 @@ def model_view(model, batch):
     return flat.reshape(len(flat), side, side)
 
 
-def predict_images(model, images, *, class_names=None, ink="auto", crop=True, top_k=5, threshold=0.0,
-                   include_model_input=True):
+def predict_images(
+    model, images, *, class_names=None, ink="auto", crop=True, top_k=5, threshold=0.0, include_model_input=True
+):
     """Classify free-form images.
 
     Parameters
@@ -106,8 +107,7 @@ def is_model_shaped(model, images):
     return prep is not None and images.ndim == 3 and tuple(images.shape[1:]) == tuple(prep.input_shape_)
 
 
-def predict_arrays(model, images, *, class_names=None, ink="auto", top_k=5, threshold=0.0,
-                   include_model_input=False):
+def predict_arrays(model, images, *, class_names=None, ink="auto", top_k=5, threshold=0.0, include_model_input=False):
     """Classify images of the model's training size as they are: the labels are exactly ``model.predict``'s.
 
     Parameters
@@ -129,9 +129,11 @@ def predict_arrays(model, images, *, class_names=None, ink="auto", top_k=5, thre
     prep = find_preprocessor(model)
     if not is_model_shaped(model, images):
         shape = np.asarray(images).shape
-        raise DataError(f"images of shape {shape} are not shaped like this model's training images "
-                        f"{getattr(prep, 'input_shape_', None)}; use predict_images for free-form images")
-    if ink not in ("auto", "light", "dark"):
+        raise DataError(
+            f"images of shape {shape} are not shaped like this model's training images "
+            f"{getattr(prep, 'input_shape_', None)}; use predict_images for free-form images"
+        )
+    if ink not in INK_CHOICES:
         raise DataError(f"ink must be 'auto', 'light' or 'dark'; got {ink!r}")
     images = check_pixels(images)
     if ink != "auto" and ink != getattr(prep, "ink_", "light"):
@@ -152,21 +154,18 @@ def _results(model, batch, class_names, top_k, threshold, include_model_input):
     labels, proba = _predict_and_proba(model, batch)
     classes = np.asarray(model.classes_)
     names = list(class_names) if class_names is not None else [str(c) for c in classes]
-    index = {_plain(c): i for i, c in enumerate(classes)}
+    index = {to_jsonable(c): i for i, c in enumerate(classes)}
     view = model_view(model, batch) if include_model_input else [None] * len(batch)
     results = []
-    for label, row, seen in zip(labels, proba, view):
+    for label, row, seen in zip(labels, proba, view, strict=True):
         order = np.argsort(row)[::-1][: max(1, int(top_k))]
-        top = [
-            {"label": _plain(classes[i]), "class_name": names[i], "probability": float(row[i])}
-            for i in order
-        ]
-        chosen = index[_plain(label)]
+        top = [{"label": to_jsonable(classes[i]), "class_name": names[i], "probability": float(row[i])} for i in order]
+        chosen = index[to_jsonable(label)]
         probability = float(row[chosen])
         # 1 - probability as the other classes' sum: exact where the probability rounds to 1.0
         rejected = not bool(residual_within(np.delete(row, chosen).sum(), threshold))
         result = {
-            "label": None if rejected else _plain(label),
+            "label": None if rejected else to_jsonable(label),
             "class_name": None if rejected else names[chosen],
             "probability": probability,
             "rejected": rejected,
@@ -176,7 +175,3 @@ def _results(model, batch, class_names, top_k, threshold, include_model_input):
             result["model_input"] = seen
         results.append(result)
     return results
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value

@@ -1,11 +1,13 @@
-"""Progress lines for long work: stages with elapsed time, epochs with an ETA."""
+"""Progress lines for long work: stages with their elapsed time.
+
+The per-epoch lines of CNN training (with an ETA) come from
+:class:`cnnsvm.features.callbacks.EpochProgress`; this module imports no TensorFlow.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-
-import keras
 
 
 def format_seconds(seconds):
@@ -23,34 +25,6 @@ def format_seconds(seconds):
 def log(message, stream=None):
     """Print one progress line, flushed at once."""
     print(message, file=stream or sys.stderr, flush=True)
-
-
-class EpochProgress(keras.callbacks.Callback):
-    """Print one line per epoch: metrics, time per epoch and the ETA of the remaining epochs."""
-
-    def __init__(self, label="cnn", stream=None):
-        super().__init__()
-        self.label = label
-        self.stream = stream
-
-    def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
-        self._epochs = self.params.get("epochs", 0)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        now = time.perf_counter()
-        done = epoch + 1
-        per_epoch = (now - self._start) / done
-        metrics = " ".join(f"{k}={v:.4f}" for k, v in (logs or {}).items() if k != "learning_rate")
-        eta = per_epoch * (self._epochs - done)
-        log(
-            f"[{self.label}] epoch {done}/{self._epochs} {metrics} "
-            f"({format_seconds(now - self._epoch_start)}/epoch, ETA {format_seconds(eta)} at most)",
-            self.stream,
-        )
 
 
 class Stage:

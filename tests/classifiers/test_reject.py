@@ -92,8 +92,11 @@ def test_a_reject_label_that_is_a_class_is_refused():
         predict_with_reject(model, X, 0.9, reject_label=-1)
     with pytest.raises(ConfigError, match="is one of the classes"):
         RejectOptionClassifier(LogisticRegression(), reject_label=1).fit(X, np.array([-1, 1])[y])
-    labels = RejectOptionClassifier(LogisticRegression(), threshold=0.9, reject_label=0).fit(
-        X, np.array([-1, 1])[y]).predict(X)
+    labels = (
+        RejectOptionClassifier(LogisticRegression(), threshold=0.9, reject_label=0)
+        .fit(X, np.array([-1, 1])[y])
+        .predict(X)
+    )
     assert set(np.unique(labels)) == {-1, 0, 1}
 
 

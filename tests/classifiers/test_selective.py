@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from cnnsvm.classifiers.selective import (
-    confidence_score,
-    residual_probability,
     accuracy_at_coverage,
     aurc,
+    confidence_score,
     rejection_for_reliability,
+    residual_probability,
     risk_coverage_curve,
     selective_summary,
 )

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import make_classification
 
 from cnnsvm.classifiers import KernelSVC, make_svm
@@ -17,7 +18,7 @@ def test_auto_solver_switches_on_size():
 
 def test_make_svm_options():
     assert make_svm("exact", probability=False).__class__.__name__ == "SVC"
-    assert make_svm("exact").__class__.__name__ == "CalibratedClassifierCV"
+    assert isinstance(make_svm("exact"), CalibratedClassifierCV)
     with pytest.raises(ConfigError):
         make_svm("fast")
     with pytest.raises(ConfigError, match="rbf"):
@@ -49,3 +50,31 @@ def test_temperature_calibration_keeps_the_svm_ranking():
     assert 0 < correct.sum() < len(correct)
     assert areas["temperature"] <= 1.05 * margin
     assert areas["temperature"] < 0.5 * areas["sigmoid"]
+
+
+def test_linear_c_of_the_approximation_is_explicit():
+    X, y = make_classification(n_samples=300, n_features=8, n_informative=5, n_classes=3, random_state=0)
+    default = KernelSVC(solver="approx", C=20.0, n_components=60, probability=False).fit(X, y)
+    assert default.linear_C_ == 2.0  # C / 10, the benchmarked rule
+    assert default.estimator_.steps[-1][1].C == 2.0
+    chosen = KernelSVC(solver="approx", C=20.0, linear_C=0.05, n_components=60, probability=False).fit(X, y)
+    assert chosen.estimator_.steps[-1][1].C == 0.05
+    # A different penalty gives a different linear model.
+    assert not np.allclose(default.decision_function(X), chosen.decision_function(X))
+    assert make_svm("approx", linear_C=0.5).linear_C == 0.5
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"C": 0}, "C must be a number > 0"),
+        ({"linear_C": -1.0}, "linear_C"),
+        ({"n_components": 1.5}, "n_components"),
+        ({"gamma": "wide"}, "gamma must be .scale."),
+        ({"auto_threshold": True}, "auto_threshold"),
+    ],
+)
+def test_kernel_svc_refuses_bad_parameters_before_fitting(params, message):
+    X, y = make_classification(n_samples=60, n_features=5, random_state=0)
+    with pytest.raises(ConfigError, match=message):
+        KernelSVC(**params).fit(X, y)

@@ -23,12 +23,7 @@ def _raw_png(width, height, payload=b"\x00" * 8):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(payload))
-        + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(payload)) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("fmt,ext", [("PNG", "png"), ("BMP", "bmp"), ("GIF", "gif"), ("JPEG", "jpg")])
@@ -161,8 +156,16 @@ def test_zero_size_image_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "name,expected",
-    [("a.PNG", True), ("b.JpEg", True), ("c.gif", True), ("d.bmp", True), (".DS_Store", False),
-     ("Thumbs.db", False), ("._a.png", False), ("labels.csv", False)],
+    [
+        ("a.PNG", True),
+        ("b.JpEg", True),
+        ("c.gif", True),
+        ("d.bmp", True),
+        (".DS_Store", False),
+        ("Thumbs.db", False),
+        ("._a.png", False),
+        ("labels.csv", False),
+    ],
 )
 def test_is_image_filename(name, expected):
     assert is_image_filename(name) is expected

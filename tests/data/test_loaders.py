@@ -91,8 +91,10 @@ def test_load_mnist_npz_and_split_passthrough(tmp_path):
     path = tmp_path / "mnist.npz"
     np.savez(
         path,
-        x_train=_light_images(10), y_train=np.arange(10, dtype=np.uint8),
-        x_test=_light_images(4, seed=1), y_test=np.arange(4, dtype=np.uint8),
+        x_train=_light_images(10),
+        y_train=np.arange(10, dtype=np.uint8),
+        x_test=_light_images(4, seed=1),
+        y_test=np.arange(4, dtype=np.uint8),
     )
     data = load_dataset(f"mnist:{path}?name=m2&ink=dark")
     assert isinstance(data, DatasetSplit) and data.official

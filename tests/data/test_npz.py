@@ -106,9 +106,7 @@ def test_split_layout(tmp_path):
 
 def test_split_labels_share_one_mapping(tmp_path):
     path = tmp_path / "both.npz"
-    np.savez(
-        path, x_train=_strokes(2), y_train=np.array([5, 9]), x_test=_strokes(2), y_test=np.array([9, 7])
-    )
+    np.savez(path, x_train=_strokes(2), y_train=np.array([5, 9]), x_test=_strokes(2), y_test=np.array([9, 7]))
     split = load_npz(path)
     assert split.class_names == ["5", "7", "9"]
     np.testing.assert_array_equal(split.train.labels, [0, 2])

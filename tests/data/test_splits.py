@@ -35,7 +35,7 @@ def test_split_is_stratified_and_disjoint():
 def test_images_stay_with_their_labels():
     ds = _dataset()
     split = train_test_split_dataset(ds)
-    lookup = {i: lab for i, lab in zip(sorted(_ids(ds)), ds.labels)}
+    lookup = {i: lab for i, lab in zip(sorted(_ids(ds)), ds.labels, strict=True)}
     for part in (split.train, split.test):
         ids = part.images[:, 0, 0].astype(int) + 256 * part.images[:, 0, 1].astype(int)
         assert [lookup[i] for i in ids] == part.labels.tolist()

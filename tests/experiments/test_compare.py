@@ -30,16 +30,28 @@ def test_run_fills_every_cell(full_run):
         assert set(acc[dataset]) == set(METHODS)
         for method in METHODS:
             assert 0.0 <= acc[dataset][method]["mean"] <= 1.0
+        # The bars are unmistakable: the SVC on PCA reads them all. A label or ink mix-up
+        # between the two datasets (beta is dark ink) would not. (The tiny mlp and the
+        # one-epoch CNNs are too short-trained here for a bound.)
+        assert acc[dataset]["pca-svc"]["mean"] >= 0.95
     table = (out / "tables" / "accuracy.md").read_text().splitlines()
     assert table[2].startswith(
-        "| dataset | mlp | pca-svc | cnn-article | cnn | hybrid | hybrid-svm | hybrid-noaug | generic-softmax |")
+        "| dataset | mlp | pca-svc | cnn-article | cnn | hybrid | hybrid-svm | hybrid-noaug | generic-softmax |"
+    )
     rows = [line for line in table if line.startswith(("| alpha", "| beta"))]
     assert len(rows) == 2 and all("-" not in row.split("|", 2)[2] for row in rows)
     csv_lines = (out / "tables" / "accuracy.csv").read_text().splitlines()
     assert csv_lines[0] == "dataset," + ",".join(METHODS)
     assert len(csv_lines) == 3
-    for metric in ("macro_f1", "fit_seconds", "predict_ms_per_image", "rejection_for_full_reliability",
-                   "rejection_for_999", "aurc", "accuracy_at_95"):
+    for metric in (
+        "macro_f1",
+        "fit_seconds",
+        "predict_ms_per_image",
+        "rejection_for_full_reliability",
+        "rejection_for_999",
+        "aurc",
+        "accuracy_at_95",
+    ):
         assert (out / "tables" / f"{metric}.md").exists() and (out / "tables" / f"{metric}.csv").exists()
     for dataset in DATASETS:
         assert (out / "plots" / f"{dataset}_risk_coverage.png").read_bytes()[:8] == PNG
@@ -172,8 +184,9 @@ def test_several_seeds_give_mean_std_and_mcnemar(full_run, data_dir, tmp_path):
     shutil.copytree(full_run["out"], tmp_path / "seeds")
     config = parse_experiment(experiment_data(data_dir, methods=["pca-svc", "hybrid"], seeds=[0, 1]))
     run = run_comparison(config, out=tmp_path / "seeds", verbose=False)
-    assert sorted(run.ran) == sorted(["generic/augmented/seed1"] + [f"{d}/{m}/seed1" for d in DATASETS
-                                                                    for m in ("pca-svc", "hybrid")])
+    assert sorted(run.ran) == sorted(
+        ["generic/augmented/seed1"] + [f"{d}/{m}/seed1" for d in DATASETS for m in ("pca-svc", "hybrid")]
+    )
     results = json.loads((tmp_path / "seeds" / "results.json").read_text())
     cell = results["metrics"]["accuracy"]["alpha"]["hybrid"]
     assert cell["n"] == 2 and cell["seeds"] == [0, 1] and cell["std"] is not None
@@ -181,7 +194,8 @@ def test_several_seeds_give_mean_std_and_mcnemar(full_run, data_dir, tmp_path):
     assert cell["std"] == pytest.approx(np.std(cell["values"], ddof=1))
     tests = results["significance"]["tests"]
     assert {(t["dataset"], t["other"], t["seed"]) for t in tests} == {
-        (d, "pca-svc", s) for d in DATASETS for s in (0, 1)}
+        (d, "pca-svc", s) for d in DATASETS for s in (0, 1)
+    }
     for t in tests:
         assert 0.0 < t["p_value"] <= 1.0
         assert t["hybrid_only"] + t["other_only"] + t["both_right"] + t["both_wrong"] == t["n"]
@@ -204,6 +218,6 @@ def test_cli_compare_resumes_and_reports_errors(full_run, data_dir, tmp_path, ca
     assert main(["compare", str(path), "--out", str(full_run["out"]), "--set", good]) == 0
     captured = capsys.readouterr()
     assert "| alpha |" in captured.out and "skip beta/cnn/seed0" in captured.err
-    assert main(["compare", str(path), "--out", str(tmp_path / "bad"), "--set", "methods=[\"svm\"]"]) == 2
+    assert main(["compare", str(path), "--out", str(tmp_path / "bad"), "--set", 'methods=["svm"]']) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["cnnsvm compare: error: unknown method 'svm' in methods; choose among " + ", ".join(METHODS)]

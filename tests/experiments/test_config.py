@@ -21,8 +21,10 @@ MINIMAL = {"datasets": [{"spec": "digits"}]}
 
 
 def test_defaults_and_resolved_parameters():
-    config = parse_experiment(dict(MINIMAL, generic={"epochs": 40, "filters": [16, 32]},
-                                   method={"cnn-article": {"augmentation": 0.0}}), default_name="x")
+    config = parse_experiment(
+        dict(MINIMAL, generic={"epochs": 40, "filters": [16, 32]}, method={"cnn-article": {"augmentation": 0.0}}),
+        default_name="x",
+    )
     assert config.name == "x" and config.methods == list(METHODS) and config.seeds == [0]
     assert config.image_size == 28 and config.test_size == 0.2
     generic = config.generic_params("augmented")
@@ -31,8 +33,13 @@ def test_defaults_and_resolved_parameters():
     article = config.cnn_params("cnn-article")
     assert article["architecture"] == "article" and article["augmentation"] == 0.0 and article["epochs"] == 30
     assert config.cnn_params("cnn")["architecture"] == "default"
-    assert config.svc_params("hybrid") == {"C": 10.0, "gamma": "scale", "kernel": "rbf", "solver": "exact",
-                                           "softmax_weight": "auto"}
+    assert config.svc_params("hybrid") == {
+        "C": 10.0,
+        "gamma": "scale",
+        "kernel": "rbf",
+        "solver": "exact",
+        "softmax_weight": "auto",
+    }
     # the ablation: the same SVM, its probabilities alone, whatever [svc] or its own table say
     blended = parse_experiment(dict(MINIMAL, svc={"softmax_weight": 0.7}, method={"hybrid-svm": {"softmax_weight": 1}}))
     assert blended.svc_params("hybrid")["softmax_weight"] == 0.7
@@ -41,25 +48,31 @@ def test_defaults_and_resolved_parameters():
     assert parse_experiment(dict(MINIMAL, methods=["pca-svc", "cnn"])).generic_variants == []
 
 
-@pytest.mark.parametrize("data, message", [
-    ({}, "the experiment lists no datasets"),
-    ({"datasets": [{"name": "a"}]}, "datasets[0] has no spec"),
-    ({"datasets": [{"spec": "digits", "nmae": "x"}]}, "unknown setting(s) ['nmae'] in datasets[0]"),
-    (dict(MINIMAL, methods=["hybrid", "svm"]), "unknown method 'svm' in methods"),
-    (dict(MINIMAL, methods={"cnn": {}}), "per-method settings go in [method.NAME] tables"),
-    (dict(MINIMAL, training={"epochs": "ten"}), "[training] epochs must be an integer >= 1; got 'ten'"),
-    (dict(MINIMAL, training={"epochs": True}), "[training] epochs must be an integer >= 1"),
-    (dict(MINIMAL, generic={"architecture": "huge"}), "[generic] architecture must be one of default, article, small"),
-    (dict(MINIMAL, generic={"kernel": 3}), "unknown setting 'kernel' in [generic]"),
-    (dict(MINIMAL, svc={"C": -1}), "[svc] C must be a number > 0"),
-    (dict(MINIMAL, svc={"softmax_weight": 2}), '[svc] softmax_weight must be "auto" or a number in [0, 1]'),
-    (dict(MINIMAL, method={"hybrid": {"epochs": 3}}), "unknown setting 'epochs' in [method.hybrid]"),
-    (dict(MINIMAL, method={"knn": {}}), "[method.knn] names an unknown method"),
-    (dict(MINIMAL, seeds=[0, "1"]), "every seed must be an integer >= 0"),
-    (dict(MINIMAL, test_size=1.5), "test_size must be a fraction strictly between 0 and 1"),
-    (dict(MINIMAL, epochs=3), "unknown top-level key(s) ['epochs']"),
-    ({"datasets": [{"spec": "digits", "name": "a"}, {"spec": "digits", "name": "a"}]}, "used twice"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({}, "the experiment lists no datasets"),
+        ({"datasets": [{"name": "a"}]}, "datasets[0] has no spec"),
+        ({"datasets": [{"spec": "digits", "nmae": "x"}]}, "unknown setting(s) ['nmae'] in datasets[0]"),
+        (dict(MINIMAL, methods=["hybrid", "svm"]), "unknown method 'svm' in methods"),
+        (dict(MINIMAL, methods={"cnn": {}}), "per-method settings go in [method.NAME] tables"),
+        (dict(MINIMAL, training={"epochs": "ten"}), "[training] epochs must be an integer >= 1; got 'ten'"),
+        (dict(MINIMAL, training={"epochs": True}), "[training] epochs must be an integer >= 1"),
+        (
+            dict(MINIMAL, generic={"architecture": "huge"}),
+            "[generic] architecture must be one of default, article, small",
+        ),
+        (dict(MINIMAL, generic={"kernel": 3}), "unknown setting 'kernel' in [generic]"),
+        (dict(MINIMAL, svc={"C": -1}), "[svc] C must be a number > 0"),
+        (dict(MINIMAL, svc={"softmax_weight": 2}), '[svc] softmax_weight must be "auto" or a number in [0, 1]'),
+        (dict(MINIMAL, method={"hybrid": {"epochs": 3}}), "unknown setting 'epochs' in [method.hybrid]"),
+        (dict(MINIMAL, method={"knn": {}}), "[method.knn] names an unknown method"),
+        (dict(MINIMAL, seeds=[0, "1"]), "every seed must be an integer >= 0"),
+        (dict(MINIMAL, test_size=1.5), "test_size must be a fraction strictly between 0 and 1"),
+        (dict(MINIMAL, epochs=3), "unknown top-level key(s) ['epochs']"),
+        ({"datasets": [{"spec": "digits", "name": "a"}, {"spec": "digits", "name": "a"}]}, "used twice"),
+    ],
+)
 def test_bad_configs_give_one_line_errors(data, message):
     with pytest.raises(ConfigError) as info:
         parse_experiment(data)
@@ -69,9 +82,17 @@ def test_bad_configs_give_one_line_errors(data, message):
 
 def test_overrides_use_dotted_keys_and_parse_values():
     data = {"datasets": [{"spec": "a"}, {"spec": "b"}], "training": {"epochs": 30}}
-    out = apply_overrides(data, ["training.epochs=2", "datasets.1.spec=npz:x/y.npz?name=b",
-                                 "generic.filters=[8, 16]", "method.cnn-article.augmentation=0",
-                                 "svc.gamma=scale", "seeds=[0,1]"])
+    out = apply_overrides(
+        data,
+        [
+            "training.epochs=2",
+            "datasets.1.spec=npz:x/y.npz?name=b",
+            "generic.filters=[8, 16]",
+            "method.cnn-article.augmentation=0",
+            "svc.gamma=scale",
+            "seeds=[0,1]",
+        ],
+    )
     assert out["training"]["epochs"] == 2 and out["datasets"][1]["spec"] == "npz:x/y.npz?name=b"
     assert out["generic"]["filters"] == [8, 16] and out["method"]["cnn-article"]["augmentation"] == 0
     assert out["svc"]["gamma"] == "scale" and out["seeds"] == [0, 1]
@@ -86,17 +107,25 @@ def test_overrides_use_dotted_keys_and_parse_values():
 
 
 def test_dump_toml_round_trips():
-    data = {"name": "x", "seeds": [0, 1], "image_size": 28, "test_size": 0.2, "flag": True,
-            "datasets": [{"name": "a", "spec": "npz:../a b.npz?name=a"}, {"spec": "digits"}],
-            "generic": {"filters": [32, 64], "learning_rate": 0.001},
-            "method": {"cnn-article": {"augmentation": 0.0}, "hybrid": {}},
-            "quoted key": "é"}
+    data = {
+        "name": "x",
+        "seeds": [0, 1],
+        "image_size": 28,
+        "test_size": 0.2,
+        "flag": True,
+        "datasets": [{"name": "a", "spec": "npz:../a b.npz?name=a"}, {"spec": "digits"}],
+        "generic": {"filters": [32, 64], "learning_rate": 0.001},
+        "method": {"cnn-article": {"augmentation": 0.0}, "hybrid": {}},
+        "quoted key": "é",
+    }
     assert tomllib.loads(dump_toml(data)) == data
 
 
 def test_extends_merges_over_the_base(tmp_path):
     base = tmp_path / "base.toml"
-    base.write_text('name = "base"\nseeds = [0]\n[[datasets]]\nspec = "digits"\n[training]\nepochs = 9\nbatch_size = 16\n')
+    base.write_text(
+        'name = "base"\nseeds = [0]\n[[datasets]]\nspec = "digits"\n[training]\nepochs = 9\nbatch_size = 16\n'
+    )
     (tmp_path / "sub").mkdir()
     child = tmp_path / "sub" / "child.toml"
     child.write_text('extends = "../base.toml"\nname = "child"\n[training]\nepochs = 2\n')
@@ -146,8 +175,15 @@ def test_bad_files_are_reported(tmp_path):
 
 
 def test_override_epochs_reaches_every_cnn():
-    data = override_epochs({"training": {"epochs": 30}, "generic": {"epochs": 50},
-                            "method": {"cnn": {"epochs": 40}}, "datasets": ["digits"]}, 3)
+    data = override_epochs(
+        {
+            "training": {"epochs": 30},
+            "generic": {"epochs": 50},
+            "method": {"cnn": {"epochs": 40}},
+            "datasets": ["digits"],
+        },
+        3,
+    )
     config = parse_experiment(data)
     assert config.generic_params("augmented")["epochs"] == 3
     assert config.cnn_params("cnn")["epochs"] == 3 and config.cnn_params("cnn-article")["epochs"] == 3

@@ -19,20 +19,26 @@ TASKS = {"generic/augmented/seed0", "digits/pca-svc/seed0", "digits/hybrid/seed0
 
 def digits_experiment(methods=METHODS):
     """The embedded digits, a small CNN for one epoch: a comparison of a few seconds per task."""
-    return parse_experiment({
-        "name": "digits-dask", "methods": list(methods), "seeds": [0], "image_size": 12,
-        "datasets": [{"name": "digits", "spec": "digits"}],
-        "training": {"epochs": 1, "batch_size": 64, "patience": 1, "augmentation": 0.5},
-        "generic": {"architecture": "small"},
-        "method": {"pca-svc": {"n_components": 20}, "cnn": {"architecture": "small"}},
-    })
+    return parse_experiment(
+        {
+            "name": "digits-dask",
+            "methods": list(methods),
+            "seeds": [0],
+            "image_size": 12,
+            "datasets": [{"name": "digits", "spec": "digits"}],
+            "training": {"epochs": 1, "batch_size": 64, "patience": 1, "augmentation": 0.5},
+            "generic": {"architecture": "small"},
+            "method": {"pca-svc": {"n_components": 20}, "cnn": {"architecture": "small"}},
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def dask_address():
     """A local cluster: 2 worker processes, one task and one thread each."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  env=thread_environment(1)) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, env=thread_environment(1)
+    ) as cluster:
         yield cluster.scheduler_address
 
 
@@ -65,7 +71,8 @@ def test_interrupted_dask_run_resumes_and_matches_serial(dask_address, tmp_path,
 
     run = run_comparison(digits_experiment(), out=out, verbose=False, executor=settings)
     names = {"generic/seed0/augmented": "generic/augmented/seed0"} | {
-        f"cells/digits/{m}/seed0": f"digits/{m}/seed0" for m in METHODS}
+        f"cells/digits/{m}/seed0": f"digits/{m}/seed0" for m in METHODS
+    }
     assert set(run.skipped) == {names[f] for f in first}
     assert set(run.ran) | set(run.skipped) == TASKS and not set(run.ran) & set(run.skipped)
     # every cell finished, with its model, plots and result
@@ -111,14 +118,21 @@ def test_study_on_dask_scores_like_grid_search_cv(dask_address, data_dir, tmp_pa
     from cnnsvm.experiments.study import run_study, study_pipeline
     from cnnsvm.experiments.study_config import parse_study
 
-    config = parse_study({
-        "name": "s", "method": "pca-svc", "image_size": 12, "search": "grid",
-        "datasets": [{"name": "alpha", "spec": f"npz:{data_dir / 'alpha.npz'}?ink=light"}],
-        "validation": {"kind": "kfold", "folds": 2}, "params": {"n_components": 6},
-        "sweep": {"C": [0.1, 10.0], "gamma": ["scale", 0.01]},
-    })
-    run = run_study(config, out=tmp_path / "s", verbose=False,
-                    executor=executor_settings(kind="dask", address=dask_address))
+    config = parse_study(
+        {
+            "name": "s",
+            "method": "pca-svc",
+            "image_size": 12,
+            "search": "grid",
+            "datasets": [{"name": "alpha", "spec": f"npz:{data_dir / 'alpha.npz'}?ink=light"}],
+            "validation": {"kind": "kfold", "folds": 2},
+            "params": {"n_components": 6},
+            "sweep": {"C": [0.1, 10.0], "gamma": ["scale", 0.01]},
+        }
+    )
+    run = run_study(
+        config, out=tmp_path / "s", verbose=False, executor=executor_settings(kind="dask", address=dask_address)
+    )
     log = (tmp_path / "s" / "run.log").read_text()
     assert "grid on features computed once per fold" in log and log.count("done features [fixed parameters]") == 2
 
@@ -126,8 +140,12 @@ def test_study_on_dask_scores_like_grid_search_cv(dask_address, data_dir, tmp_pa
 
     train = _training_data(load_experiment_datasets(config.datasets, test_size=0.2, split_seed=0))
     pipe, _ = study_pipeline(config)
-    reference = GridSearchCV(pipe, {"svm__estimator__C": [0.1, 10.0], "svm__estimator__gamma": ["scale", 0.01]},
-                             cv=StratifiedKFold(2, shuffle=True, random_state=0), return_train_score=True)
+    reference = GridSearchCV(
+        pipe,
+        {"svm__estimator__C": [0.1, 10.0], "svm__estimator__gamma": ["scale", 0.01]},
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+        return_train_score=True,
+    )
     reference.fit(train.images, train.labels)
     res = reference.cv_results_
     for i, row in enumerate(run.rows):

@@ -10,7 +10,6 @@ import pytest
 
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.experiments.executors import (
-    THREAD_VARIABLES,
     ExecutorSettings,
     SerialExecutor,
     executor_settings,
@@ -36,15 +35,18 @@ def test_command_line_values_win_over_the_file():
     assert executor_settings(kind="serial").worker_threads() is None  # the process is left as it is
 
 
-@pytest.mark.parametrize("table, cli, message", [
-    ({"kind": "spark"}, {}, "unknown executor 'spark'; choose one of serial, processes, dask, ray"),
-    ({}, {"kind": "serial", "workers": 4}, "the serial executor runs in this process"),
-    ({}, {"kind": "processes", "address": "tcp://h:1"}, "an address joins a Dask scheduler or a Ray cluster"),
-    ({"workers": 0}, {"kind": "dask"}, "the number of workers must be an integer >= 1; got 0"),
-    ({"workers": "two"}, {"kind": "dask"}, "got 'two'"),
-    ({"nodes": 2}, {}, "unknown setting(s) ['nodes'] in [executor]"),
-    ({"kind": "ray", "address": "auto"}, {"workers": 2}, "drop --workers with --address"),
-])
+@pytest.mark.parametrize(
+    "table, cli, message",
+    [
+        ({"kind": "spark"}, {}, "unknown executor 'spark'; choose one of serial, processes, dask, ray"),
+        ({}, {"kind": "serial", "workers": 4}, "the serial executor runs in this process"),
+        ({}, {"kind": "processes", "address": "tcp://h:1"}, "an address joins a Dask scheduler or a Ray cluster"),
+        ({"workers": 0}, {"kind": "dask"}, "the number of workers must be an integer >= 1; got 0"),
+        ({"workers": "two"}, {"kind": "dask"}, "got 'two'"),
+        ({"nodes": 2}, {}, "unknown setting(s) ['nodes'] in [executor]"),
+        ({"kind": "ray", "address": "auto"}, {"workers": 2}, "drop --workers with --address"),
+    ],
+)
 def test_bad_executor_settings_give_one_line_errors(table, cli, message):
     with pytest.raises(ConfigError) as info:
         executor_settings(table, **cli)
@@ -113,8 +115,9 @@ def test_files_from_workers_stay_in_their_folder_and_result_comes_last(tmp_path,
 
     written = []
     original = jobs.atomic_write_bytes
-    monkeypatch.setattr(jobs, "atomic_write_bytes",
-                        lambda path, data: written.append(path.name) or original(path, data))
+    monkeypatch.setattr(
+        jobs, "atomic_write_bytes", lambda path, data: written.append(path.name) or original(path, data)
+    )
     store_files(tmp_path / "cell", {"result.json": b"{}", "a/plot.png": b"x", "model.joblib": b"m"})
     assert written[-1] == "result.json" and sorted(written) == ["model.joblib", "plot.png", "result.json"]
     assert (tmp_path / "cell" / "a" / "plot.png").read_bytes() == b"x"
@@ -193,12 +196,21 @@ def test_cli_refuses_bad_executor_settings(data_dir, tmp_path, capsys):
     path.write_text(dump_toml({**experiment_data(data_dir), "executor": {"kind": "processes", "workers": 0}}))
     assert main(["compare", str(path), "--out", str(tmp_path / "a")]) == 2
     assert capsys.readouterr().err.strip() == (
-        "cnnsvm compare: error: the number of workers must be an integer >= 1; got 0")
+        "cnnsvm compare: error: the number of workers must be an integer >= 1; got 0"
+    )
     assert main(["compare", str(path), "--out", str(tmp_path / "b"), "--executor", "serial", "--workers", "3"]) == 2
     assert "the serial executor runs in this process" in capsys.readouterr().err
     study = tmp_path / "study.toml"
-    study.write_text(dump_toml({"method": "pca-svc", "datasets": [{"spec": "digits"}], "sweep": {"C": [1.0, 2.0]},
-                                "executor": {"kind": "dask"}}))
+    study.write_text(
+        dump_toml(
+            {
+                "method": "pca-svc",
+                "datasets": [{"spec": "digits"}],
+                "sweep": {"C": [1.0, 2.0]},
+                "executor": {"kind": "dask"},
+            }
+        )
+    )
     assert main(["study", str(study), "--executor", "processes", "--address", "tcp://x:1"]) == 2
     assert "an address joins a Dask scheduler or a Ray cluster" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # refused before any work

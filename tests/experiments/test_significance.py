@@ -43,4 +43,3 @@ def test_classes_without_test_samples_are_left_out():
     curves = one_vs_rest_curves(y, proba, np.arange(3))
     assert [c["name"] for c in curves["per_class"]] == ["0", "1"]
     assert curves["macro"]["roc_auc"] == pytest.approx(1.0)
-

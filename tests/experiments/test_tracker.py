@@ -5,8 +5,11 @@ from cnnsvm.experiments.tracker import TaskTracker
 
 def test_tracker_estimates_the_time_left():
     lines = []
-    tracker = TaskTracker([("a/cnn", "cnn"), ("b/cnn", "cnn"), ("generic", "generic"), ("a/svc", "svc")],
-                          lines.append, proxies={"generic": ("cnn", 2)})
+    tracker = TaskTracker(
+        [("a/cnn", "cnn"), ("b/cnn", "cnn"), ("generic", "generic"), ("a/svc", "svc")],
+        lines.append,
+        proxies={"generic": ("cnn", 2)},
+    )
     assert tracker.eta() is None
     tracker.skip("a/cnn", "finished earlier")
     assert "[1/4]" in lines[-1] and "skip a/cnn: finished earlier" in lines[-1]

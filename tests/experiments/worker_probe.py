@@ -22,6 +22,10 @@ def tensorflow_probe():
     model.compile("adam", "sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     model.fit(rng.normal(size=(64, 4)), rng.integers(0, 3, 64), epochs=2, verbose=0)
-    return {"fresh": fresh, "pid": os.getpid(), "env": {k: os.environ.get(k) for k in THREAD_VARIABLES},
-            "intra": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter": tf.config.threading.get_inter_op_parallelism_threads()}
+    return {
+        "fresh": fresh,
+        "pid": os.getpid(),
+        "env": {k: os.environ.get(k) for k in THREAD_VARIABLES},
+        "intra": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter": tf.config.threading.get_inter_op_parallelism_threads(),
+    }

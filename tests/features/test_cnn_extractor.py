@@ -88,6 +88,24 @@ def test_augmentation_changes_training_images_only():
         build_augmentation(-1)
 
 
+def test_augmentation_moves_the_stroke_a_little_reproducibly():
+    # Each view is a mild transform of the character: the ink stays (about the same amount,
+    # still inside the frame) and moves by a few pixels; the same seed gives the same views.
+    x = np.zeros((64, 28, 28, 1), np.float32)
+    x[:, 8:20, 12:16] = 1.0
+    views = np.asarray(build_augmentation(1.0, seed=0)(x, training=True))
+    again = np.asarray(build_augmentation(1.0, seed=0)(x, training=True))
+    other = np.asarray(build_augmentation(1.0, seed=1)(x, training=True))
+    np.testing.assert_allclose(views, again)
+    assert not np.allclose(views, other)
+    ink = views.sum(axis=(1, 2, 3)) / x[0].sum()
+    assert np.all((ink > 0.6) & (ink < 1.6))  # no view lost or doubled its ink
+    rows = np.arange(28)[None, :, None, None]
+    centre = (views * rows).sum(axis=(1, 2, 3)) / views.sum(axis=(1, 2, 3))
+    assert np.all(np.abs(centre - 13.5) < 5)  # shifted, not thrown out of the frame
+    assert np.std(centre) > 0.1  # and the views differ from each other
+
+
 def test_augmentation_layers_draw_independently():
     # With one shared seed every layer drew the same random numbers: rotation angle and zoom
     # factor were perfectly correlated (r = 1.0). Each layer must get its own draws.
@@ -102,3 +120,23 @@ def test_augmentation_layers_draw_independently():
     assert len(set(seeds)) == 4
     assert seeds == [layer.seed for layer in build_augmentation(1.0, seed=0).layers]  # reproducible
     assert seeds != [layer.seed for layer in build_augmentation(1.0, seed=1).layers]
+
+
+def test_fit_leaves_the_callers_generators_alone_and_takes_a_random_state():
+    import random
+
+    from cnnsvm.exceptions import ConfigError
+
+    tiny = dict(architecture="small", epochs=1, batch_size=16, augmentation=0, validation_fraction=0)
+    X, y = np.random.RandomState(3).rand(30, 64), np.arange(30) % 3
+    np.random.seed(123)
+    random.seed(5)
+    numpy_state, python_state = np.random.get_state()[1].copy(), random.getstate()
+    CNNFeatureExtractor(**tiny, random_state=0).fit(X, y)
+    assert np.array_equal(np.random.get_state()[1], numpy_state) and random.getstate() == python_state
+    fitted = CNNFeatureExtractor(**tiny, random_state=np.random.RandomState(7)).fit(X, y)
+    assert fitted.random_seed_ == np.random.RandomState(7).randint(np.iinfo(np.int32).max)
+    assert list(fitted.get_feature_names_out()[:2]) == ["embedding0", "embedding1"]
+    assert isinstance(fitted.get_feature_names_out(), np.ndarray)
+    with pytest.raises(ConfigError, match="random_state must be an int"):
+        CNNFeatureExtractor(**tiny, random_state=np.random.default_rng(0)).fit(X, y)

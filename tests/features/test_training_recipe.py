@@ -5,14 +5,14 @@ import pytest
 
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features import CNNFeatureExtractor, precision
-from cnnsvm.features.cnn_base import _WarmupCosine
+from cnnsvm.features.callbacks import WarmupCosine
 from tests.conftest import blobs_images
 
 FAST = dict(architecture="small", batch_size=32, random_state=0)
 
 
 def test_cosine_schedule_warms_up_then_decays_towards_zero():
-    schedule = _WarmupCosine(peak=1e-2, epochs=10, steps_per_epoch=20)
+    schedule = WarmupCosine(peak=1e-2, epochs=10, steps_per_epoch=20)
     rates = np.array([schedule._rate(step) for step in range(200)])
     assert rates[0] == pytest.approx(1e-3)  # a tenth of the peak
     assert rates.argmax() == 20 and rates.max() == pytest.approx(1e-2)  # the peak after one epoch
@@ -70,6 +70,6 @@ def test_mixed_precision_network_gives_float32_features(monkeypatch):
     assert feats.dtype == np.float32 and np.isfinite(feats).all()
     copy = ext._inference_network()
     assert copy is not ext.network_ and copy.get_layer("embedding").dtype_policy.name == "float32"
-    assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), ext.network_.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), ext.network_.get_weights(), strict=True))
     proba = ext.softmax(X / 255.0)
     assert (proba.argmax(1) == np.asarray(ext.network_(X[..., None] / 255.0, training=False)).argmax(1)).mean() > 0.95

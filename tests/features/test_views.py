@@ -29,7 +29,7 @@ def test_frozen_extractor_fits_later_steps_on_augmented_views(fitted):
     again = FrozenExtractor(ext, train_views="augmented", random_state=0).fit_transform(X, y)
     assert np.allclose(views, again)  # seeded
     assert np.allclose(FrozenExtractor(ext).fit_transform(X, y), clean)  # the default: the images
-    assert all(np.array_equal(a, b) for a, b in zip(weights, ext.network_.get_weights()))  # not retrained
+    assert all(np.array_equal(a, b) for a, b in zip(weights, ext.network_.get_weights(), strict=True))  # not retrained
 
 
 def test_frozen_extractor_clones_keep_the_fitted_network(fitted):

@@ -2,8 +2,8 @@
 
 import json
 import re
-import time
 import struct
+import time
 import zlib
 
 import numpy as np
@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from cnnsvm.data.preprocessing import shrink_to
 from cnnsvm.exceptions import ConfigError, ModelFileError
 from cnnsvm.serve import create_app
 from cnnsvm.serve.__main__ import main as serve_main
-from cnnsvm.data.preprocessing import shrink_to
 from cnnsvm.serve.server import is_loopback, page_url
 from cnnsvm.serve.uploads import body_limit
 
@@ -77,8 +77,9 @@ def png_with_header_size(width, height):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 # ---------------------------------------------------------------- good requests
@@ -101,8 +102,12 @@ def test_model_description_comes_from_the_sidecar(client, digits_model_file):
     assert {"scikit-learn", "numpy", "cnnsvm"} <= set(described["versions"])
     sidecar = json.loads(digits_model_file.with_name(digits_model_file.name + ".json").read_text())
     assert described["sha256"] == sidecar["payload"]["sha256"]
-    assert described["server"] == {"reject_threshold": 0.5, "top_k": 5, "max_upload_bytes": 2_000_000,
-                                   "max_pixels": 4096 * 4096}
+    assert described["server"] == {
+        "reject_threshold": 0.5,
+        "top_k": 5,
+        "max_upload_bytes": 2_000_000,
+        "max_pixels": 4096 * 4096,
+    }
 
 
 @pytest.mark.parametrize("digit", ["1", "7", "0"])
@@ -113,6 +118,26 @@ def test_png_upload_is_read(client, digit):
     assert_answer(payload, int(digit))
     assert payload["ink"] == "light"
     assert payload["rejected"] is False
+
+
+def test_the_answer_is_the_models_own(client, digits_model_file):
+    # Labels, names and probabilities are the model's for this image (not, say, the
+    # probabilities of the sorted order applied to unsorted labels), and sum to one over all classes.
+    from cnnsvm.inference import predict_images
+    from cnnsvm.pipeline import load
+
+    model, meta = load(digits_model_file, return_metadata=True)
+    image = np.asarray(draw_digit("7"))
+    expected = predict_images(model, [image], class_names=meta["class_names"], top_k=10)[0]
+    response = client.post("/api/predict", files={"file": ("digit.png", encode(draw_digit("7")), "image/png")})
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    assert payload["label"] == expected["label"] and payload["probability"] == pytest.approx(expected["probability"])
+    assert [t["label"] for t in payload["top"]] == [t["label"] for t in expected["top"][:5]]
+    np.testing.assert_allclose(
+        [t["probability"] for t in payload["top"]], [t["probability"] for t in expected["top"][:5]], rtol=1e-9
+    )
+    assert sum(t["probability"] for t in expected["top"]) == pytest.approx(1.0)
 
 
 def test_data_url_of_a_drawing_is_read(client):
@@ -175,8 +200,18 @@ def test_reject_flag_is_clear_when_the_threshold_is_zero(digits_model_file):
 def test_devanagari_class_names_are_returned_as_text(tmp_path, digits_model_file):
     from cnnsvm.pipeline import load, save
 
-    names = ["० (shunya)", "१ (ek)", "२ (dui)", "३ (tin)", "४ (char)", "५ (panch)", "६ (chha)", "७ (saat)",
-             "८ (aath)", "९ (nau)"]
+    names = [
+        "० (shunya)",
+        "१ (ek)",
+        "२ (dui)",
+        "३ (tin)",
+        "४ (char)",
+        "५ (panch)",
+        "६ (chha)",
+        "७ (saat)",
+        "८ (aath)",
+        "९ (nau)",
+    ]
     path = save(load(digits_model_file), tmp_path / "deva.joblib", class_names=names)
     with TestClient(base_url=LOCAL, app=create_app(path)) as deva:
         assert deva.get("/api/model").json()["class_names"] == names
@@ -339,8 +374,9 @@ def test_malformed_json_and_data_urls(client, body, status, pattern):
 def test_multipart_without_a_file_or_malformed_is_4xx(client):
     no_file = client.post("/api/predict", data={"image": "x"}, files={"other": ("a.png", png_of("1"), "image/png")})
     assert_error(no_file, 422, "field 'file'")
-    text_field = client.post("/api/predict", data={"file": "not a file"},
-                             headers={"content-type": "multipart/form-data; boundary=b"})
+    text_field = client.post(
+        "/api/predict", data={"file": "not a file"}, headers={"content-type": "multipart/form-data; boundary=b"}
+    )
     assert_error(text_field, 400, "malformed")
     no_boundary = client.post("/api/predict", content=b"--x\r\n", headers={"content-type": "multipart/form-data"})
     assert_error(no_boundary, 400, "malformed")
@@ -443,11 +479,17 @@ def test_model_description_holds_no_paths_or_commands(tmp_path, digits_model_fil
 
     model = load(digits_model_file)
     secret_dir = tmp_path / "home" / "alice" / "private-data"
-    path = save(model, tmp_path / "cli.joblib", class_names=[str(d) for d in range(10)], metadata={
-        "dataset": {"spec": f"npz:{secret_dir}/digits.npz", "name": "digits", "n_train": 10},
-        "command": f"cnnsvm train --data npz:{secret_dir}/digits.npz --out {tmp_path}/cli.joblib",
-        "test_accuracy": 0.97, "notes": str(secret_dir),
-    })
+    path = save(
+        model,
+        tmp_path / "cli.joblib",
+        class_names=[str(d) for d in range(10)],
+        metadata={
+            "dataset": {"spec": f"npz:{secret_dir}/digits.npz", "name": "digits", "n_train": 10},
+            "command": f"cnnsvm train --data npz:{secret_dir}/digits.npz --out {tmp_path}/cli.joblib",
+            "test_accuracy": 0.97,
+            "notes": str(secret_dir),
+        },
+    )
     with TestClient(create_app(path), base_url=LOCAL) as described:
         text = described.get("/api/model").text
     body = json.loads(text)

@@ -96,8 +96,18 @@ def running_server(model, log_path, *extra_args):
     """``python -m cnnsvm.serve`` on a free loopback port; yields the page's URL, always terminated."""
     port = _free_port()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "cnnsvm.serve", "--model", str(model), "--host", "127.0.0.1",
-               "--port", str(port), *extra_args]
+    command = [
+        sys.executable,
+        "-m",
+        "cnnsvm.serve",
+        "--model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *extra_args,
+    ]
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
@@ -227,8 +237,9 @@ def test_not_sure_state_when_the_reject_option_fires(browser, digits_model_file,
 
 def _two(n=24):
     """Strokes of a handwritten "2": an arc, a diagonal and a base line."""
-    arc = [(140 + 62 * math.cos(a), 105 - 58 * math.sin(a))
-           for a in (math.pi * (1.05 - 1.2 * i / n) for i in range(n + 1))]
+    arc = [
+        (140 + 62 * math.cos(a), 105 - 58 * math.sin(a)) for a in (math.pi * (1.05 - 1.2 * i / n) for i in range(n + 1))
+    ]
     return [arc + [(88, 228), (212, 226)]]
 
 

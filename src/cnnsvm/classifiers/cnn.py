@@ -26,14 +26,47 @@ class CNNClassifier(ClassifierMixin, BaseCNN):
     """
 
     def fit(self, X, y):
-        """Train the network on images ``X`` with labels ``y``; returns ``self``."""
+        """Train the network on images with their labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images, float pixels in [0, 1].
+        y : array-like of shape (n_samples,)
+            Labels (at least two classes).
+
+        Returns
+        -------
+        self : CNNClassifier
+        """
         return self._fit_network(X, y)
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes), columns ordered as ``classes_``."""
+        """Class probabilities of the softmax head.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images, float pixels in [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
         return self._forward(X, "softmax")
 
     def predict(self, X):
-        """Most probable class of each image."""
+        """Most probable class of each image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images, float pixels in [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]

@@ -218,7 +218,18 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.reject_label = reject_label
 
     def fit(self, X, y):
-        """Fit a clone of ``estimator``; returns ``self``."""
+        """Fit a clone of ``estimator``.
+
+        Parameters
+        ----------
+        X : array-like
+            What ``estimator`` takes (images, for a cnnsvm pipeline).
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : RejectOptionClassifier
+        """
         _check_threshold(self.threshold)
         self.estimator_ = clone(self.estimator).fit(X, y)
         self.classes_ = self.estimator_.classes_
@@ -235,19 +246,56 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         return tags
 
     def predict_proba(self, X):
-        """Class probabilities of the inner classifier."""
+        """Class probabilities of the inner classifier.
+
+        Parameters
+        ----------
+        X : array-like
+            What ``estimator`` takes (images, for a cnnsvm pipeline).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         check_is_fitted(self, "estimator_")
         return self.estimator_.predict_proba(X)
 
     def predict(self, X):
-        """Predicted class, or the reject label where the top probability is below ``threshold``."""
+        """Predicted class, or the reject label where the answer is not sure enough.
+
+        Parameters
+        ----------
+        X : array-like
+            What ``estimator`` takes (images, for a cnnsvm pipeline).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            A class, or ``reject_label`` where the other classes' probability mass
+            exceeds ``1 - threshold`` (see :func:`predict_with_reject`).
+        """
         check_is_fitted(self, "estimator_")
         return predict_with_reject(self.estimator_, X, self.threshold, self.reject_label)[0]
 
     def reliability_score(self, X, y):
-        """``(accuracy on accepted samples, rejection rate)`` on ``X``, ``y``."""
-        labels, _, accepted = predict_with_reject(self.estimator_, X, self.threshold, self.reject_label,
-                                                  return_accepted=True)
+        """Accuracy on the accepted samples, and the share rejected.
+
+        Parameters
+        ----------
+        X : array-like
+            What ``estimator`` takes (images, for a cnnsvm pipeline).
+        y : array-like of shape (n_samples,)
+            True labels.
+
+        Returns
+        -------
+        reliability : float
+            Accuracy on the accepted samples (1.0 when all are rejected).
+        rejection_rate : float
+        """
+        labels, _, accepted = predict_with_reject(
+            self.estimator_, X, self.threshold, self.reject_label, return_accepted=True
+        )
         if not accepted.any():
             return 1.0, 1.0
         return float(np.mean(labels[accepted] == np.asarray(y)[accepted])), float(1 - accepted.mean())

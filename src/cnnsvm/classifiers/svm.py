@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
+import numbers
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import expit
-from sklearn import calibration as _calibration
+from sklearn import calibration as sk_calibration
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.kernel_approximation import Nystroem
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC, LinearSVC
-from sklearn.utils._available_if import available_if
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from cnnsvm.classifiers._sklearn_fastpath import calibrated_proba
+from cnnsvm.classifiers.blas_threads import one_blas_thread
 from cnnsvm.exceptions import ConfigError
 
 SOLVERS = ("exact", "approx", "auto")
@@ -32,177 +31,40 @@ CALIBRATIONS = ("temperature", "sigmoid")
 #: Largest held-out set on which KernelSVC's approximate solver fits its sigmoids.
 CALIBRATION_HOLDOUT_MAX = 10000
 
-_blas_lock = threading.Lock()
-_blas_pools = []
 
+class FastCalibratedClassifierCV(sk_calibration.CalibratedClassifierCV):
+    """scikit-learn's :class:`~sklearn.calibration.CalibratedClassifierCV` with a faster ``predict_proba``.
 
-@contextlib.contextmanager
-def _one_blas_thread():
-    """Run the kernel products of the SVMs (prediction, Nystroem mapping) on one BLAS thread.
-
-    OpenBLAS splits products above ~0.3 M multiply-adds over all cores. When another
-    process keeps a core busy, the split threads wait on each other: a batch of 32
-    feature vectors against 800 support vectors took 40 ms instead of 0.4 ms on a
-    shared 2-core machine, and a batch of 1024 20-110 ms instead of 8 ms. Next to the
-    CNN's forward pass a second thread would save little even on idle cores. The
-    limit is process-wide, hence the lock (concurrent callers queue here).
-    """
-    with _blas_lock:
-        if not _blas_pools:
-            from threadpoolctl import ThreadpoolController
-
-            _blas_pools.append(ThreadpoolController().select(user_api="blas"))
-        with _blas_pools[0].limit(limits=1):
-            yield
-
-
-class CalibratedClassifierCV(_calibration.CalibratedClassifierCV):
-    """scikit-learn's :class:`~sklearn.calibration.CalibratedClassifierCV` with a leaner ``predict_proba``.
-
-    Same parameters and fitting. For sigmoid calibration of a ``decision_function``
-    (what :func:`make_svm` builds) prediction is faster, with the same
-    probabilities up to floating-point rounding:
-
-    - the fitted sigmoids are applied to all classes in one vectorised step, not
-      in scikit-learn's per-class loop with its input checks and label
-      re-encoding on every call (about 1 ms per call, as long as the SVC's own
-      decision on one image);
-    - a multi-class RBF :class:`~sklearn.svm.SVC` gets its decision values from
-      :func:`_rbf_svc_decision` (matrix products) instead of libsvm's one
-      kernel value at a time: about 10x faster on a batch of 1024 CNN features.
-
-    Any other set-up falls back to scikit-learn's code.
+    Same parameters, fitting and probabilities (up to floating-point rounding). For
+    temperature or sigmoid calibration of a ``decision_function`` (what :func:`make_svm`
+    builds) the probabilities come from
+    :func:`cnnsvm.classifiers._sklearn_fastpath.calibrated_proba`: vectorised over the
+    classes, and for a multi-class RBF :class:`~sklearn.svm.SVC` with its decision values
+    as matrix products (about 10x faster on a batch of 1024 CNN features). Any other
+    set-up, or a scikit-learn release that no longer passes the fast path's self-check,
+    uses scikit-learn's own ``predict_proba``.
     """
 
     def predict_proba(self, X):
-        """Calibrated probabilities, shape (n_samples, n_classes)."""
-        calibrated = getattr(self, "calibrated_classifiers_", None)
-        if calibrated and all(_temperature_of_decision(c) for c in calibrated):
-            return self._temperature_proba(calibrated, X)
-        if not calibrated or not all(_sigmoid_of_decision(c) for c in calibrated):
-            return super().predict_proba(X)
-        mean_proba = None
-        for c in calibrated:  # the arithmetic of sklearn's _CalibratedClassifier.predict_proba
-            predictions = _decision(c.estimator, X)
-            if predictions.ndim == 1:
-                predictions = predictions.reshape(-1, 1)
-            n_classes = c.classes.shape[0]
-            a = np.array([cal.a_ for cal in c.calibrators])
-            b = np.array([cal.b_ for cal in c.calibrators])
-            proba = np.zeros((len(predictions), n_classes))
-            if n_classes == 2:
-                proba[:, 1] = expit(-(a * predictions + b))[:, 0]
-                proba[:, 0] = 1.0 - proba[:, 1]
-            else:
-                proba[:, np.searchsorted(c.classes, c.estimator.classes_)] = expit(-(a * predictions + b))
-                denominator = np.sum(proba, axis=1)[:, np.newaxis]
-                uniform_proba = np.full_like(proba, 1 / n_classes)
-                proba = np.divide(proba, denominator, out=uniform_proba, where=denominator != 0)
-            proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
-            if mean_proba is None:
-                mean_proba = np.zeros((len(proba), self.classes_.shape[0]))
-            mean_proba += proba
-        mean_proba /= len(calibrated)
-        return mean_proba
+        """Calibrated probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        proba = calibrated_proba(self, X)
+        return super().predict_proba(X) if proba is None else proba
 
 
-    def _temperature_proba(self, calibrated, X):
-        # sklearn's _CalibratedClassifier.predict_proba for method="temperature": the one
-        # calibrator maps the decision matrix to probabilities; the decisions come from BLAS.
-        mean_proba = 0.0
-        for c in calibrated:
-            proba = np.asarray(c.calibrators[0].predict(_decision(c.estimator, X)), dtype=np.float64)
-            proba[(1.0 < proba) & (proba <= 1.0 + 1e-5)] = 1.0
-            mean_proba = mean_proba + proba
-        return mean_proba / len(calibrated)
-
-
-def _decision(estimator, X):
-    """Decision values of a calibrated classifier's estimator: BLAS for an RBF SVC, else its own."""
-    predictions = _rbf_svc_decision(estimator, X)
-    return estimator.decision_function(X) if predictions is None else predictions
-
-
-def _temperature_of_decision(calibrated):
-    return (
-        getattr(calibrated, "method", None) == "temperature"
-        and hasattr(calibrated.estimator, "decision_function")
-        and len(getattr(calibrated, "calibrators", ())) == 1
-        and len(calibrated.classes) > 2
-        and np.array_equal(calibrated.estimator.classes_, calibrated.classes)
-    )
-
-
-def _rbf_svc_decision(svc, X):
-    """``svc.decision_function(X)`` of a fitted multi-class RBF SVC, computed with matrix products.
-
-    libsvm evaluates the kernel one sample and one support vector at a time; the same
-    sums as BLAS products over a whole batch take a fraction of the time (features of
-    1024 images against 1161 support vectors: 130 ms in libsvm, 12 ms here).
-    Same one-vs-one sums (``dual_coef_`` per class pair, plus ``intercept_``) and the
-    same one-vs-rest vote as :class:`~sklearn.svm.SVC`; values equal up to rounding.
-    Returns None where this does not apply (binary, sparse, other kernels or shapes).
-    """
-    n_support = getattr(svc, "_n_support", None)
-    if (
-        type(svc) is not SVC
-        or svc.kernel != "rbf"
-        or svc.decision_function_shape != "ovr"
-        or n_support is None
-        or len(svc.classes_) < 3
-        or sp.issparse(svc.support_vectors_)
-        or sp.issparse(X)
-        or not hasattr(svc, "_gamma")
-    ):
-        return None
-    X = validate_data(svc, X, reset=False, dtype=np.float64, order="C")
-    sv, coef, gamma = svc.support_vectors_, svc._dual_coef_, svc._gamma
-    n_class = len(svc.classes_)
-    start = np.concatenate([[0], np.cumsum(n_support)])
-    pairs = [(i, j) for i in range(n_class) for j in range(i + 1, n_class)]
-    # weights[k, p]: coefficient of support vector k in the decision of class pair p (libsvm's layout).
-    weights = np.zeros((len(sv), len(pairs)))
-    for p, (i, j) in enumerate(pairs):
-        weights[start[i] : start[i + 1], p] = coef[j - 1, start[i] : start[i + 1]]
-        weights[start[j] : start[j + 1], p] = coef[i, start[j] : start[j + 1]]
-    sv_sq = np.einsum("ij,ij->i", sv, sv)
-    dec = np.empty((len(X), len(pairs)))
-    step = max(1, 2**22 // max(len(sv), 1))  # bounds the kernel block to 32 MiB
-    with _one_blas_thread():
-        for a in range(0, len(X), step):
-            x = X[a : a + step]
-            k = x @ sv.T
-            k *= -2.0
-            k += np.einsum("ij,ij->i", x, x)[:, None]
-            k += sv_sq
-            np.maximum(k, 0.0, out=k)
-            k *= -gamma
-            np.exp(k, out=k)
-            dec[a : a + step] = k @ weights
-    dec += svc._intercept_
-    # One-vs-rest as sklearn's _ovr_decision_function: votes, ties broken by the summed
-    # confidences squashed into (-1/3, 1/3).
-    first = np.zeros((len(pairs), n_class))
-    second = np.zeros((len(pairs), n_class))
-    first[np.arange(len(pairs)), [i for i, _ in pairs]] = 1.0
-    second[np.arange(len(pairs)), [j for _, j in pairs]] = 1.0
-    wins_first = ~(dec < 0)
-    votes = wins_first @ first + (~wins_first) @ second
-    confidence = dec @ first - dec @ second
-    return votes + confidence / (3 * (np.abs(confidence) + 1))
-
-
-def _sigmoid_of_decision(calibrated):
-    sigmoid = getattr(_calibration, "_SigmoidCalibration", None)
-    return (
-        sigmoid is not None
-        and getattr(calibrated, "method", None) == "sigmoid"
-        and hasattr(calibrated.estimator, "decision_function")
-        and all(type(cal) is sigmoid and hasattr(cal, "a_") for cal in calibrated.calibrators)
-        and len(calibrated.calibrators)
-        == (1 if len(calibrated.classes) == 2 else len(calibrated.estimator.classes_))
-        and np.isin(calibrated.estimator.classes_, calibrated.classes).all()
-    )
+def __getattr__(name):
+    # Models pickled before the class was renamed refer to cnnsvm.classifiers.svm.CalibratedClassifierCV.
+    if name == "CalibratedClassifierCV":
+        return FastCalibratedClassifierCV
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class KernelSVC(ClassifierMixin, BaseEstimator):
@@ -227,19 +89,34 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     solver : {"exact", "approx", "auto"}, default="auto"
+        ``"auto"``: ``"approx"`` from ``auto_threshold`` training samples on, else ``"exact"``.
     C : float, default=10.0
-    gamma : "scale" or float, default="scale"
-        RBF width; ``"scale"`` is ``1 / (n_features * X.var())`` for both solvers.
+        Penalty of the exact :class:`~sklearn.svm.SVC`.
+    gamma : "scale", "auto" or float, default="scale"
+        RBF width; ``"scale"`` is ``1 / (n_features * X.var())`` and ``"auto"``
+        ``1 / n_features``, as in :class:`~sklearn.svm.SVC`, for both solvers.
     n_components : int, default=150
         Nystroem landmarks of the approximation. More cost time roughly in
         proportion: on the 256-d CNN features of MNIST (54,000 training samples)
         the linear fit took 2.3 s with 150 and 3.9 s with 300, at 99.58 and
         99.60 % test accuracy.
     auto_threshold : int, default=20000
+        Training-set size from which ``solver="auto"`` uses the approximation.
     probability : bool, default=True
+        Fit a probability calibration (``predict_proba``); without it the
+        estimator has ``decision_function`` instead.
     calibration : {"temperature", "sigmoid"}, default="temperature"
         Probability calibration (see :data:`CALIBRATIONS`).
     random_state : int or None, default=0
+        Seed of the Nystroem landmarks, the LinearSVC and the calibration split.
+    linear_C : float or None, default=None
+        Penalty of the :class:`~sklearn.svm.LinearSVC` of the approximation.
+        ``None``: ``C / 10``, the rule the approximation was benchmarked with
+        (``benchmarks/results/perf.md``; not tuned separately). The two solvers
+        minimise different losses (hinge with an exact kernel vs squared hinge on
+        ``n_components`` Nystroem features), so with ``solver="auto"`` the effective
+        regularisation changes where the training set reaches ``auto_threshold``;
+        set ``linear_C`` (or ``solver``) explicitly to control it.
 
     Attributes
     ----------
@@ -248,12 +125,25 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         The solver used ("exact" or "approx").
     calibration_ : str or None
         The calibration used (``None`` without probabilities).
+    linear_C_ : float
+        Penalty of the LinearSVC (approximate solver only).
     classes_ : ndarray
     """
 
-    def __init__(self, solver="auto", C=10.0, gamma="scale", n_components=150,
-                 auto_threshold=20000, probability=True, calibration="temperature", random_state=0):
+    def __init__(
+        self,
+        solver="auto",
+        C=10.0,
+        gamma="scale",
+        n_components=150,
+        auto_threshold=20000,
+        probability=True,
+        calibration="temperature",
+        random_state=0,
+        linear_C=None,
+    ):
         self.solver = solver
+        self.linear_C = linear_C
         self.calibration = calibration
         self.C = C
         self.gamma = gamma
@@ -263,26 +153,47 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
-        """Fit the chosen solver; returns ``self``."""
+        """Fit the chosen solver.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : KernelSVC
+        """
         if self.solver not in SOLVERS:
             raise ConfigError(f"solver must be one of {SOLVERS}; got {self.solver!r}")
         _check_calibration(self.calibration)
+        self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
         approx = self.solver == "approx" or (self.solver == "auto" and len(X) >= self.auto_threshold)
         if not approx:
             self.solver_ = "exact"
-            self.estimator_ = make_svm("exact", C=self.C, gamma=self.gamma, probability=self.probability,
-                                       calibration=self.calibration, random_state=self.random_state).fit(X, y)
+            self.estimator_ = make_svm(
+                "exact",
+                C=self.C,
+                gamma=self.gamma,
+                probability=self.probability,
+                calibration=self.calibration,
+                random_state=self.random_state,
+            ).fit(X, y)
         else:
             self.solver_ = "approx"
+            self.linear_C_ = self.C / 10.0 if self.linear_C is None else float(self.linear_C)
             gamma = self.gamma
             if gamma == "scale":
                 var = X.var()
                 gamma = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
+            elif gamma == "auto":
+                gamma = 1.0 / X.shape[1]
             # Map the data once; the linear fits below all read the same features.
-            nystroem = Nystroem(gamma=gamma, n_components=min(self.n_components, len(X)),
-                                random_state=self.random_state)
-            with _one_blas_thread():
+            nystroem = Nystroem(
+                gamma=gamma, n_components=min(self.n_components, len(X)), random_state=self.random_state
+            )
+            with one_blas_thread():
                 Z = nystroem.fit_transform(X, y)
             self.estimator_ = make_pipeline(nystroem, self._fit_linear(Z, y))
         self.classes_ = self.estimator_.classes_
@@ -290,22 +201,39 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         self.calibration_ = getattr(final, "method", None)
         return self
 
+    def _check_params(self):
+        # The numeric parameters, checked before any fitting (scikit-learn's own parameter
+        # validation is private API): what is wrong and what to pass instead.
+        def positive(name, value, kind=numbers.Real):
+            if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
+                what = "an integer" if kind is numbers.Integral else "a number"
+                raise ConfigError(f"{name} must be {what} > 0; got {value!r}")
+
+        positive("C", self.C)
+        if self.linear_C is not None:
+            positive("linear_C", self.linear_C)
+        positive("n_components", self.n_components, numbers.Integral)
+        positive("auto_threshold", self.auto_threshold, numbers.Integral)
+        if not (self.gamma in ("scale", "auto") or (isinstance(self.gamma, numbers.Real) and self.gamma > 0)):
+            raise ConfigError(f"gamma must be 'scale', 'auto' or a number > 0; got {self.gamma!r}")
+
     def _fit_linear(self, Z, y):
         # The dual solver: on 54000 x 150-300 Nystroem features it converges 2-3x faster than the
         # primal one that LinearSVC's dual="auto" picks when samples outnumber features.
-        linear = LinearSVC(C=self.C / 10.0, dual=True, random_state=self.random_state)
+        linear = LinearSVC(C=self.linear_C_, dual=True, random_state=self.random_state)
         if not self.probability:
             return linear.fit(Z, y)
         classes, counts = np.unique(y, return_counts=True)
         n_cal = min(CALIBRATION_HOLDOUT_MAX, int(round(0.1 * len(Z))))
         if n_cal < 20 * len(classes) or counts.min() < 2 or len(Z) - n_cal < len(classes):
-            return self._calibrated(lambda method: CalibratedClassifierCV(
-                linear, method=method, cv=3, ensemble=False).fit(Z, y))
-        Z_fit, Z_cal, y_fit, y_cal = train_test_split(Z, y, test_size=n_cal, stratify=y,
-                                                      random_state=self.random_state)
+            return self._calibrated(
+                lambda method: FastCalibratedClassifierCV(linear, method=method, cv=3, ensemble=False).fit(Z, y)
+            )
+        Z_fit, Z_cal, y_fit, y_cal = train_test_split(Z, y, test_size=n_cal, stratify=y, random_state=self.random_state)
         linear.fit(Z_fit, y_fit)
-        return self._calibrated(lambda method: CalibratedClassifierCV(
-            FrozenEstimator(linear), method=method).fit(Z_cal, y_cal))
+        return self._calibrated(
+            lambda method: FastCalibratedClassifierCV(FrozenEstimator(linear), method=method).fit(Z_cal, y_cal)
+        )
 
     def _calibrated(self, fit):
         # Temperature scaling's 1-D optimisation can fail on degenerate decision values (a few
@@ -315,22 +243,53 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         except RuntimeError as exc:
             if self.calibration != "temperature":
                 raise
-            warnings.warn(f"temperature scaling failed ({exc}); the SVM's probabilities are calibrated with "
-                          "Platt's sigmoids instead", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"temperature scaling failed ({exc}); the SVM's probabilities are calibrated with "
+                "Platt's sigmoids instead",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             return fit("sigmoid")
 
     def predict(self, X):
-        """Predicted class of each sample."""
+        """Predicted class of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         return self._call("predict", X)
 
     @available_if(lambda self: not self.probability)
     def decision_function(self, X):
-        """Decision values of the fitted solver (requires ``probability=False``)."""
+        """Decision values of the fitted solver (requires ``probability=False``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
         return self._call("decision_function", X)
 
     @available_if(lambda self: self.probability)
     def predict_proba(self, X):
-        """Class probabilities (requires ``probability=True``)."""
+        """Class probabilities (requires ``probability=True``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         return self._call("predict_proba", X)
 
     def _call(self, method, X):
@@ -338,7 +297,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         if self.solver_ != "approx":
             return getattr(self.estimator_, method)(X)
-        with _one_blas_thread():  # Nystroem's kernel products, as in _rbf_svc_decision
+        with one_blas_thread():  # Nystroem's kernel products
             return getattr(self.estimator_, method)(X)
 
 
@@ -348,8 +307,18 @@ def _check_calibration(calibration):
     return calibration
 
 
-def make_svm(solver="exact", *, C=10.0, gamma="scale", kernel="rbf", probability=True, random_state=0,
-             calibration="temperature", calibration_folds=3):
+def make_svm(
+    solver="exact",
+    *,
+    C=10.0,
+    gamma="scale",
+    kernel="rbf",
+    probability=True,
+    random_state=0,
+    calibration="temperature",
+    calibration_folds=3,
+    linear_C=None,
+):
     """The SVM step of a hybrid or a baseline.
 
     ``"exact"`` gives :class:`~sklearn.svm.SVC`, wrapped (when ``probability``)
@@ -358,16 +327,43 @@ def make_svm(solver="exact", *, C=10.0, gamma="scale", kernel="rbf", probability
     all the data, its calibration (``"temperature"`` by default, or Platt's
     ``"sigmoid"``) fitted on ``calibration_folds`` folds.
     Other solvers give :class:`KernelSVC`.
+
+    Parameters
+    ----------
+    solver : {"exact", "approx", "auto"}, default="exact"
+    C : float, default=10.0
+    gamma : "scale" or float, default="scale"
+    kernel : str, default="rbf"
+        Any :class:`~sklearn.svm.SVC` kernel for ``"exact"``; ``"rbf"`` only otherwise.
+    probability : bool, default=True
+    random_state : int or None, default=0
+    calibration : {"temperature", "sigmoid"}, default="temperature"
+    calibration_folds : int, default=3
+        Folds of the exact SVC's calibration.
+    linear_C : float or None, default=None
+        See :class:`KernelSVC` (approximate solvers only).
+
+    Returns
+    -------
+    estimator
+        An unfitted :class:`FastCalibratedClassifierCV`, :class:`~sklearn.svm.SVC` or :class:`KernelSVC`.
     """
     _check_calibration(calibration)
     if solver == "exact":
         svc = SVC(C=C, gamma=gamma, kernel=kernel, random_state=random_state)
         if not probability:
             return svc
-        return CalibratedClassifierCV(svc, method=calibration, cv=calibration_folds, ensemble=False)
+        return FastCalibratedClassifierCV(svc, method=calibration, cv=calibration_folds, ensemble=False)
     if solver not in SOLVERS:
         raise ConfigError(f"svm must be one of {SOLVERS}; got {solver!r}")
     if kernel != "rbf":
         raise ConfigError("the approximate SVM supports the rbf kernel only; use svm='exact'")
-    return KernelSVC(solver=solver, C=C, gamma=gamma, probability=probability, calibration=calibration,
-                     random_state=random_state)
+    return KernelSVC(
+        solver=solver,
+        C=C,
+        gamma=gamma,
+        probability=probability,
+        calibration=calibration,
+        random_state=random_state,
+        linear_C=linear_C,
+    )

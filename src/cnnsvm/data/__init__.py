@@ -5,10 +5,12 @@ Every source is named by a spec string shared by the CLI and the experiments:
 optionally followed by ``?key=value&...`` options (``name``, ``ink``, ``labels``).
 """
 
-from cnnsvm.data.dataset import INK_POLARITIES, DatasetSplit, ImageDataset
+from cnnsvm.data.dataset import DatasetSplit, ImageDataset
 from cnnsvm.data.preprocessing import ImagePreprocessor, guess_ink, prepare_image
+from cnnsvm.ink import INK_CHOICES, INK_POLARITIES
 
 __all__ = [
+    "INK_CHOICES",
     "INK_POLARITIES",
     "DatasetSplit",
     "ImageDataset",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnsvm.data.dataset import ImageDataset
+from cnnsvm.data.dataset import ImageDataset, duplicate_names
 from cnnsvm.data.preprocessing import resize_batch
 from cnnsvm.exceptions import DataError
 
@@ -43,8 +43,7 @@ def combine_datasets(datasets, name="combined"):
                 f"combine_datasets takes ImageDataset objects, got {type(ds).__name__}; "
                 "for a DatasetSplit combine its .train and .test separately"
             )
-    names = [ds.name for ds in datasets]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = duplicate_names(ds.name for ds in datasets)
     if duplicates:
         raise DataError(
             f"datasets to combine share the name(s) {', '.join(duplicates)}; give each a distinct "
@@ -57,8 +56,7 @@ def combine_datasets(datasets, name="combined"):
     else:
         side = max(max(shape) for shape in shapes)
         images = [
-            np.clip(np.rint(resize_batch(ds.images.astype(np.float32), side)), 0, 255).astype(np.uint8)
-            for ds in light
+            np.clip(np.rint(resize_batch(ds.images.astype(np.float32), side)), 0, 255).astype(np.uint8) for ds in light
         ]
     labels, class_names, parts = [], [], []
     offset = 0

@@ -8,11 +8,7 @@ import numpy as np
 
 from cnnsvm.data.pixels import to_uint8
 from cnnsvm.exceptions import DataError
-
-#: Ink polarities. ``"light"``: light strokes on a dark background (MNIST,
-#: what the models train on); ``"dark"``: dark strokes on a light background
-#: (NHCD, a digit drawn black on white paper).
-INK_POLARITIES = ("light", "dark")
+from cnnsvm.ink import INK_POLARITIES
 
 
 @dataclass
@@ -49,16 +45,13 @@ class ImageDataset:
         if images.ndim == 4 and images.shape[-1] == 1:
             images = images[..., 0]
         if images.ndim != 3:
-            raise DataError(
-                f"{self.name}: images must have shape (n_samples, height, width); got {images.shape}"
-            )
+            raise DataError(f"{self.name}: images must have shape (n_samples, height, width); got {images.shape}")
         images = to_uint8(images, name=self.name)
         if labels.ndim != 1:
             raise DataError(f"{self.name}: labels must be one-dimensional; got shape {labels.shape}")
         if len(labels) != len(images):
             raise DataError(
-                f"{self.name}: {len(images)} images but {len(labels)} labels; "
-                "every image needs exactly one label"
+                f"{self.name}: {len(images)} images but {len(labels)} labels; every image needs exactly one label"
             )
         if len(images) == 0:
             raise DataError(f"{self.name}: the dataset is empty")
@@ -144,3 +137,9 @@ class DatasetSplit:
     @property
     def class_names(self):
         return self.train.class_names
+
+
+def duplicate_names(names):
+    """The names that occur more than once in ``names``, sorted (empty when all are distinct)."""
+    names = list(names)
+    return sorted({n for n in names if names.count(n) > 1})

@@ -37,8 +37,8 @@ import numpy as np
 
 from cnnsvm.data.dataset import ImageDataset
 from cnnsvm.data.images import is_image_filename, read_image_file
-from cnnsvm.data.npz import check_ink_option, resolve_ink
 from cnnsvm.data.preprocessing import pad_to_square, resize_image
+from cnnsvm.data.validation import check_ink_option, resolve_ink
 from cnnsvm.exceptions import DataError
 
 _IGNORED_DIRS = {"__macosx"}
@@ -94,8 +94,11 @@ def load_image_folder(directory, labels_csv=None, name=None, ink="auto"):
     if not directory.is_dir():
         raise DataError(f"{directory} is not a directory; give a folder with one sub-folder per class")
     class_dirs = sorted(
-        (p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")
-         and p.name.lower() not in _IGNORED_DIRS),
+        (
+            p
+            for p in directory.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and p.name.lower() not in _IGNORED_DIRS
+        ),
         key=lambda p: natural_key(p.name),
     )
     if not class_dirs:
@@ -210,16 +213,14 @@ def read_class_names_csv(path, folder_names, table_hint=None):
     _, header, body, key_col = best
     display_col = _display_column(header, body, key_col)
     if display_col is None:
-        raise DataError(
-            f"labels CSV {path} has only the folder-name column; add a column with the class labels"
-        )
+        raise DataError(f"labels CSV {path} has only the folder-name column; add a column with the class labels")
     mapping = {}
     for row in body:
         if key_col < len(row) and _norm(row[key_col]) in wanted:
             mapping[_norm(row[key_col])] = row[display_col] if display_col < len(row) else ""
     names = [mapping.get(_norm(f)) or f for f in folder_names]
     counts = Counter(names)
-    return [f"{n} ({f})" if counts[n] > 1 else n for n, f in zip(names, folder_names)]
+    return [f"{n} ({f})" if counts[n] > 1 else n for n, f in zip(names, folder_names, strict=True)]
 
 
 def _norm(value):

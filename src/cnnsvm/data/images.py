@@ -111,15 +111,12 @@ def _decode(stream, name, max_pixels):
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DataError(
-            f"{name} is too large to decode safely ({exc}); give a smaller image"
-        ) from exc
+        raise DataError(f"{name} is too large to decode safely ({exc}); give a smaller image") from exc
     except MemoryError as exc:
         raise DataError(f"{name} is too large to decode in memory; give a smaller image") from exc
     except Image.UnidentifiedImageError as exc:
         raise DataError(
-            f"{name} is not a readable image (unknown format or invalid header); "
-            "give a PNG, JPEG, BMP or GIF file"
+            f"{name} is not a readable image (unknown format or invalid header); give a PNG, JPEG, BMP or GIF file"
         ) from exc
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, EOFError, ...
         raise DataError(
@@ -161,7 +158,12 @@ def _to_gray(img):
 
 
 def _wide_to_uint8(pixels, mode):
-    """Scale 16/32-bit integer or float pixels to 0..255."""
+    """Scale 16/32-bit integer or float pixels of an image file to 0..255.
+
+    Unlike :func:`cnnsvm.data.pixels.to_uint8` (arrays, whose dtype fixes the
+    scale), a file's mode does not say its range: float pixels up to 1 are scaled
+    by 255, integers above 255 read as 16-bit, and NaN/inf are zeroed or clipped.
+    """
     pixels = pixels.astype(np.float64)
     if not np.isfinite(pixels).all():
         pixels = np.nan_to_num(pixels, nan=0.0, posinf=255.0, neginf=0.0)

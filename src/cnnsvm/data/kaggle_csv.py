@@ -55,13 +55,10 @@ def load_kaggle_csv(path, name="kaggle_digits"):
     label_col = _find_label_column(frame)
     if label_col is None:
         hint = (
-            "; it looks like the Kaggle test file, read it with read_kaggle_test"
-            if frame.shape[1] == N_PIXELS
-            else ""
+            "; it looks like the Kaggle test file, read it with read_kaggle_test" if frame.shape[1] == N_PIXELS else ""
         )
         raise DataError(
-            f"{path} has no 'label' column{hint}; a training file needs the header "
-            "label,pixel0,...,pixel783"
+            f"{path} has no 'label' column{hint}; a training file needs the header label,pixel0,...,pixel783"
         )
     labels = _numeric(frame[[label_col]], path).iloc[:, 0].to_numpy()
     pixels = _pixels(frame.drop(columns=[label_col]), path)
@@ -137,9 +134,7 @@ def write_kaggle_submission(labels, path, overwrite=False):
     path = Path(path).expanduser()
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) == 0:
-        raise DataError(
-            f"submission labels must be a non-empty one-dimensional array; got shape {labels.shape}"
-        )
+        raise DataError(f"submission labels must be a non-empty one-dimensional array; got shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.number) or labels.dtype == bool:
         try:
             labels = labels.astype(np.int64)
@@ -203,8 +198,7 @@ def _pixels(frame, path):
     if bad.any():
         row = int(np.flatnonzero(bad.any(axis=1))[0])
         raise DataError(
-            f"{path}: {_row(row)} has pixel values outside 0..255 "
-            f"({values[row][bad[row]][0]:g}); pixels must be 0..255"
+            f"{path}: {_row(row)} has pixel values outside 0..255 ({values[row][bad[row]][0]:g}); pixels must be 0..255"
         )
     fractional = values != np.round(values)
     if fractional.any():
@@ -223,9 +217,7 @@ def _numeric(frame, path):
     if missing.any():
         row = int(np.flatnonzero(missing.any(axis=1))[0])
         col = frame.columns[int(np.flatnonzero(missing[row])[0])]
-        raise DataError(
-            f"{path}: {_row(row)} has a missing (NaN) value in column {col!r}; fill or drop that row"
-        )
+        raise DataError(f"{path}: {_row(row)} has a missing (NaN) value in column {col!r}; fill or drop that row")
     text_columns = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if not text_columns:
         return frame

@@ -32,10 +32,11 @@ from cnnsvm.data.dataset import DatasetSplit, ImageDataset
 from cnnsvm.data.folder import load_image_folder
 from cnnsvm.data.kaggle_csv import load_kaggle_csv
 from cnnsvm.data.mnist import load_idx_dir, load_mnist_npz
-from cnnsvm.data.npz import INK_CHOICES, load_npz
+from cnnsvm.data.npz import load_npz
 from cnnsvm.data.sklearn_digits import load_digits_dataset
 from cnnsvm.data.splits import train_test_split_dataset
 from cnnsvm.exceptions import DataError
+from cnnsvm.ink import INK_CHOICES
 
 #: Kinds of source and what their path names.
 KINDS = {
@@ -111,9 +112,7 @@ def _parse_options(query, kind, spec):
         key, has_eq, value = item.partition("=")
         key, value = unquote(key).strip().lower(), unquote(value).strip()
         if key not in valid:
-            raise DataError(
-                f"unknown option {key!r} for {kind!r} in {spec!r}; valid options: {', '.join(valid)}"
-            )
+            raise DataError(f"unknown option {key!r} for {kind!r} in {spec!r}; valid options: {', '.join(valid)}")
         if not has_eq or not value:
             raise DataError(f"option {key!r} in {spec!r} needs a value: {key}=VALUE")
         if key in options:

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from cnnsvm.data.dataset import DatasetSplit, ImageDataset
-from cnnsvm.data.npz import SPLIT_KEYS, check_label_array, read_npz, to_uint8_images
+from cnnsvm.data.npz import SPLIT_KEYS, read_npz
+from cnnsvm.data.validation import check_label_array, to_uint8_images
 from cnnsvm.exceptions import DataError
 
 MNIST_CLASSES = [str(i) for i in range(10)]
@@ -106,8 +107,7 @@ def load_idx_dir(directory):
     missing = [IDX_FILES[role] for role, p in found.items() if p is None]
     if missing:
         raise DataError(
-            f"{directory} lacks the MNIST file(s) {', '.join(missing)} (optionally .gz); "
-            "put all four IDX files there"
+            f"{directory} lacks the MNIST file(s) {', '.join(missing)} (optionally .gz); put all four IDX files there"
         )
     parts = {}
     for part, prefix in (("train", "train"), ("test", "test")):

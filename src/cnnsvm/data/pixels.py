@@ -74,9 +74,7 @@ def check_pixels(images, *, name="images"):
                 f"scaled to [0, 1] whatever else is in the batch: {hint}"
             )
         return images
-    raise DataError(
-        f"{name}: pixels must be numbers ({PIXEL_CONTRACT}); got dtype {images.dtype}"
-    )
+    raise DataError(f"{name}: pixels must be numbers ({PIXEL_CONTRACT}); got dtype {images.dtype}")
 
 
 def to_unit_float(images, *, name="images"):

@@ -91,9 +91,9 @@ def border_brightness(images):
     flat = images.reshape(n, -1)
     lo = flat.min(axis=1).astype(np.float64)
     hi = flat.max(axis=1).astype(np.float64)
-    border = np.concatenate(
-        [images[:, 0, :], images[:, -1, :], images[:, :, 0], images[:, :, -1]], axis=1
-    ).astype(np.float64)
+    border = np.concatenate([images[:, 0, :], images[:, -1, :], images[:, :, 0], images[:, :, -1]], axis=1).astype(
+        np.float64
+    )
     span = hi - lo
     grey_level = 0.5 if images.dtype.kind in "iu" else 0.5 / 255
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -139,9 +139,7 @@ def resize_batch(images, size):
     n, h, w = images.shape
     if h == size and w == size:
         return images.astype(np.float32, copy=False)
-    return np.stack([resize_image(img, size) for img in images]) if n else np.zeros(
-        (0, size, size), np.float32
-    )
+    return np.stack([resize_image(img, size) for img in images]) if n else np.zeros((0, size, size), np.float32)
 
 
 def ink_fill_fraction(images):
@@ -308,6 +306,19 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator):
         super().__setstate__(state)
 
     def fit(self, X, y=None):
+        """Learn the input shape, the training images' ink polarity and their framing.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or (n_samples, height * width)
+            Images under the pixel contract (integers 0..255 or floats in [0, 1]);
+            flat rows must hold a square number of pixels.
+        y : ignored
+
+        Returns
+        -------
+        self : ImagePreprocessor
+        """
         images = self._check_images(X)
         self.input_shape_ = tuple(images.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
@@ -331,6 +342,19 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
+        """Light ink, square ``image_size`` frame, pixels scaled to [0, 1].
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or (n_samples, height * width)
+            Images under the pixel contract (integers 0..255 or floats in [0, 1]);
+            of the shape seen in ``fit``.
+
+        Returns
+        -------
+        ndarray of float32, shape (n_samples, image_size**2) or (n_samples, image_size, image_size)
+            The second with ``flatten=False``.
+        """
         check_is_fitted(self, "input_shape_")
         images = self._check_images(X)
         if tuple(images.shape[1:]) != self.input_shape_:
@@ -361,6 +385,11 @@ class ImagePreprocessor(TransformerMixin, BaseEstimator):
         images = as_image_batch(X)
         if len(images) == 0:
             raise DataError("no images given: the array has zero samples")
+        if min(images.shape[1:]) < 1:
+            raise DataError(
+                f"images have 0 feature(s) (shape={np.shape(X)}) while a minimum of 1 is required: "
+                "pass images of at least one pixel"
+            )
         if not isinstance(self.image_size, (int, np.integer)) or self.image_size < 4:
             raise DataError(f"image_size must be an integer >= 4; got {self.image_size!r}")
         return check_pixels(images, name="images")

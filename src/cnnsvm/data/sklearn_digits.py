@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 from cnnsvm.data.dataset import ImageDataset
+from cnnsvm.data.pixels import to_uint8
 
 
 def load_digits_dataset():
@@ -20,8 +21,7 @@ def load_digits_dataset():
         Named ``"digits"``, classes ``"0"`` .. ``"9"``, light ink on a dark background.
     """
     bunch = load_digits()
-    images = np.rint(bunch.images * (255.0 / 16.0))
-    images = np.clip(images, 0, 255).astype(np.uint8)
+    images = to_uint8(bunch.images / 16.0, name="digits")  # 0..16 -> [0, 1] -> the pixel contract's 0..255
     return ImageDataset(
         images=images,
         labels=bunch.target.astype(np.int64),

@@ -77,9 +77,7 @@ def _stratified_indices(ds, size, random_state, param):
             "add samples of those classes or drop them"
         )
     try:
-        return train_test_split(
-            np.arange(len(ds)), test_size=size, random_state=random_state, stratify=ds.labels
-        )
+        return train_test_split(np.arange(len(ds)), test_size=size, random_state=random_state, stratify=ds.labels)
     except ValueError as exc:
         raise DataError(
             f"{ds.name}: cannot split {len(ds)} samples of {int((counts > 0).sum())} classes with "

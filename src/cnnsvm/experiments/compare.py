@@ -124,8 +124,7 @@ def _task_kind(method):
 def _with_architecture(params):
     """``params`` plus the architecture they resolve to, so that a changed preset changes fingerprints."""
     overrides = {k: params[k] for k in ARCHITECTURE_PARAMS if k in params}
-    return {**params, "resolved_architecture": resolve_architecture(params.get("architecture", "default"),
-                                                                    **overrides)}
+    return {**params, "resolved_architecture": resolve_architecture(params.get("architecture", "default"), **overrides)}
 
 
 def _append_environment(rundir, config, settings):
@@ -153,24 +152,37 @@ def _mcnemar_tests(rundir, config, datasets, results):
                 pa = np.load(rundir.cell(d.name, "hybrid", seed) / "predictions.npz")
                 pb = np.load(rundir.cell(d.name, other, seed) / "predictions.npz")
                 test = mcnemar_exact(pa["y_true"], pa["y_pred"], pb["y_pred"])
-                tests.append({
-                    "dataset": d.name, "other": other, "seed": seed,
-                    "hybrid_accuracy": a["accuracy"], "other_accuracy": b["accuracy"],
-                    "hybrid_only": test["a_only"], "other_only": test["b_only"],
-                    "both_right": test["both_right"], "both_wrong": test["both_wrong"],
-                    "n": test["n"], "p_value": test["p_value"],
-                })
+                tests.append(
+                    {
+                        "dataset": d.name,
+                        "other": other,
+                        "seed": seed,
+                        "hybrid_accuracy": a["accuracy"],
+                        "other_accuracy": b["accuracy"],
+                        "hybrid_only": test["a_only"],
+                        "other_only": test["b_only"],
+                        "both_right": test["both_right"],
+                        "both_wrong": test["both_wrong"],
+                        "n": test["n"],
+                        "p_value": test["p_value"],
+                    }
+                )
     return tests
 
 
 def _cell_fingerprint(config, dataset_key, method, seed, generic_fp):
     params = config.method_params(method)
-    return fingerprint({
-        "kind": "cell", "dataset": dataset_key, "method": method, "seed": seed,
-        "image_size": config.image_size,
-        "params": _with_architecture(params) if method in CNN_METHODS else params,
-        "generic": generic_fp,
-    })
+    return fingerprint(
+        {
+            "kind": "cell",
+            "dataset": dataset_key,
+            "method": method,
+            "seed": seed,
+            "image_size": config.image_size,
+            "params": _with_architecture(params) if method in CNN_METHODS else params,
+            "generic": generic_fp,
+        }
+    )
 
 
 def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
@@ -190,25 +202,52 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
     generic_fp, tasks = {}, []  # (task id, kind, spec), in the file's order
     for kind, what, seed in plan:
         if kind == "generic":
-            generic_fp[(what, seed)] = fingerprint({
-                "kind": "generic", "variant": what, "seed": seed, "image_size": config.image_size,
-                "params": _with_architecture(config.generic_params(what)),
-                "data": [(n, tr, k) for n, tr, _, k in data_key],
-            })
-            tasks.append((f"generic/{what}/seed{seed}", "generic", {"kind": "generic", "variant": what, "seed": seed,
-                                                                      "folder": rundir.generic(what, seed),
-                                                                      "fp": generic_fp[(what, seed)]}))
+            generic_fp[(what, seed)] = fingerprint(
+                {
+                    "kind": "generic",
+                    "variant": what,
+                    "seed": seed,
+                    "image_size": config.image_size,
+                    "params": _with_architecture(config.generic_params(what)),
+                    "data": [(n, tr, k) for n, tr, _, k in data_key],
+                }
+            )
+            tasks.append(
+                (
+                    f"generic/{what}/seed{seed}",
+                    "generic",
+                    {
+                        "kind": "generic",
+                        "variant": what,
+                        "seed": seed,
+                        "folder": rundir.generic(what, seed),
+                        "fp": generic_fp[(what, seed)],
+                    },
+                )
+            )
             continue
         variant = GENERIC_VARIANT.get(what)
         for i, d in enumerate(datasets):
             fp = _cell_fingerprint(config, data_key[i], what, seed, generic_fp[(variant, seed)] if variant else None)
-            tasks.append((f"{d.name}/{what}/seed{seed}", _task_kind(what), {
-                "kind": "cell", "method": what, "seed": seed, "dataset": i, "variant": variant,
-                "folder": rundir.cell(d.name, what, seed), "fp": fp}))
+            tasks.append(
+                (
+                    f"{d.name}/{what}/seed{seed}",
+                    _task_kind(what),
+                    {
+                        "kind": "cell",
+                        "method": what,
+                        "seed": seed,
+                        "dataset": i,
+                        "variant": variant,
+                        "folder": rundir.cell(d.name, what, seed),
+                        "fp": fp,
+                    },
+                )
+            )
     order = {task: i for i, (task, _, _) in enumerate(tasks)}
     tracker = TaskTracker([(t, k) for t, k, _ in tasks], say, proxies={"generic": ("cnn", len(datasets))})
 
-    generic_results, generic_files, ran, skipped = {}, {}, [], []
+    generic_results, ran, skipped = {}, [], []
     to_run, reasons = [], {}
     for task, kind, spec in tasks:
         stored, reason = rundir.finished(spec["folder"], spec["fp"])
@@ -225,13 +264,42 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
     if not to_run:
         return ran, skipped, generic_results
     with open_executor(settings) as executor:  # started only when there is work for it
-        _dispatch(executor, config, rundir, datasets, to_run, reasons, generic_fp, generic_results, tracker,
-                  ran, skipped, order, say, verbose=job_verbose)
+        _dispatch(
+            executor,
+            config,
+            rundir,
+            datasets,
+            to_run,
+            reasons,
+            generic_fp,
+            generic_results,
+            tracker,
+            ran,
+            skipped,
+            order,
+            say,
+            verbose=job_verbose,
+        )
     return ran, skipped, generic_results
 
 
-def _dispatch(executor, config, rundir, datasets, to_run, reasons, generic_fp, generic_results, tracker, ran,
-              skipped, order, say, *, verbose):
+def _dispatch(
+    executor,
+    config,
+    rundir,
+    datasets,
+    to_run,
+    reasons,
+    generic_fp,
+    generic_results,
+    tracker,
+    ran,
+    skipped,
+    order,
+    say,
+    *,
+    verbose,
+):
     serial = executor.kind == "serial"
     job_verbose = verbose
     generic_files = {}
@@ -249,8 +317,17 @@ def _dispatch(executor, config, rundir, datasets, to_run, reasons, generic_fp, g
     def submit(task, kind):
         spec = spec_of[task]
         if kind == "generic":
-            executor.submit(task, generic_job, config, spec["variant"], spec["seed"], spec["fp"], job_verbose,
-                            *shared, priority=priority(task, kind))
+            executor.submit(
+                task,
+                generic_job,
+                config,
+                spec["variant"],
+                spec["seed"],
+                spec["fp"],
+                job_verbose,
+                *shared,
+                priority=priority(task, kind),
+            )
             return
         method, seed, variant = spec["method"], spec["seed"], spec["variant"]
         extra, parts, handle = {}, None, None
@@ -260,8 +337,21 @@ def _dispatch(executor, config, rundir, datasets, to_run, reasons, generic_fp, g
             parts = [tuple(p) for p in generic_results[key]["parts"]]
             handle = generic_files[key]
         params = {**config.method_params(method), "image_size": config.image_size, "random_state": seed}
-        executor.submit(task, cell_job, config, method, seed, shared[spec["dataset"]], spec["fp"], params, extra,
-                        handle, parts, job_verbose, priority=priority(task, kind))
+        executor.submit(
+            task,
+            cell_job,
+            config,
+            method,
+            seed,
+            shared[spec["dataset"]],
+            spec["fp"],
+            params,
+            extra,
+            handle,
+            parts,
+            job_verbose,
+            priority=priority(task, kind),
+        )
 
     def share_generic(key):
         folder = rundir.generic(*key)
@@ -291,8 +381,10 @@ def _dispatch(executor, config, rundir, datasets, to_run, reasons, generic_fp, g
             outcome = executor.next_done()
             task = outcome.key
             if outcome.error is not None:
-                say(f"task {task} failed{' on ' + outcome.worker if outcome.worker else ''}: "
-                    f"{type(outcome.error).__name__}: {outcome.error}")
+                say(
+                    f"task {task} failed{' on ' + outcome.worker if outcome.worker else ''}: "
+                    f"{type(outcome.error).__name__}: {outcome.error}"
+                )
                 raise outcome.error
             spec = spec_of[task]
             store_files(spec["folder"], outcome.value["files"])
@@ -312,8 +404,10 @@ def _dispatch(executor, config, rundir, datasets, to_run, reasons, generic_fp, g
                 say(f"  {task}: test accuracy {result['accuracy']:.4f}, macro-F1 {result['macro_f1']:.4f}")
     except BaseException:
         left = len(to_run) - len(ran)
-        say(f"stopped with {left} task(s) unfinished; {len(ran) + len(skipped)} finished task(s) are stored: "
-            "run the same command again to resume")
+        say(
+            f"stopped with {left} task(s) unfinished; {len(ran) + len(skipped)} finished task(s) are stored: "
+            "run the same command again to resume"
+        )
         raise
 
 
@@ -346,15 +440,21 @@ def run_comparison(config, out=None, *, verbose=True, executor=None):
     say(f"{'resuming' if resumed else 'starting'} experiment {config.name!r} in {rundir.root}")
     resolved = config.to_dict()
     write_text(rundir.root / "config.toml", dump_toml(resolved))
-    write_json(rundir.root / "config.json", {**resolved, "source": config.source, "effective": {
-        "generic": {v: config.generic_params(v) for v in config.generic_variants},
-        "methods": {m: config.method_params(m) for m in config.methods},
-    }})
+    write_json(
+        rundir.root / "config.json",
+        {
+            **resolved,
+            "source": config.source,
+            "effective": {
+                "generic": {v: config.generic_params(v) for v in config.generic_variants},
+                "methods": {m: config.method_params(m) for m in config.methods},
+            },
+        },
+    )
     _append_environment(rundir, config, settings)
 
     with Stage(f"load {len(config.datasets)} dataset(s)", verbose=int(verbose)):
-        datasets = load_experiment_datasets(config.datasets, test_size=config.test_size,
-                                            split_seed=config.split_seed)
+        datasets = load_experiment_datasets(config.datasets, test_size=config.test_size, split_seed=config.split_seed)
     for d in datasets:
         kind = "official split" if d.record["official_split"] else f"{config.test_size:.0%} stratified test split"
         say(f"  {d.name}: {len(d.train)} train / {len(d.test)} test images, {d.train.n_classes} classes ({kind})")
@@ -363,19 +463,37 @@ def run_comparison(config, out=None, *, verbose=True, executor=None):
 
     ran, skipped, generic_results = _run_tasks(config, rundir, datasets, data_key, settings, say, verbose=verbose)
 
-    results = [read_json(rundir.cell(d.name, m, s) / RESULT) for s in config.seeds for m in config.methods
-               for d in datasets]
+    results = [
+        read_json(rundir.cell(d.name, m, s) / RESULT) for s in config.seeds for m in config.methods for d in datasets
+    ]
     tests = _mcnemar_tests(rundir, config, datasets, results)
     generic_list = [generic_results[k] for k in sorted(generic_results, key=lambda k: (k[1], k[0]))]
-    summary = write_reports(rundir, name=config.name, results=results, generic_results=generic_list, tests=tests,
-                            datasets=[d.name for d in datasets], methods=list(config.methods),
-                            seeds=list(config.seeds), total_seconds=time.perf_counter() - began)
-    say(f"finished {config.name!r}: {len(ran)} task(s) run, {len(skipped)} reused, "
-        f"in {format_seconds(time.perf_counter() - began)}; tables in {rundir.root / 'results.md'}")
+    summary = write_reports(
+        rundir,
+        name=config.name,
+        results=results,
+        generic_results=generic_list,
+        tests=tests,
+        datasets=[d.name for d in datasets],
+        methods=list(config.methods),
+        seeds=list(config.seeds),
+        total_seconds=time.perf_counter() - began,
+    )
+    say(
+        f"finished {config.name!r}: {len(ran)} task(s) run, {len(skipped)} reused, "
+        f"in {format_seconds(time.perf_counter() - began)}; tables in {rundir.root / 'results.md'}"
+    )
     if verbose:
         print(summary, file=sys.stdout, flush=True)
-    return ComparisonRun(out=rundir.root, results=results, generic_results=generic_list, tests=tests,
-                         summary=summary, ran=ran, skipped=skipped)
+    return ComparisonRun(
+        out=rundir.root,
+        results=results,
+        generic_results=generic_list,
+        tests=tests,
+        summary=summary,
+        ran=ran,
+        skipped=skipped,
+    )
 
 
 def run_comparison_file(path, out=None, overrides=(), *, executor=None, workers=None, address=None):

@@ -60,8 +60,12 @@ from cnnsvm.experiments.params import (
 METHODS = ("mlp", "pca-svc", "cnn-article", "cnn", "hybrid", "hybrid-svm", "hybrid-noaug", "generic-softmax")
 
 #: Methods that read the generic extractor, and which variant of it.
-GENERIC_VARIANT = {"hybrid": "augmented", "hybrid-svm": "augmented", "generic-softmax": "augmented",
-                   "hybrid-noaug": "noaug"}
+GENERIC_VARIANT = {
+    "hybrid": "augmented",
+    "hybrid-svm": "augmented",
+    "generic-softmax": "augmented",
+    "hybrid-noaug": "noaug",
+}
 
 #: Methods that fit a scaler + SVM on the generic extractor's features. ``hybrid-svm`` is the
 #: hybrid whose probabilities are the SVM's alone (no blend with the CNN's softmax): an ablation.
@@ -89,15 +93,26 @@ DEFAULTS = {
     "image_size": 28,
     "test_size": 0.2,
     "split_seed": 0,
-    "training": {"epochs": 30, "batch_size": 128, "patience": 5, "augmentation": 1.0,
-                 "validation_fraction": 0.1},
+    "training": {"epochs": 30, "batch_size": 128, "patience": 5, "augmentation": 1.0, "validation_fraction": 0.1},
     "generic": {"architecture": "default"},
     "svc": {"C": 10.0, "gamma": "scale", "kernel": "rbf", "solver": "exact", "softmax_weight": "auto"},
     "method": {"pca-svc": {"n_components": 50, "C": 10.0, "gamma": "scale"}},
 }
 
-TOP_LEVEL = ("name", "description", "methods", "seeds", "image_size", "test_size", "split_seed",
-             "datasets", "training", "generic", "svc", "method")
+TOP_LEVEL = (
+    "name",
+    "description",
+    "methods",
+    "seeds",
+    "image_size",
+    "test_size",
+    "split_seed",
+    "datasets",
+    "training",
+    "generic",
+    "svc",
+    "method",
+)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -174,8 +189,9 @@ class ExperimentConfig:
             "image_size": self.image_size,
             "test_size": self.test_size,
             "split_seed": self.split_seed,
-            "datasets": [{k: v for k, v in (("name", d.name), ("spec", d.spec)) if v is not None}
-                         for d in self.datasets],
+            "datasets": [
+                {k: v for k, v in (("name", d.name), ("spec", d.spec)) if v is not None} for d in self.datasets
+            ],
             "training": dict(self.training),
             "generic": dict(self.generic),
             "svc": dict(self.svc),
@@ -196,7 +212,7 @@ def parse_datasets(entries, where="datasets"):
     """
     if entries is None:
         raise ConfigError(
-            f"the experiment lists no datasets; add [[{where}]] tables with spec = \"digits\" "
+            f'the experiment lists no datasets; add [[{where}]] tables with spec = "digits" '
             "(or npz:PATH, mnist:PATH, ...)"
         )
     if not isinstance(entries, list) or not entries:
@@ -206,15 +222,13 @@ def parse_datasets(entries, where="datasets"):
         if isinstance(entry, str):
             entry = {"spec": entry}
         if not isinstance(entry, dict):
-            raise ConfigError(f"{where}[{i}] must be a table with spec = \"...\"; got {entry!r}")
+            raise ConfigError(f'{where}[{i}] must be a table with spec = "..."; got {entry!r}')
         unknown = set(entry) - {"spec", "name"}
         if unknown:
             raise ConfigError(f"unknown setting(s) {sorted(unknown)} in {where}[{i}]; valid: name, spec")
         spec = entry.get("spec")
         if not isinstance(spec, str) or not spec.strip():
-            raise ConfigError(
-                f"{where}[{i}] has no spec; give spec = \"digits\", \"npz:PATH\", \"mnist:PATH\" ..."
-            )
+            raise ConfigError(f'{where}[{i}] has no spec; give spec = "digits", "npz:PATH", "mnist:PATH" ...')
         name = entry.get("name")
         if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
             raise ConfigError(
@@ -256,7 +270,11 @@ def parse_experiment(data, *, default_name="experiment", source=""):
         raise ConfigError(f"unknown top-level key(s) {sorted(unknown)}; valid: {', '.join(TOP_LEVEL)}")
     merged = copy.deepcopy(DEFAULTS)
     for key, value in data.items():
-        if key in ("training", "generic", "svc", "method") and isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if (
+            key in ("training", "generic", "svc", "method")
+            and isinstance(value, dict)
+            and isinstance(merged.get(key), dict)
+        ):
             if key == "method":
                 for m, table in value.items():
                     merged["method"][m] = {**merged["method"].get(m, {}), **table} if isinstance(table, dict) else table

@@ -10,17 +10,17 @@ file that contains it. The including file's tables are merged over the base
 from __future__ import annotations
 
 import json
-import math
-import re
 import tomllib
 from importlib import resources
 from pathlib import Path
+
+import numpy as np
+import tomli_w
 
 from cnnsvm.exceptions import ConfigError
 
 BUILTIN_PREFIX = "builtin:"
 _MAX_EXTENDS_DEPTH = 8
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def builtin_config_path(name):
@@ -86,7 +86,7 @@ def read_config_file(path, _depth=0):
     if _depth > _MAX_EXTENDS_DEPTH:
         raise ConfigError(f"'extends' nests deeper than {_MAX_EXTENDS_DEPTH} files; is there a cycle?")
     text = str(path)
-    path = builtin_config_path(text[len(BUILTIN_PREFIX):]) if text.startswith(BUILTIN_PREFIX) else Path(path)
+    path = builtin_config_path(text[len(BUILTIN_PREFIX) :]) if text.startswith(BUILTIN_PREFIX) else Path(path)
     data = read_toml(path)
     base_ref = data.pop("extends", None)
     if base_ref is None:
@@ -165,63 +165,38 @@ def apply_overrides(config, overrides):
 
 
 # ------------------------------------------------------------------ writing
-def _key(key):
-    key = str(key)
-    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
-
-
-def _value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+def _plain(value):
+    """``value`` as tomli-w writes it: ``None`` left out, numpy scalars as Python ones, tuples as lists."""
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items() if v is not None) + " }"
-    if hasattr(value, "item"):
-        return _value(value.item())
-    raise ConfigError(f"cannot write a {type(value).__name__} to TOML")
-
-
-def _is_table_array(value):
-    return isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        return {str(k): _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def dump_toml(data):
     """Write a nested dict of plain values as TOML text (``None`` values are left out).
 
-    Scalars and arrays come first, then sub-tables (``[a.b]``) and arrays of
-    tables (``[[datasets]]``); :func:`tomllib.loads` reads the result back
-    to the same dict.
+    Uses :func:`tomli_w.dumps`; :func:`tomllib.loads` reads the result back to the
+    same dict.
+
+    Parameters
+    ----------
+    data : dict
+        Strings, numbers, booleans, lists, dicts and numpy scalars.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ConfigError
+        If a value has no TOML form.
     """
-    lines = []
-    _dump_table(data, [], lines)
-    return "\n".join(lines).strip() + "\n"
-
-
-def _dump_table(table, prefix, lines):
-    scalars = {k: v for k, v in table.items() if v is not None and not isinstance(v, dict) and not _is_table_array(v)}
-    for key, value in scalars.items():
-        lines.append(f"{_key(key)} = {_value(value)}")
-    for key, value in table.items():
-        path = prefix + [_key(key)]
-        if isinstance(value, dict):
-            only_tables = value and all(isinstance(v, dict) for v in value.values())
-            if not only_tables:  # a table holding only sub-tables needs no header of its own
-                lines.append("")
-                lines.append(f"[{'.'.join(path)}]")
-            _dump_table(value, path, lines)
-        elif _is_table_array(value):
-            for entry in value:
-                lines.append("")
-                lines.append(f"[[{'.'.join(path)}]]")
-                _dump_table(entry, path, lines)
+    try:
+        return tomli_w.dumps(_plain(data))
+    except TypeError as exc:
+        raise ConfigError(f"cannot write the configuration as TOML: {exc}") from exc

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import (
-    auc,
-    average_precision_score,
-    precision_recall_curve,
-    roc_curve,
-)
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 GRID_POINTS = 201
 
@@ -47,50 +42,59 @@ def one_vs_rest_curves(y_true, proba, classes, class_names=None):
     classes = np.asarray(classes)
     names = [str(c) for c in classes] if class_names is None else [str(n) for n in class_names]
     Y = _indicator(y_true, classes)
-    per_class = []
-    for i, name in enumerate(names):
-        positives = int(Y[:, i].sum())
-        if positives == 0 or positives == len(Y):
-            continue
-        fpr, tpr, _ = roc_curve(Y[:, i], proba[:, i])
-        precision, recall, _ = precision_recall_curve(Y[:, i], proba[:, i])
-        per_class.append({
-            "name": name,
-            "fpr": fpr,
-            "tpr": tpr,
-            "roc_auc": float(auc(fpr, tpr)),
-            "precision": precision,
-            "recall": recall,
-            "average_precision": float(average_precision_score(Y[:, i], proba[:, i])),
-        })
-    result = {"per_class": per_class}
-    kept = [i for i, n in enumerate(names) if any(c["name"] == n for c in per_class)]
+    positives = Y.sum(axis=0)
+    kept = [i for i in range(len(classes)) if 0 < positives[i] < len(Y)]
     if not kept:
-        result["micro"] = result["macro"] = None
-        return result
-    y_flat, p_flat = Y[:, kept].ravel(), proba[:, kept].ravel()
-    fpr, tpr, _ = roc_curve(y_flat, p_flat)
-    precision, recall, _ = precision_recall_curve(y_flat, p_flat)
-    result["micro"] = {
-        "fpr": fpr, "tpr": tpr, "roc_auc": float(auc(fpr, tpr)),
-        "precision": precision, "recall": recall,
-        "average_precision": float(average_precision_score(Y[:, kept], proba[:, kept], average="micro")),
+        return {"per_class": [], "micro": None, "macro": None}
+    Y, proba = Y[:, kept], proba[:, kept]
+    # The areas: scikit-learn's one-vs-rest averages over the indicator columns.
+    roc_auc = np.atleast_1d(roc_auc_score(Y, proba, average=None))
+    average_precision = np.atleast_1d(average_precision_score(Y, proba, average=None))
+    per_class = []
+    for j, i in enumerate(kept):
+        fpr, tpr, _ = roc_curve(Y[:, j], proba[:, j])
+        precision, recall, _ = precision_recall_curve(Y[:, j], proba[:, j])
+        per_class.append(
+            {
+                "name": names[i],
+                "fpr": fpr,
+                "tpr": tpr,
+                "roc_auc": float(roc_auc[j]),
+                "precision": precision,
+                "recall": recall,
+                "average_precision": float(average_precision[j]),
+            }
+        )
+    fpr, tpr, _ = roc_curve(Y.ravel(), proba.ravel())
+    precision, recall, _ = precision_recall_curve(Y.ravel(), proba.ravel())
+    micro = {
+        "fpr": fpr,
+        "tpr": tpr,
+        "roc_auc": float(roc_auc_score(Y, proba, average="micro")),
+        "precision": precision,
+        "recall": recall,
+        "average_precision": float(average_precision_score(Y, proba, average="micro")),
     }
+    # The macro curves (for plots): the per-class curves averaged on a common grid.
     all_fpr = np.unique(np.concatenate([c["fpr"] for c in per_class]))
     mean_tpr = np.mean([np.interp(all_fpr, c["fpr"], c["tpr"]) for c in per_class], axis=0)
     grid = np.linspace(0.0, 1.0, GRID_POINTS)
     # precision_recall_curve returns recall in decreasing order; interpolate on the increasing one
     mean_precision = np.mean([np.interp(grid, c["recall"][::-1], c["precision"][::-1]) for c in per_class], axis=0)
-    result["macro"] = {
-        "fpr": all_fpr, "tpr": mean_tpr, "roc_auc": float(np.mean([c["roc_auc"] for c in per_class])),
-        "precision": mean_precision, "recall": grid,
-        "average_precision": float(np.mean([c["average_precision"] for c in per_class])),
+    macro = {
+        "fpr": all_fpr,
+        "tpr": mean_tpr,
+        "roc_auc": float(roc_auc_score(Y, proba, average="macro")),
+        "precision": mean_precision,
+        "recall": grid,
+        "average_precision": float(average_precision_score(Y, proba, average="macro")),
     }
-    return result
+    return {"per_class": per_class, "micro": micro, "macro": macro}
 
 
 def curve_summary(curves):
     """The areas of :func:`one_vs_rest_curves` as plain JSON data."""
+
     def area(block, key):
         return None if block is None else block[key]
 
@@ -99,6 +103,8 @@ def curve_summary(curves):
         "roc_auc_macro": area(curves["macro"], "roc_auc"),
         "average_precision_micro": area(curves["micro"], "average_precision"),
         "average_precision_macro": area(curves["macro"], "average_precision"),
-        "per_class": {c["name"]: {"roc_auc": c["roc_auc"], "average_precision": c["average_precision"]}
-                      for c in curves["per_class"]},
+        "per_class": {
+            c["name"]: {"roc_auc": c["roc_auc"], "average_precision": c["average_precision"]}
+            for c in curves["per_class"]
+        },
     }

@@ -9,7 +9,7 @@ import re
 import numpy as np
 
 from cnnsvm.data import load_split, parse_spec
-from cnnsvm.data.dataset import DatasetSplit, ImageDataset
+from cnnsvm.data.dataset import DatasetSplit, ImageDataset, duplicate_names
 from cnnsvm.exceptions import ConfigError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -118,12 +118,10 @@ def load_experiment_datasets(entries, *, test_size, split_seed):
     list of LoadedDataset
     """
     loaded = [load_experiment_dataset(e, test_size=test_size, split_seed=split_seed) for e in entries]
-    names = [d.name for d in loaded]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = duplicate_names(d.name for d in loaded)
     if duplicates:
         raise ConfigError(
-            f"two datasets are both named {', '.join(duplicates)}; give each a distinct name = \"...\" "
+            f'two datasets are both named {", ".join(duplicates)}; give each a distinct name = "..." '
             "in its [[datasets]] table"
         )
     return loaded
-

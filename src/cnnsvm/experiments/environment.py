@@ -59,7 +59,7 @@ def environment_record(seeds, command=None):
     command : str, optional
         The command line (default: ``sys.argv``).
     """
-    from cnnsvm.pipeline import library_versions
+    from cnnsvm.persistence import library_versions
 
     return {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -68,7 +68,15 @@ def environment_record(seeds, command=None):
         "seeds": list(seeds),
         "versions": library_versions(),
         "machine": machine_info(),
-        "environment": {k: os.environ[k] for k in ("TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS",
-                                                   "OMP_NUM_THREADS", "TF_ENABLE_ONEDNN_OPTS",
-                                                   "PYTHONHASHSEED") if k in os.environ},
+        "environment": {
+            k: os.environ[k]
+            for k in (
+                "TF_NUM_INTEROP_THREADS",
+                "TF_NUM_INTRAOP_THREADS",
+                "OMP_NUM_THREADS",
+                "TF_ENABLE_ONEDNN_OPTS",
+                "PYTHONHASHSEED",
+            )
+            if k in os.environ
+        },
     }

@@ -48,8 +48,13 @@ from cnnsvm.exceptions import ConfigError
 EXECUTORS = ("serial", "processes", "dask", "ray")
 
 #: Environment variables that size the thread pools of TensorFlow, OpenMP and the BLAS libraries.
-THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
-                    "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARIABLES = (
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 #: Keys of an ``[executor]`` table.
 EXECUTOR_KEYS = ("kind", "workers", "address", "threads")
@@ -146,12 +151,18 @@ def executor_settings(table=None, *, kind=None, workers=None, address=None, thre
     """
     table = {} if table is None else table
     if not isinstance(table, dict):
-        raise ConfigError(f"[executor] must be a table (kind = \"dask\", workers = 2, ...); got {table!r}")
+        raise ConfigError(f'[executor] must be a table (kind = "dask", workers = 2, ...); got {table!r}')
     unknown = sorted(set(table) - set(EXECUTOR_KEYS))
     if unknown:
         raise ConfigError(f"unknown setting(s) {unknown} in [executor]; valid: {', '.join(EXECUTOR_KEYS)}")
-    merged = {**table, **{k: v for k, v in (("kind", kind), ("workers", workers), ("address", address),
-                                            ("threads", threads)) if v is not None}}
+    merged = {
+        **table,
+        **{
+            k: v
+            for k, v in (("kind", kind), ("workers", workers), ("address", address), ("threads", threads))
+            if v is not None
+        },
+    }
     kind = merged.get("kind", "serial")
     if kind not in EXECUTORS:
         raise ConfigError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTORS)}")
@@ -164,14 +175,19 @@ def executor_settings(table=None, *, kind=None, workers=None, address=None, thre
         raise ConfigError(f"the executor address must be a non-empty string such as tcp://host:8786; got {address!r}")
     address = address.strip() if address else None
     if kind == "serial" and workers not in (None, 1):
-        raise ConfigError(f"the serial executor runs in this process; for {workers} workers choose "
-                          "--executor processes, dask or ray")
+        raise ConfigError(
+            f"the serial executor runs in this process; for {workers} workers choose --executor processes, dask or ray"
+        )
     if address is not None and kind not in ("dask", "ray"):
-        raise ConfigError(f"an address joins a Dask scheduler or a Ray cluster; add --executor dask or "
-                          f"--executor ray (the {kind} executor has no address)")
+        raise ConfigError(
+            f"an address joins a Dask scheduler or a Ray cluster; add --executor dask or "
+            f"--executor ray (the {kind} executor has no address)"
+        )
     if kind == "ray" and address is not None and workers is not None:
-        raise ConfigError("a Ray cluster decides how many tasks run from its CPUs; drop --workers with "
-                          "--address (set [executor] threads to give each task more cores)")
+        raise ConfigError(
+            "a Ray cluster decides how many tasks run from its CPUs; drop --workers with "
+            "--address (set [executor] threads to give each task more cores)"
+        )
     return ExecutorSettings(kind=kind, workers=workers, address=address, threads=threads)
 
 
@@ -377,8 +393,12 @@ class ProcessExecutor(Executor):
         self._workers = settings.n_workers()
         # spawn: each worker is a new interpreter; forking a process that has loaded
         # TensorFlow (or any library with thread pools) can leave the child deadlocked.
-        self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init_process, initargs=(self.threads,))
+        self._pool = ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_process,
+            initargs=(self.threads,),
+        )
         self._futures = {}
 
     @property
@@ -429,23 +449,31 @@ class DaskExecutor(Executor):
         try:
             import distributed
         except ImportError as exc:
-            raise ConfigError("the dask executor needs Dask's distributed scheduler: "
-                              "pip install 'cnnsvm[dask]' (or dask[distributed])") from exc
+            raise ConfigError(
+                "the dask executor needs Dask's distributed scheduler: "
+                "pip install 'cnnsvm[dask]' (or dask[distributed])"
+            ) from exc
         self._distributed = distributed
         self._cluster = None
         if settings.address is None:
             # One thread per worker process: one training at a time in each; the nanny
             # starts every worker as a new interpreter with the thread variables set.
             self._cluster = distributed.LocalCluster(
-                n_workers=settings.n_workers(), threads_per_worker=1, processes=True,
-                dashboard_address=None, env=thread_environment(self.threads))
+                n_workers=settings.n_workers(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                env=thread_environment(self.threads),
+            )
             self._client = distributed.Client(self._cluster)
         else:
             try:
                 self._client = distributed.Client(settings.address, timeout=connect_timeout)
             except OSError as exc:
-                raise ConfigError(f"no Dask scheduler answered at {settings.address} ({exc}); start one with "
-                                  "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`") from exc
+                raise ConfigError(
+                    f"no Dask scheduler answered at {settings.address} ({exc}); start one with "
+                    "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`"
+                ) from exc
             if settings.workers:
                 self._client.wait_for_workers(settings.workers, timeout=connect_timeout * 10)
         self._futures = {}
@@ -469,8 +497,9 @@ class DaskExecutor(Executor):
         return self._client.scatter([obj], hash=False)[0]  # in a list: a dict would become a dict of futures
 
     def submit(self, key, fn, *args, priority=0):
-        future = self._client.submit(run_task, fn, self.threads, *args, key=f"cnnsvm-{key}-{os.urandom(4).hex()}",
-                                     priority=priority, pure=False)
+        future = self._client.submit(
+            run_task, fn, self.threads, *args, key=f"cnnsvm-{key}-{os.urandom(4).hex()}", priority=priority, pure=False
+        )
         self._futures[future] = key
         self._done.add(future)
 
@@ -520,8 +549,13 @@ class RayExecutor(Executor):
         runtime_env = {"env_vars": thread_environment(self.threads)}
         if self._own:
             if settings.address is None:
-                ray.init(num_cpus=settings.n_workers() * self.threads, include_dashboard=False,
-                         runtime_env=runtime_env, log_to_driver=False, configure_logging=False)
+                ray.init(
+                    num_cpus=settings.n_workers() * self.threads,
+                    include_dashboard=False,
+                    runtime_env=runtime_env,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
             else:
                 try:
                     ray.init(address=settings.address, runtime_env=runtime_env, log_to_driver=False)
@@ -572,6 +606,7 @@ def open_executor(settings):
         shuts down the workers cnnsvm started.
     """
     settings = settings if isinstance(settings, ExecutorSettings) else executor_settings(settings)
-    engine = {"serial": SerialExecutor, "processes": ProcessExecutor, "dask": DaskExecutor,
-              "ray": RayExecutor}[settings.kind]
+    engine = {"serial": SerialExecutor, "processes": ProcessExecutor, "dask": DaskExecutor, "ray": RayExecutor}[
+        settings.kind
+    ]
     return engine(settings)

@@ -5,16 +5,16 @@ its artefacts into a private temporary folder and returns them as
 ``{"result": dict, "files": {relative path: bytes}}``; the runner writes
 them into the run folder (``result.json`` last, see :func:`store_files`).
 A hybrid cell receives its generic extractor as the bytes of the stored
-model file and loads it with :func:`cnnsvm.pipeline.load` (checksum and
+model file and loads it with :func:`cnnsvm.persistence.load` (checksum and
 versions verified): no Keras object is pickled across processes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -73,7 +73,7 @@ def model_files(files):
 
 def load_model_files(files):
     """Load a model from ``{model.joblib: bytes, model.joblib.json: bytes}``, cached per process."""
-    from cnnsvm.pipeline import load
+    from cnnsvm.persistence import load
 
     digest = hashlib.sha256(files[MODEL]).hexdigest()
     if digest not in _generic_cache:
@@ -110,18 +110,19 @@ def generic_job(config, variant, seed, fingerprint, verbose, *datasets):
     return {"result": result, "files": files}
 
 
-def cell_job(config, method, seed, dataset, fingerprint, params, extra=None, generic_files=None, parts=None,
-             verbose=0):
+def cell_job(config, method, seed, dataset, fingerprint, params, extra=None, generic_files=None, parts=None, verbose=0):
     """Fit, score and export one cell; ``generic_files`` are the extractor's model files (hybrid methods)."""
     from cnnsvm.experiments.tasks import build_model, run_cell
 
     _prepare_tensorflow()
     generic = load_model_files(generic_files) if generic_files is not None else None
-    model = build_model(config, method, seed=seed, dataset_name=dataset.name, generic_model=generic,
-                        parts=parts, verbose=verbose)
+    model = build_model(
+        config, method, seed=seed, dataset_name=dataset.name, generic_model=generic, parts=parts, verbose=verbose
+    )
     with scratch_folder() as folder:
-        result = run_cell(model, dataset, folder, method=method, seed=seed, fingerprint=fingerprint,
-                          params=params, extra=extra)
+        result = run_cell(
+            model, dataset, folder, method=method, seed=seed, fingerprint=fingerprint, params=params, extra=extra
+        )
         files = collect_files(folder)
     return {"result": result, "files": files}
 
@@ -137,8 +138,12 @@ def _fit_and_score(estimator, X_train, y_train, X_val, y_val, scoring):
     start = time.perf_counter()
     val_score = scorer(estimator, X_val, y_val)
     score_seconds = time.perf_counter() - start
-    return {"val_score": float(val_score), "train_score": float(scorer(estimator, X_train, y_train)),
-            "fit_seconds": fit_seconds, "score_seconds": score_seconds}
+    return {
+        "val_score": float(val_score),
+        "train_score": float(scorer(estimator, X_train, y_train)),
+        "fit_seconds": fit_seconds,
+        "score_seconds": score_seconds,
+    }
 
 
 def study_fit_job(pipeline, params, images, labels, train_idx, val_idx, scoring):
@@ -147,8 +152,7 @@ def study_fit_job(pipeline, params, images, labels, train_idx, val_idx, scoring)
 
     _prepare_tensorflow(pipeline)
     estimator = clone(pipeline).set_params(**params)
-    return _fit_and_score(estimator, images[train_idx], labels[train_idx], images[val_idx], labels[val_idx],
-                          scoring)
+    return _fit_and_score(estimator, images[train_idx], labels[train_idx], images[val_idx], labels[val_idx], scoring)
 
 
 def study_features_job(head, params, images, labels, train_idx, val_idx):
@@ -166,8 +170,13 @@ def study_features_job(head, params, images, labels, train_idx, val_idx):
     steps = clone(head).set_params(**params)
     train = steps.fit_transform(images[train_idx], labels[train_idx])
     val = steps.transform(images[val_idx])
-    return {"train": train, "val": val, "y_train": labels[train_idx], "y_val": labels[val_idx],
-            "seconds": time.perf_counter() - start}
+    return {
+        "train": train,
+        "val": val,
+        "y_train": labels[train_idx],
+        "y_val": labels[val_idx],
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def study_frozen_fit_job(tail, params, features, scoring):
@@ -175,5 +184,6 @@ def study_frozen_fit_job(tail, params, features, scoring):
     from sklearn.base import clone
 
     estimator = clone(tail).set_params(**params)
-    return _fit_and_score(estimator, features["train"], features["y_train"], features["val"], features["y_val"],
-                          scoring)
+    return _fit_and_score(
+        estimator, features["train"], features["y_train"], features["val"], features["y_val"], scoring
+    )

@@ -47,6 +47,6 @@ def format_confusion(matrix, class_names, max_name=8):
     names = [str(n)[:max_name] for n in class_names]
     width = max(max(len(n) for n in names), len(str(int(np.max(matrix)) if matrix.size else 0)), 3)
     lines = ["true \\ pred".ljust(width) + " " + " ".join(n.rjust(width) for n in names)]
-    for name, row in zip(names, matrix):
+    for name, row in zip(names, matrix, strict=True):
         lines.append(name.ljust(width) + " " + " ".join(str(int(v)).rjust(width) for v in row))
     return "\n".join(lines)

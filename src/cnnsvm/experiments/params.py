@@ -124,9 +124,20 @@ CNN_PARAMS = {
 }
 
 #: Training settings shared by every CNN (the ``[training]`` table).
-TRAINING_PARAMS = {k: CNN_PARAMS[k] for k in ("epochs", "batch_size", "patience", "augmentation",
-                                               "validation_fraction", "schedule", "precision",
-                                               "max_minutes", "predict_batch_size")}
+TRAINING_PARAMS = {
+    k: CNN_PARAMS[k]
+    for k in (
+        "epochs",
+        "batch_size",
+        "patience",
+        "augmentation",
+        "validation_fraction",
+        "schedule",
+        "precision",
+        "max_minutes",
+        "predict_batch_size",
+    )
+}
 
 #: Parameters of the SVM read on CNN features (``[svc]``, hybrid methods).
 SVC_PARAMS = {
@@ -150,8 +161,12 @@ def hidden_layers(value):
 MLP_PARAMS = {"hidden_layer_sizes": hidden_layers, "alpha": positive_number, "max_iter": int_at_least(1)}
 
 #: Parameters of the SVC+PCA baseline.
-PCA_SVC_PARAMS = {"n_components": n_components, "C": positive_number, "gamma": gamma,
-                  "calibration": one_of(CALIBRATIONS)}
+PCA_SVC_PARAMS = {
+    "n_components": n_components,
+    "C": positive_number,
+    "gamma": gamma,
+    "calibration": one_of(CALIBRATIONS),
+}
 
 
 def check_table(table, checkers, where, *, what="a table"):

@@ -62,8 +62,14 @@ def plot_confusion(matrix, class_names, path, title=""):
     side = min(12.0, max(3.5, 0.28 * n + 1.5))  # inches of the square matrix
     label, head, bar = 0.9, 0.45, 0.9  # inches for tick labels, title, colour bar
     width, height = label + side + bar, label + side + head
-    fig = _figure(width, height, left=label / width, right=(label + side) / width,
-                  bottom=label / height, top=(label + side) / height)
+    fig = _figure(
+        width,
+        height,
+        left=label / width,
+        right=(label + side) / width,
+        bottom=label / height,
+        top=(label + side) / height,
+    )
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
     cax = fig.add_axes(((label + side + 0.15) / width, label / height, 0.18 / width, side / height))
@@ -79,12 +85,26 @@ def plot_confusion(matrix, class_names, path, title=""):
         for i in range(matrix.shape[0]):
             for j in range(matrix.shape[1]):
                 if matrix[i, j]:
-                    ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=7,
-                            color="white" if matrix[i, j] > threshold else "black")
+                    ax.text(
+                        j,
+                        i,
+                        str(int(matrix[i, j])),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if matrix[i, j] > threshold else "black",
+                    )
     return _save(fig, path)
 
 
-def _per_class_lines(ax, curves, x_key, y_key, value_key, value_label):
+AXIS_LABELS = {"fpr": "false positive rate", "tpr": "true positive rate", "recall": "recall", "precision": "precision"}
+
+
+def _one_vs_rest_plot(curves, path, title, x_key, y_key, value_key, value_label, *, xlim, legend_loc, diagonal):
+    """The per-class curves of :func:`~cnnsvm.experiments.curves.one_vs_rest_curves` in thin lines,
+    their micro and macro averages in bold."""
+    fig = _figure(6.4, 5.6)
+    ax = fig.add_subplot()
     per_class = curves["per_class"]
     show_legend = len(per_class) <= MAX_LEGEND_CLASSES
     for i, c in enumerate(per_class):
@@ -92,46 +112,49 @@ def _per_class_lines(ax, curves, x_key, y_key, value_key, value_label):
         ax.plot(c[x_key], c[y_key], lw=0.8, alpha=0.6, label=label)
     if not show_legend and per_class:
         ax.plot([], [], lw=0.8, color="grey", label=f"{len(per_class)} classes (thin lines)")
+    for key, style in (("micro", ":"), ("macro", "--")):
+        block = curves.get(key)
+        if block is not None:
+            ax.plot(
+                block[x_key],
+                block[y_key],
+                style,
+                lw=2.2,
+                color="black" if key == "micro" else "crimson",
+                label=f"{key}-average ({value_label} {block[value_key]:.4f})",
+            )
+    if diagonal:
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.6, ls="-.")
+    ax.set_xlim(*xlim)
+    ax.set_ylim(0.0, 1.01)
+    ax.set_xlabel(AXIS_LABELS[x_key])
+    ax.set_ylabel(AXIS_LABELS[y_key])
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc=legend_loc)
+    return _save(fig, path)
 
 
 def plot_roc(curves, path, title=""):
     """One-vs-rest ROC curves: micro and macro averages in bold, one thin line per class."""
-    fig = _figure(6.4, 5.6)
-    ax = fig.add_subplot()
-    _per_class_lines(ax, curves, "fpr", "tpr", "roc_auc", "AUC")
-    for key, style in (("micro", ":"), ("macro", "--")):
-        block = curves.get(key)
-        if block is not None:
-            ax.plot(block["fpr"], block["tpr"], style, lw=2.2, color="black" if key == "micro" else "crimson",
-                    label=f"{key}-average (AUC {block['roc_auc']:.4f})")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.6, ls="-.")
-    ax.set_xlim(-0.01, 1.0)
-    ax.set_ylim(0.0, 1.01)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    return _one_vs_rest_plot(
+        curves, path, title, "fpr", "tpr", "roc_auc", "AUC", xlim=(-0.01, 1.0), legend_loc="lower right", diagonal=True
+    )
 
 
 def plot_precision_recall(curves, path, title=""):
     """One-vs-rest precision-recall curves with average precision."""
-    fig = _figure(6.4, 5.6)
-    ax = fig.add_subplot()
-    _per_class_lines(ax, curves, "recall", "precision", "average_precision", "AP")
-    for key, style in (("micro", ":"), ("macro", "--")):
-        block = curves.get(key)
-        if block is not None:
-            ax.plot(block["recall"], block["precision"], style, lw=2.2,
-                    color="black" if key == "micro" else "crimson",
-                    label=f"{key}-average (AP {block['average_precision']:.4f})")
-    ax.set_xlim(0.0, 1.0)
-    ax.set_ylim(0.0, 1.01)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower left")
-    return _save(fig, path)
+    return _one_vs_rest_plot(
+        curves,
+        path,
+        title,
+        "recall",
+        "precision",
+        "average_precision",
+        "AP",
+        xlim=(0.0, 1.0),
+        legend_loc="lower left",
+        diagonal=False,
+    )
 
 
 def plot_risk_coverage(curves, path, title=""):
@@ -153,8 +176,13 @@ def plot_risk_coverage(curves, path, title=""):
         coverage, risk = np.asarray(coverage), np.asarray(risk)
         area = area_under(coverage, risk)
         # risk[k] holds over coverages (coverage[k-1], coverage[k]]: the AURC's own steps
-        ax.step(100 * np.r_[0.0, coverage], 100 * np.r_[risk[:1], risk], where="pre", lw=1.4,
-                label=f"{name} (AURC {100 * area:.3f} %)")
+        ax.step(
+            100 * np.r_[0.0, coverage],
+            100 * np.r_[risk[:1], risk],
+            where="pre",
+            lw=1.4,
+            label=f"{name} (AURC {100 * area:.3f} %)",
+        )
         top = max(top, float(risk.max()) if len(risk) else 0.0)
     ax.set_xlabel("coverage: answered samples (%)")
     ax.set_ylabel("risk: errors among answered samples (%)")
@@ -170,12 +198,18 @@ def plot_training_history(history, path, title=""):
     """Loss and accuracy per epoch, training and validation, side by side."""
     fig = _figure(10.0, 4.0, left=0.07, right=0.98, bottom=0.13, top=0.88, wspace=0.22)
     axes = fig.subplots(1, 2)
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for key, style in ((metric, "-"), (f"val_{metric}", "--")):
             values = history.get(key)
             if values:
-                ax.plot(range(1, len(values) + 1), values, style, marker="o", ms=3,
-                        label="validation" if key.startswith("val_") else "training")
+                ax.plot(
+                    range(1, len(values) + 1),
+                    values,
+                    style,
+                    marker="o",
+                    ms=3,
+                    label="validation" if key.startswith("val_") else "training",
+                )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
@@ -185,8 +219,9 @@ def plot_training_history(history, path, title=""):
     return _save(fig, path)
 
 
-def plot_validation_curve(values, train_mean, train_std, val_mean, val_std, path, *, param, scoring="accuracy",
-                          title=""):
+def plot_validation_curve(
+    values, train_mean, train_std, val_mean, val_std, path, *, param, scoring="accuracy", title=""
+):
     """Training and validation score against one hyperparameter's values, with ±1 std bands."""
     fig = _figure(bottom=0.16)
     ax = fig.add_subplot()

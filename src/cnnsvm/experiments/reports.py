@@ -32,8 +32,10 @@ SELECTIVE = {
     "accuracy_at_95": ("accuracy_at_coverage", "0.95"),
 }
 
-FIT_NOTE = ("hybrid, hybrid-svm, hybrid-noaug and generic-softmax reuse the generic extractor: their fit time covers the "
-            "per-dataset steps only (features, scaler and SVC); the extractor's training is in the table below.")
+FIT_NOTE = (
+    "hybrid, hybrid-svm, hybrid-noaug and generic-softmax reuse the generic extractor: their fit time covers the "
+    "per-dataset steps only (features, scaler and SVC); the extractor's training is in the table below."
+)
 SIGNIFICANCE_LEVEL = 0.05
 
 
@@ -162,24 +164,53 @@ def generic_markdown(generic_results):
     for g in generic_results:
         training = g.get("training") or {}
         best = training.get("best_val_accuracy")
-        rows.append([g["variant"], g["seed"], format_seconds(g["fit_seconds"]), training.get("epochs_run", "-"),
-                     "-" if best is None else f"{100 * best:.2f}", g["n_train"], g["n_classes"]])
-    header = ["generic extractor", "seed", "fit time", "epochs", "best val. accuracy (%)", "training images",
-              "classes"]
-    return ("### Generic extractor (shared by hybrid, hybrid-svm, hybrid-noaug, generic-softmax)\n\n"
-            + markdown_table(header, rows))
+        rows.append(
+            [
+                g["variant"],
+                g["seed"],
+                format_seconds(g["fit_seconds"]),
+                training.get("epochs_run", "-"),
+                "-" if best is None else f"{100 * best:.2f}",
+                g["n_train"],
+                g["n_classes"],
+            ]
+        )
+    header = ["generic extractor", "seed", "fit time", "epochs", "best val. accuracy (%)", "training images", "classes"]
+    return "### Generic extractor (shared by hybrid, hybrid-svm, hybrid-noaug, generic-softmax)\n\n" + markdown_table(
+        header, rows
+    )
 
 
 def significance_markdown(tests):
     """Markdown table of McNemar tests of the hybrid against the other methods."""
     if not tests:
         return ""
-    rows = [[t["dataset"], t["other"], t["seed"], f"{100 * t['hybrid_accuracy']:.2f}",
-             f"{100 * t['other_accuracy']:.2f}", t["hybrid_only"], t["other_only"], f"{t['p_value']:.3g}",
-             "yes" if t["p_value"] < SIGNIFICANCE_LEVEL else "no"] for t in tests]
-    header = ["dataset", "hybrid vs", "seed", "hybrid acc. (%)", "other acc. (%)", "only hybrid right",
-              "only other right", "p (McNemar exact)", f"p < {SIGNIFICANCE_LEVEL}"]
-    return ("### Paired significance: McNemar's exact test on the test set\n\n" + markdown_table(header, rows))
+    rows = [
+        [
+            t["dataset"],
+            t["other"],
+            t["seed"],
+            f"{100 * t['hybrid_accuracy']:.2f}",
+            f"{100 * t['other_accuracy']:.2f}",
+            t["hybrid_only"],
+            t["other_only"],
+            f"{t['p_value']:.3g}",
+            "yes" if t["p_value"] < SIGNIFICANCE_LEVEL else "no",
+        ]
+        for t in tests
+    ]
+    header = [
+        "dataset",
+        "hybrid vs",
+        "seed",
+        "hybrid acc. (%)",
+        "other acc. (%)",
+        "only hybrid right",
+        "only other right",
+        "p (McNemar exact)",
+        f"p < {SIGNIFICANCE_LEVEL}",
+    ]
+    return "### Paired significance: McNemar's exact test on the test set\n\n" + markdown_table(header, rows)
 
 
 def significance_summary(tests):
@@ -187,28 +218,58 @@ def significance_summary(tests):
     groups = {}
     for t in tests:
         groups.setdefault((t["dataset"], t["other"]), []).append(t)
-    return [{
-        "dataset": d, "other": o, "seeds": [t["seed"] for t in ts],
-        "p_values": [t["p_value"] for t in ts], "max_p_value": max(t["p_value"] for t in ts),
-        "significant_seeds": sum(t["p_value"] < SIGNIFICANCE_LEVEL for t in ts),
-        "hybrid_better_seeds": sum(t["hybrid_only"] > t["other_only"] for t in ts),
-    } for (d, o), ts in groups.items()]
+    return [
+        {
+            "dataset": d,
+            "other": o,
+            "seeds": [t["seed"] for t in ts],
+            "p_values": [t["p_value"] for t in ts],
+            "max_p_value": max(t["p_value"] for t in ts),
+            "significant_seeds": sum(t["p_value"] < SIGNIFICANCE_LEVEL for t in ts),
+            "hybrid_better_seeds": sum(t["hybrid_only"] > t["other_only"] for t in ts),
+        }
+        for (d, o), ts in groups.items()
+    ]
 
 
 def cells_csv(results, methods, datasets):
     """One row per dataset x method x seed with the main numbers."""
     order = {(d, m): (i, j) for i, d in enumerate(datasets) for j, m in enumerate(methods)}
-    header = ["dataset", "method", "seed", "accuracy", "macro_f1", "fit_seconds", "predict_ms_per_image",
-              "rejection_for_full_reliability", "aurc", "roc_auc_macro", "average_precision_macro", "epochs_run"]
+    header = [
+        "dataset",
+        "method",
+        "seed",
+        "accuracy",
+        "macro_f1",
+        "fit_seconds",
+        "predict_ms_per_image",
+        "rejection_for_full_reliability",
+        "aurc",
+        "roc_auc_macro",
+        "average_precision_macro",
+        "epochs_run",
+    ]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for r in sorted(results, key=lambda r: (*order.get((r["dataset"], r["method"]), (99, 99)), r["seed"])):
         training = r.get("training") or {}
-        writer.writerow([r["dataset"], r["method"], r["seed"], r["accuracy"], r["macro_f1"], r["fit_seconds"],
-                         r["predict_ms_per_image"], cell_value(r, "rejection_for_full_reliability"),
-                         cell_value(r, "aurc"),
-                         r.get("roc_auc_macro"), r.get("average_precision_macro"), training.get("epochs_run", "")])
+        writer.writerow(
+            [
+                r["dataset"],
+                r["method"],
+                r["seed"],
+                r["accuracy"],
+                r["macro_f1"],
+                r["fit_seconds"],
+                r["predict_ms_per_image"],
+                cell_value(r, "rejection_for_full_reliability"),
+                cell_value(r, "aurc"),
+                r.get("roc_auc_macro"),
+                r.get("average_precision_macro"),
+                training.get("epochs_run", ""),
+            ]
+        )
     return out.getvalue()
 
 
@@ -246,8 +307,11 @@ def write_reports(rundir, *, name, results, generic_results, tests, datasets, me
     sections = [f"## {name}: {len(datasets)} dataset(s) x {len(methods)} method(s), seeds {seeds}"]
     plotted = plot_risk_coverage_by_dataset(rundir, results, datasets, methods)
     if plotted:
-        sections.append("Risk-coverage curves of every method (first seed): "
-                        + ", ".join(f"`{p.relative_to(rundir.root)}`" for p in plotted) + ".")
+        sections.append(
+            "Risk-coverage curves of every method (first seed): "
+            + ", ".join(f"`{p.relative_to(rundir.root)}`" for p in plotted)
+            + "."
+        )
     for metric in METRICS:
         md = metric_markdown(aggregated, metric, datasets, methods)
         write_text(rundir.tables / f"{metric}.md", md + "\n")
@@ -271,14 +335,17 @@ def write_reports(rundir, *, name, results, generic_results, tests, datasets, me
     summary = "\n\n".join(sections) + "\n"
     write_text(rundir.root / "results.md", summary)
     write_text(rundir.root / "cells.csv", cells_csv(results, methods, datasets))
-    write_json(rundir.root / "results.json", {
-        "experiment": name,
-        "datasets": datasets,
-        "methods": methods,
-        "seeds": seeds,
-        "metrics": aggregated,
-        "generic": generic_results,
-        "significance": {"tests": tests, "summary": significance_summary(tests), "level": SIGNIFICANCE_LEVEL},
-        "cells": results,
-    })
+    write_json(
+        rundir.root / "results.json",
+        {
+            "experiment": name,
+            "datasets": datasets,
+            "methods": methods,
+            "seeds": seeds,
+            "metrics": aggregated,
+            "generic": generic_results,
+            "significance": {"tests": tests, "summary": significance_summary(tests), "level": SIGNIFICANCE_LEVEL},
+            "cells": results,
+        },
+    )
     return summary

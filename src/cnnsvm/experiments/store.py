@@ -13,29 +13,11 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
-
 from cnnsvm._io import atomic_write_bytes
+from cnnsvm._json import to_jsonable
 
 RESULT = "result.json"
 MODEL = "model.joblib"
-
-
-def to_jsonable(obj):
-    """Turn numpy values, paths and tuples into plain JSON data (recursively)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 def write_text(path, text):

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.base import clone
 from sklearn.model_selection import (
     ParameterGrid,
     StratifiedKFold,
@@ -124,9 +123,13 @@ def resolve_param(pipe, name, method="hybrid"):
     for prefix in PREFIXES:
         if prefix + name in valid:
             return prefix + name
-    shorts = sorted({k.split("__", 1)[1] if k.startswith(("cnn__", "preprocess__"))
-                     else k.rsplit("__", 1)[-1] for k in valid
-                     if k.startswith(("cnn__", "svm__estimator__", "pca__", "preprocess__"))})
+    shorts = sorted(
+        {
+            k.split("__", 1)[1] if k.startswith(("cnn__", "preprocess__")) else k.rsplit("__", 1)[-1]
+            for k in valid
+            if k.startswith(("cnn__", "svm__estimator__", "pca__", "preprocess__"))
+        }
+    )
     raise ConfigError(
         f"the {method} pipeline has no parameter {name!r}; use a short name ({', '.join(shorts)}) "
         "or a full step parameter name such as cnn__kernel_size or svm__estimator__C"
@@ -229,13 +232,25 @@ def _run_searches(executor, pipe, searches, train, splits, scoring, say):
                 if k:  # shared by every search with the same feature parameters (curves of C and gamma)
                     features = f"features/{k}/{_head_key(params, head)}/{f}"
                     if features not in tasks:
-                        tasks[features] = {"kind": "features", "k": k, "params": first, "fold": f,
-                                           "name": f"features [{_params_text(first)}] {fold}"}
+                        tasks[features] = {
+                            "kind": "features",
+                            "k": k,
+                            "params": first,
+                            "fold": f,
+                            "name": f"features [{_params_text(first)}] {fold}",
+                        }
                         waiting[features] = []
                     waiting[features].append(f"fit/{label}/{i}/{f}")
                 tasks[f"fit/{label}/{i}/{f}"] = {
-                    "kind": "fit", "label": label, "index": i, "fold": f, "k": k, "features": features,
-                    "params": rest if k else params, "name": f"fit {label} [{_params_text(params)}] {fold}"}
+                    "kind": "fit",
+                    "label": label,
+                    "index": i,
+                    "fold": f,
+                    "k": k,
+                    "features": features,
+                    "params": rest if k else params,
+                    "name": f"fit {label} [{_params_text(params)}] {fold}",
+                }
     order = {task: n for n, task in enumerate(tasks)}
     tracker = TaskTracker([(t, spec["kind"]) for t, spec in tasks.items()], say, parallel=executor.slots)
     feature_seconds = {}
@@ -248,7 +263,7 @@ def _run_searches(executor, pipe, searches, train, splits, scoring, say):
     for task, spec in tasks.items():
         train_idx, val_idx = splits[spec["fold"]]
         if spec["kind"] == "features":
-            submit(task, study_features_job, pipe[:spec["k"]], spec["params"], images, labels, train_idx, val_idx)
+            submit(task, study_features_job, pipe[: spec["k"]], spec["params"], images, labels, train_idx, val_idx)
         elif spec["features"] is None:
             submit(task, study_fit_job, pipe, spec["params"], images, labels, train_idx, val_idx, scoring)
 
@@ -257,16 +272,17 @@ def _run_searches(executor, pipe, searches, train, splits, scoring, say):
             outcome = executor.next_done()
             spec = tasks[outcome.key]
             if outcome.error is not None:
-                say(f"{spec['name']} failed{' on ' + outcome.worker if outcome.worker else ''}: "
-                    f"{type(outcome.error).__name__}: {outcome.error}")
+                say(
+                    f"{spec['name']} failed{' on ' + outcome.worker if outcome.worker else ''}: "
+                    f"{type(outcome.error).__name__}: {outcome.error}"
+                )
                 raise outcome.error
-            tracker.finished(outcome.key, outcome.seconds, "" if serial else f" on {outcome.worker}",
-                             name=spec["name"])
+            tracker.finished(outcome.key, outcome.seconds, "" if serial else f" on {outcome.worker}", name=spec["name"])
             if spec["kind"] == "features":  # only these arrays travel on to the SVC fits
                 feature_seconds[outcome.key] = outcome.value["seconds"]
                 handle = executor.share(outcome.value)
                 for fit in waiting.pop(outcome.key):
-                    submit(fit, study_frozen_fit_job, pipe[spec["k"]:], tasks[fit]["params"], handle, scoring)
+                    submit(fit, study_frozen_fit_job, pipe[spec["k"] :], tasks[fit]["params"], handle, scoring)
                 continue
             value = dict(outcome.value)
             if spec["features"] is not None:  # the fit's share: the fold's feature extraction + the SVC
@@ -286,9 +302,18 @@ def _summarise(candidates, scores):
     fit = np.array([[s["fit_seconds"] for s in row] for row in scores], dtype=float)
     means = val.mean(axis=1)
     ranks = rankdata(-means, method="min").astype(int)
-    return [{"params": params, "val_mean": float(means[i]), "val_std": float(val[i].std()),
-             "train_mean": float(train[i].mean()), "train_std": float(train[i].std()),
-             "fit_seconds": float(fit[i].mean()), "rank": int(ranks[i])} for i, params in enumerate(candidates)]
+    return [
+        {
+            "params": params,
+            "val_mean": float(means[i]),
+            "val_std": float(val[i].std()),
+            "train_mean": float(train[i].mean()),
+            "train_std": float(train[i].std()),
+            "fit_seconds": float(fit[i].mean()),
+            "rank": int(ranks[i]),
+        }
+        for i, params in enumerate(candidates)
+    ]
 
 
 def run_study(config, out=None, *, verbose=True, executor=None):
@@ -317,22 +342,26 @@ def run_study(config, out=None, *, verbose=True, executor=None):
     write_json(out / "config.json", {**config.to_dict(), "source": config.source})
     write_json(out / "environment.json", {**environment_record([config.seed]), "executor": settings.to_dict()})
     with Stage(f"load {len(config.datasets)} dataset(s)", verbose=int(verbose)):
-        datasets = load_experiment_datasets(config.datasets, test_size=config.test_size,
-                                            split_seed=config.split_seed)
+        datasets = load_experiment_datasets(config.datasets, test_size=config.test_size, split_seed=config.split_seed)
     train = _training_data(datasets)
-    write_json(out / "data.json", {
-        "datasets": [d.record for d in datasets],
-        "study_training_set": {"n": len(train), "n_classes": train.n_classes, "sha256": images_digest(train)},
-        "note": "the test splits were set aside and never used; validation comes from the training parts",
-    })
+    write_json(
+        out / "data.json",
+        {
+            "datasets": [d.record for d in datasets],
+            "study_training_set": {"n": len(train), "n_classes": train.n_classes, "sha256": images_digest(train)},
+            "note": "the test splits were set aside and never used; validation comes from the training parts",
+        },
+    )
     pipe, fixed = study_pipeline(config)
     searches = _searches(config, pipe)
     splits = list(_splitter(config).split(np.zeros(len(train.labels)), train.labels))
     total = sum(int(np.prod([len(v) for v in grid.values()])) * len(splits) for _, grid in searches)
     frozen = [label for label, grid in searches if _feature_split(pipe, grid)]
-    say(f"study {config.name!r}: {config.method} on {train.describe()}, {config.search} search, "
+    say(
+        f"study {config.name!r}: {config.method} on {train.describe()}, {config.search} search, "
         f"{config.validation['kind']} validation, {total} fits"
-        + (f" ({', '.join(frozen)} on features computed once per fold)" if frozen else ""))
+        + (f" ({', '.join(frozen)} on features computed once per fold)" if frozen else "")
+    )
 
     with open_executor(settings) as executor:
         say(f"running on {executor.describe()}")
@@ -344,8 +373,7 @@ def run_study(config, out=None, *, verbose=True, executor=None):
         block = []
         for summary in _summarise(candidates, scores):
             params = summary.pop("params")
-            block.append({"search": label, **{k: _display(v) for k, v in params.items()}, "values": params,
-                          **summary})
+            block.append({"search": label, **{k: _display(v) for k, v in params.items()}, "values": params, **summary})
         rows += block
         top = min(block, key=lambda r: r["rank"])
         best[label] = {"params": {k: _display(v) for k, v in top["values"].items()}, "val_mean": top["val_mean"]}
@@ -368,9 +396,14 @@ def _plot_search(label, grid, block, out, scoring):
             picked.append(max(matching, key=lambda r: r["val_mean"]))
         suffix = "" if len(grid) == 1 else " (best over the other parameters)"
         plots.plot_validation_curve(
-            [_plot_value(v) for v in values], [r["train_mean"] for r in picked], [r["train_std"] for r in picked],
-            [r["val_mean"] for r in picked], [r["val_std"] for r in picked],
-            out / f"validation_curve_{safe_name(name)}.png", param=name, scoring=scoring,
+            [_plot_value(v) for v in values],
+            [r["train_mean"] for r in picked],
+            [r["train_std"] for r in picked],
+            [r["val_mean"] for r in picked],
+            [r["val_std"] for r in picked],
+            out / f"validation_curve_{safe_name(name)}.png",
+            param=name,
+            scoring=scoring,
             title=f"validation curve: {name}{suffix}",
         )
 
@@ -381,37 +414,70 @@ def _plot_value(value):
 
 def _write_tables(out, config, rows, best, fixed, seconds):
     swept = list(dict.fromkeys(k for r in rows for k in r["values"]))
-    header = ["search"] + swept + [f"val {config.scoring}", "val std", f"train {config.scoring}", "train std",
-                                   "fit s", "rank"]
-    table = [[r["search"]] + [r.get(k, "") for k in swept] + [
-        f"{r['val_mean']:.4f}", f"{r['val_std']:.4f}", f"{r['train_mean']:.4f}", f"{r['train_std']:.4f}",
-        f"{r['fit_seconds']:.1f}", r["rank"]] for r in rows]
+    header = (
+        ["search"]
+        + swept
+        + [f"val {config.scoring}", "val std", f"train {config.scoring}", "train std", "fit s", "rank"]
+    )
+    table = [
+        [r["search"]]
+        + [r.get(k, "") for k in swept]
+        + [
+            f"{r['val_mean']:.4f}",
+            f"{r['val_std']:.4f}",
+            f"{r['train_mean']:.4f}",
+            f"{r['train_std']:.4f}",
+            f"{r['fit_seconds']:.1f}",
+            r["rank"],
+        ]
+        for r in rows
+    ]
     v = config.validation
-    how = (f"hold-out split of {v['fraction']:.0%} of the training data" if v["kind"] == "holdout"
-           else f"stratified {v['folds']}-fold cross-validation")
+    how = (
+        f"hold-out split of {v['fraction']:.0%} of the training data"
+        if v["kind"] == "holdout"
+        else f"stratified {v['folds']}-fold cross-validation"
+    )
     fixed_text = ", ".join(f"{k}={_display(x)}" for k, x in fixed.items()) or "none"
-    best_rows = [[label, ", ".join(f"{k}={x}" for k, x in b["params"].items()), f"{b['val_mean']:.4f}"]
-                 for label, b in best.items()]
-    summary = (f"## Study {config.name}: {config.method}, {how}, seed {config.seed}\n\n"
-               f"Fixed parameters: {fixed_text}. The test split was never used.\n\n"
-               + markdown_table(header, table) + "\n\n### Best\n\n"
-               + markdown_table(["search", "parameters", f"val {config.scoring}"], best_rows)
-               + f"\n\nRun time: {format_seconds(seconds)}.\n")
+    best_rows = [
+        [label, ", ".join(f"{k}={x}" for k, x in b["params"].items()), f"{b['val_mean']:.4f}"]
+        for label, b in best.items()
+    ]
+    summary = (
+        f"## Study {config.name}: {config.method}, {how}, seed {config.seed}\n\n"
+        f"Fixed parameters: {fixed_text}. The test split was never used.\n\n"
+        + markdown_table(header, table)
+        + "\n\n### Best\n\n"
+        + markdown_table(["search", "parameters", f"val {config.scoring}"], best_rows)
+        + f"\n\nRun time: {format_seconds(seconds)}.\n"
+    )
     write_text(out / "study.md", summary)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["search"] + swept + ["val_mean", "val_std", "train_mean", "train_std", "fit_seconds", "rank"])
     for r in rows:
-        writer.writerow([r["search"]] + [r.get(k, "") for k in swept] + [
-            r["val_mean"], r["val_std"], r["train_mean"], r["train_std"], r["fit_seconds"], r["rank"]])
+        writer.writerow(
+            [r["search"]]
+            + [r.get(k, "") for k in swept]
+            + [r["val_mean"], r["val_std"], r["train_mean"], r["train_std"], r["fit_seconds"], r["rank"]]
+        )
     write_text(out / "study.csv", buffer.getvalue())
-    write_json(out / "study.json", {
-        "study": config.name, "method": config.method, "scoring": config.scoring, "validation": config.validation,
-        "fixed": {k: _display(x) if isinstance(x, tuple) else x for k, x in fixed.items()},
-        "rows": [{k: x for k, x in r.items() if k != "values"} | {"params": {k: _display(x) for k, x in r["values"].items()}}
-                 for r in rows],
-        "best": best,
-    })
+    write_json(
+        out / "study.json",
+        {
+            "study": config.name,
+            "method": config.method,
+            "scoring": config.scoring,
+            "validation": config.validation,
+            "fixed": {k: _display(x) if isinstance(x, tuple) else x for k, x in fixed.items()},
+            "rows": [
+                {k: x for k, x in r.items() if k != "values"}
+                | {"params": {k: _display(x) for k, x in r["values"].items()}}
+                for r in rows
+            ],
+            "best": best,
+        },
+    )
     return summary
 
 

@@ -37,11 +37,10 @@ for pca-svc; ``preprocess``, ``cnn`` for cnn): ``kernel_size`` ->
 from __future__ import annotations
 
 import numbers
-import re
 from dataclasses import dataclass, field
 
 from cnnsvm.exceptions import ConfigError
-from cnnsvm.experiments.config import parse_datasets
+from cnnsvm.experiments.config import _NAME, parse_datasets
 from cnnsvm.experiments.params import (
     CNN_PARAMS,
     PCA_SVC_PARAMS,
@@ -52,15 +51,32 @@ from cnnsvm.experiments.params import (
 STUDY_METHODS = ("hybrid", "cnn", "pca-svc")
 SEARCHES = ("curves", "grid")
 VALIDATION_KINDS = ("holdout", "kfold")
-TOP_LEVEL = ("name", "description", "method", "image_size", "test_size", "split_seed", "seed", "search",
-             "scoring", "datasets", "validation", "params", "sweep")
+TOP_LEVEL = (
+    "name",
+    "description",
+    "method",
+    "image_size",
+    "test_size",
+    "split_seed",
+    "seed",
+    "search",
+    "scoring",
+    "datasets",
+    "validation",
+    "params",
+    "sweep",
+)
 #: Pipeline step prefixes tried, in order, for a short parameter name.
 PREFIXES = ("cnn__", "svm__estimator__", "svm__", "pca__", "preprocess__")
 #: Checks of values by short name.
-VALUE_CHECKS = {**CNN_PARAMS, **SVC_PARAMS, **PCA_SVC_PARAMS, "image_size": lambda v: (
-    None if isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 4 else "an integer >= 4")}
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+VALUE_CHECKS = {
+    **CNN_PARAMS,
+    **SVC_PARAMS,
+    **PCA_SVC_PARAMS,
+    "image_size": lambda v: (
+        None if isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 4 else "an integer >= 4"
+    ),
+}
 
 
 @dataclass
@@ -86,12 +102,21 @@ class StudyConfig:
     def to_dict(self):
         """The resolved study as plain data (the form written to ``config.toml``)."""
         return {
-            "name": self.name, "description": self.description, "method": self.method,
-            "image_size": self.image_size, "test_size": self.test_size, "split_seed": self.split_seed,
-            "seed": self.seed, "search": self.search, "scoring": self.scoring,
-            "datasets": [{k: v for k, v in (("name", d.name), ("spec", d.spec)) if v is not None}
-                         for d in self.datasets],
-            "validation": dict(self.validation), "params": dict(self.params), "sweep": dict(self.sweep),
+            "name": self.name,
+            "description": self.description,
+            "method": self.method,
+            "image_size": self.image_size,
+            "test_size": self.test_size,
+            "split_seed": self.split_seed,
+            "seed": self.seed,
+            "search": self.search,
+            "scoring": self.scoring,
+            "datasets": [
+                {k: v for k, v in (("name", d.name), ("spec", d.spec)) if v is not None} for d in self.datasets
+            ],
+            "validation": dict(self.validation),
+            "params": dict(self.params),
+            "sweep": dict(self.sweep),
         }
 
 
@@ -139,25 +164,43 @@ def parse_study(data, *, default_name="study", source=""):
         raise ConfigError(f"unknown study method {method!r}; choose one of {', '.join(STUDY_METHODS)}")
     search = data.get("search", "curves")
     if search not in SEARCHES:
-        raise ConfigError(f"search must be 'curves' (one sweep per parameter) or 'grid' (all combinations); "
-                          f"got {search!r}")
+        raise ConfigError(
+            f"search must be 'curves' (one sweep per parameter) or 'grid' (all combinations); got {search!r}"
+        )
     scoring = data.get("scoring", "accuracy")
     from sklearn.metrics import get_scorer_names
 
     if scoring not in get_scorer_names():
-        raise ConfigError(f"unknown scoring {scoring!r}; use a scikit-learn scorer name such as accuracy, "
-                          "balanced_accuracy or f1_macro")
+        raise ConfigError(
+            f"unknown scoring {scoring!r}; use a scikit-learn scorer name such as accuracy, "
+            "balanced_accuracy or f1_macro"
+        )
     test_size = data.get("test_size", 0.2)
     if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not 0 < test_size < 1:
         raise ConfigError(f"test_size must be a fraction strictly between 0 and 1; got {test_size!r}")
 
-    validation = {"kind": "holdout", "fraction": 0.2, "folds": 3, **check_table(
-        data.get("validation", {}), {"kind": lambda v: None if v in VALIDATION_KINDS else "holdout or kfold",
-                                     "fraction": lambda v: None if isinstance(v, numbers.Real)
-                                     and not isinstance(v, bool) and 0 < v < 1 else "a fraction in (0, 1)",
-                                     "folds": lambda v: None if isinstance(v, numbers.Integral)
-                                     and not isinstance(v, bool) and v >= 2 else "an integer >= 2"},
-        "[validation]")}
+    validation = {
+        "kind": "holdout",
+        "fraction": 0.2,
+        "folds": 3,
+        **check_table(
+            data.get("validation", {}),
+            {
+                "kind": lambda v: None if v in VALIDATION_KINDS else "holdout or kfold",
+                "fraction": lambda v: (
+                    None
+                    if isinstance(v, numbers.Real) and not isinstance(v, bool) and 0 < v < 1
+                    else "a fraction in (0, 1)"
+                ),
+                "folds": lambda v: (
+                    None
+                    if isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 2
+                    else "an integer >= 2"
+                ),
+            },
+            "[validation]",
+        ),
+    }
 
     params = data.get("params", {})
     if not isinstance(params, dict):
@@ -179,9 +222,19 @@ def parse_study(data, *, default_name="study", source=""):
     if not isinstance(description, str):
         raise ConfigError(f"description must be a string; got {description!r}")
     return StudyConfig(
-        name=name, description=description, method=method, datasets=parse_datasets(data.get("datasets")),
-        image_size=_int(data.get("image_size", 28), "image_size", 4), test_size=float(test_size),
-        split_seed=_int(data.get("split_seed", 0), "split_seed", 0), seed=_int(data.get("seed", 0), "seed", 0),
-        search=search, scoring=scoring, validation=validation, params=dict(params), sweep=dict(sweep),
-        source=source, raw=data,
+        name=name,
+        description=description,
+        method=method,
+        datasets=parse_datasets(data.get("datasets")),
+        image_size=_int(data.get("image_size", 28), "image_size", 4),
+        test_size=float(test_size),
+        split_seed=_int(data.get("split_seed", 0), "split_seed", 0),
+        seed=_int(data.get("seed", 0), "seed", 0),
+        search=search,
+        scoring=scoring,
+        validation=validation,
+        params=dict(params),
+        sweep=dict(sweep),
+        source=source,
+        raw=data,
     )

@@ -76,8 +76,17 @@ def build_model(config, method, *, seed, dataset_name, generic_model=None, parts
         p = config.svc_params(method)
         options = {k: p[k] for k in ("train_views", "calibration", "softmax_weight") if k in p}
         offset, _ = part_of(parts, dataset_name)
-        return make_hybrid(extractor, image_size=size, C=p["C"], gamma=p["gamma"], kernel=p["kernel"],
-                           svm=p["solver"], label_offset=offset, random_state=seed, **options)
+        return make_hybrid(
+            extractor,
+            image_size=size,
+            C=p["C"],
+            gamma=p["gamma"],
+            kernel=p["kernel"],
+            svm=p["solver"],
+            label_offset=offset,
+            random_state=seed,
+            **options,
+        )
     offset, n_classes = part_of(parts, dataset_name)
     return make_generic_softmax(extractor, image_size=size, label_offset=offset, n_classes=n_classes)
 
@@ -101,8 +110,7 @@ def write_history(history, folder, title):
     n = max((len(v) for v in history.values()), default=0)
     lines = [",".join(["epoch"] + keys)]
     for i in range(n):
-        lines.append(",".join([str(i + 1)] + [repr(float(history[k][i])) if i < len(history[k]) else ""
-                                               for k in keys]))
+        lines.append(",".join([str(i + 1)] + [repr(float(history[k][i])) if i < len(history[k]) else "" for k in keys]))
     write_text(Path(folder) / "history.csv", "\n".join(lines) + "\n")
     plots.plot_training_history(history, Path(folder) / "training_curves.png", title=title)
 
@@ -163,13 +171,19 @@ def run_generic_task(config, variant, seed, datasets, folder, fingerprint, *, ve
         "n_train": len(combined),
         "n_classes": combined.n_classes,
         "parts": parts,
-        "fitted_on": [{"dataset": d.name, "n_train": len(d.train), "train_sha256": d.record["train_sha256"]}
-                      for d in datasets],
+        "fitted_on": [
+            {"dataset": d.name, "n_train": len(d.train), "train_sha256": d.record["train_sha256"]} for d in datasets
+        ],
         "combined_train_sha256": images_digest(combined),
         "finished": _now(),
     }
-    save(model, folder / MODEL, class_names=combined.class_names, overwrite=True,
-         metadata={"kind": "generic extractor", **{k: v for k, v in result.items() if k != "finished"}})
+    save(
+        model,
+        folder / MODEL,
+        class_names=combined.class_names,
+        overwrite=True,
+        metadata={"kind": "generic extractor", **{k: v for k, v in result.items() if k != "finished"}},
+    )
     write_json(folder / RESULT, result)
     return model, result
 
@@ -214,17 +228,21 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
     title = f"{method} on {dataset.name} (seed {seed})"
 
     proba = np.asarray(model.predict_proba(test.images), dtype=np.float64)
-    np.savez_compressed(folder / "predictions.npz", y_true=scores["y_true"], y_pred=scores["y_pred"],
-                        proba=proba, classes=classes)
+    np.savez_compressed(
+        folder / "predictions.npz", y_true=scores["y_true"], y_pred=scores["y_pred"], proba=proba, classes=classes
+    )
 
-    write_text(folder / "report.txt", (
-        f"{title}\n"
-        f"test accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}, "
-        f"{scores['n_samples']} test images, fit {fit_seconds:.2f} s, "
-        f"predict {scores['predict_ms_per_image']:.3f} ms/image\n\n"
-        f"{scores['report']}\nconfusion matrix (rows: true class, columns: predicted):\n"
-        f"{format_confusion(scores['confusion'], test.class_names)}\n"
-    ))
+    write_text(
+        folder / "report.txt",
+        (
+            f"{title}\n"
+            f"test accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}, "
+            f"{scores['n_samples']} test images, fit {fit_seconds:.2f} s, "
+            f"predict {scores['predict_ms_per_image']:.3f} ms/image\n\n"
+            f"{scores['report']}\nconfusion matrix (rows: true class, columns: predicted):\n"
+            f"{format_confusion(scores['confusion'], test.class_names)}\n"
+        ),
+    )
     plots.plot_confusion(scores["confusion"], test.class_names, folder / "confusion.png", title=title)
 
     curves = one_vs_rest_curves(scores["y_true"], proba, classes, class_names)
@@ -240,11 +258,13 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
     full_rate, full_threshold = rejection_on_curve(curve, 1.0)
     # The threshold as the largest residual probability (1 - top) kept: exact near 1.0.
     full_threshold = None if full_threshold is None else -full_threshold
-    rows = ["max_residual_probability,coverage,risk"] + [f"{-t!r},{c!r},{r!r}" for t, c, r in zip(
-        threshold.tolist(), coverage.tolist(), risk.tolist())]
+    rows = ["max_residual_probability,coverage,risk"] + [
+        f"{-t!r},{c!r},{r!r}" for t, c, r in zip(threshold.tolist(), coverage.tolist(), risk.tolist(), strict=True)
+    ]
     write_text(folder / "risk_coverage.csv", "\n".join(rows) + "\n")
-    plots.plot_risk_coverage({method: (coverage, risk)}, folder / "risk_coverage.png",
-                             title=f"risk vs coverage: {title}")
+    plots.plot_risk_coverage(
+        {method: (coverage, risk)}, folder / "risk_coverage.png", title=f"risk vs coverage: {title}"
+    )
 
     history = history_of(model)
     if history:
@@ -274,17 +294,37 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
         **(extra or {}),
         "finished": _now(),
     }
-    save(model, folder / MODEL, class_names=class_names, overwrite=True, metadata={
-        "dataset": {"name": dataset.name, "seed": dataset.record["split_seed"], **{k: dataset.record[k] for k in
-                    ("spec", "official_split", "test_size", "split_seed", "n_train", "n_test",
-                     "train_sha256", "test_sha256")}},
-        "method": method,
-        "seed": seed,
-        "params": params,
-        "test_accuracy": scores["accuracy"],
-        "test_macro_f1": scores["macro_f1"],
-        "fit_seconds": fit_seconds,
-        "fingerprint": fingerprint,
-    })
+    save(
+        model,
+        folder / MODEL,
+        class_names=class_names,
+        overwrite=True,
+        metadata={
+            "dataset": {
+                "name": dataset.name,
+                "seed": dataset.record["split_seed"],
+                **{
+                    k: dataset.record[k]
+                    for k in (
+                        "spec",
+                        "official_split",
+                        "test_size",
+                        "split_seed",
+                        "n_train",
+                        "n_test",
+                        "train_sha256",
+                        "test_sha256",
+                    )
+                },
+            },
+            "method": method,
+            "seed": seed,
+            "params": params,
+            "test_accuracy": scores["accuracy"],
+            "test_macro_f1": scores["macro_f1"],
+            "fit_seconds": fit_seconds,
+            "fingerprint": fingerprint,
+        },
+    )
     write_json(folder / RESULT, result)
     return result

@@ -105,8 +105,7 @@ class TaskTracker:
     def _status(self):
         eta = self.eta()
         left = "unknown until a task is timed" if eta is None else format_seconds(eta)
-        return (f"[{len(self.done)}/{self.total}] elapsed {format_seconds(time.perf_counter() - self.start)}, "
-                f"ETA {left}")
+        return f"[{len(self.done)}/{self.total}] elapsed {format_seconds(time.perf_counter() - self.start)}, ETA {left}"
 
     def skip(self, task_id, reason):
         """Mark a task done without running it, and say why."""

@@ -17,92 +17,11 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from cnnsvm.exceptions import ConfigError, DataError
 from cnnsvm.features.architectures import build_network, build_optimizer, resolve_architecture
 from cnnsvm.features.augmentation import build_augmentation
+from cnnsvm.features.callbacks import EpochProgress, EpochTimer, TimeBudget, WarmupCosine
 from cnnsvm.features.precision import detect_precision, resolve_precision
-from cnnsvm.progress import EpochProgress
+from cnnsvm.features.seeds import int_seed, keras_seeded
 
 SCHEDULES = ("cosine", "plateau")
-
-
-class _EpochTimer(keras.callbacks.Callback):
-    """Wall time of each epoch, training and validation included (``epoch_times_``)."""
-
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
-
-
-def _epochs_affordable(start, epoch, max_seconds):
-    """How many more epochs fit in ``max_seconds`` since ``start`` at the mean epoch time so far,
-    after epoch ``epoch`` (0-based) has ended."""
-    elapsed = time.perf_counter() - start
-    return int((max_seconds - elapsed) // (elapsed / (epoch + 1)))
-
-
-class _TimeBudget(keras.callbacks.Callback):
-    """Stop training when another epoch at the mean epoch time would exceed the budget."""
-
-    def __init__(self, max_seconds):
-        super().__init__()
-        self.max_seconds = max_seconds
-
-    def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if _epochs_affordable(self._start, epoch, self.max_seconds) < 1:
-            self.model.stop_training = True
-
-
-class _WarmupCosine(keras.callbacks.Callback):
-    """One-cycle learning rate: linear warm-up to ``peak``, then cosine decay towards zero.
-
-    The rate is set before every batch. With ``max_seconds`` the schedule is planned
-    to end inside the budget: after each epoch the number of epochs still affordable
-    at the mean epoch time so far shortens the schedule (never lengthens it), and
-    training stops when it is done.
-    """
-
-    def __init__(self, peak, epochs, steps_per_epoch, max_seconds=None):
-        super().__init__()
-        self.peak = float(peak)
-        self.epochs = int(epochs)
-        self.steps_per_epoch = max(1, int(steps_per_epoch))
-        self.max_seconds = max_seconds
-        self.planned_epochs = self.epochs
-
-    def _rate(self, step):
-        total = self.planned_epochs * self.steps_per_epoch
-        warmup = min(self.steps_per_epoch, max(1, total // 10))
-        if step < warmup:
-            return self.peak * (0.1 + 0.9 * step / warmup)
-        progress = min(1.0, (step - warmup) / max(1, total - warmup))
-        return self.peak * (1e-3 + (1 - 1e-3) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-    def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
-        self._epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.model.optimizer.learning_rate = self._rate(self._epoch * self.steps_per_epoch + batch)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["learning_rate"] = self._rate((epoch + 1) * self.steps_per_epoch - 1)
-        if self.max_seconds is None:
-            return
-        affordable = _epochs_affordable(self._start, epoch, self.max_seconds)
-        self.planned_epochs = max(epoch + 1, min(self.planned_epochs, epoch + 1 + affordable))
-        if self.planned_epochs <= epoch + 1:
-            self.model.stop_training = True
 
 
 def images_from_features(X):
@@ -249,9 +168,7 @@ class BaseCNN(BaseEstimator):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if y.ndim != 1 or len(y) != len(images):
-            raise DataError(
-                f"y must hold one label per image: got {len(images)} images and labels of shape {y.shape}"
-            )
+            raise DataError(f"y must hold one label per image: got {len(images)} images and labels of shape {y.shape}")
         check_classification_targets(y)
         self.label_encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.label_encoder_.classes_
@@ -267,21 +184,24 @@ class BaseCNN(BaseEstimator):
         if self.max_minutes is not None and not float(self.max_minutes) > 0:
             raise ConfigError(f"max_minutes must be a positive number of minutes; got {self.max_minutes!r}")
         self.precision_ = resolve_precision(self.precision)
-        if self.random_state is not None:
-            keras.utils.set_random_seed(int(self.random_state))
+        self.random_seed_ = int_seed(self.random_state)
+        with keras_seeded(self.random_seed_):
+            self._train(images, targets, params)
+        return self
 
+    def _train(self, images, targets, params):
         x_train, y_train, validation = self._validation_split(images, targets)
         network = build_network(self.input_shape_, len(self.classes_), params, dtype=self.precision_)
         augment = None
         if min(self.input_shape_) >= 8:
-            augment = build_augmentation(self.augmentation, seed=self.random_state)
+            augment = build_augmentation(self.augmentation, seed=self.random_seed_)
         trainer = network if augment is None else keras.Sequential([augment, network])
         optimizer = build_optimizer(params)
         if self.precision_ == "mixed_float16":  # float16 gradients underflow without loss scaling
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         trainer.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         monitor = "val_loss" if validation is not None else "loss"
-        timer = _EpochTimer()
+        timer = EpochTimer()
         max_seconds = None if self.max_minutes is None else 60.0 * float(self.max_minutes)
         callbacks = [
             timer,
@@ -290,12 +210,15 @@ class BaseCNN(BaseEstimator):
         ]
         if self.schedule == "cosine":
             steps = math.ceil(len(x_train) / int(self.batch_size))
-            callbacks.append(_WarmupCosine(params["learning_rate"], self.epochs, steps, max_seconds))
+            callbacks.append(WarmupCosine(params["learning_rate"], self.epochs, steps, max_seconds))
         else:
-            callbacks.append(keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, factor=0.5, patience=max(1, self.patience // 2), min_lr=1e-5))
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor=monitor, factor=0.5, patience=max(1, self.patience // 2), min_lr=1e-5
+                )
+            )
             if max_seconds is not None:
-                callbacks.append(_TimeBudget(max_seconds))
+                callbacks.append(TimeBudget(max_seconds))
         if self.verbose:
             callbacks.append(EpochProgress(label=type(self).__name__))
         start = time.perf_counter()
@@ -314,9 +237,7 @@ class BaseCNN(BaseEstimator):
         self.n_epochs_ = len(next(iter(self.history_.values()), []))
         self.epoch_times_ = [float(t) for t in timer.times]
         self.network_ = network
-        self._embedding_model = None
         self._predict_fns = {}
-        return self
 
     def _validation_split(self, images, targets):
         fraction = float(self.validation_fraction or 0.0)
@@ -326,7 +247,7 @@ class BaseCNN(BaseEstimator):
             return images, targets, None
         stratify = targets if n_val >= n_classes and np.bincount(targets).min() >= 2 else None
         x_tr, x_val, y_tr, y_val = train_test_split(
-            images, targets, test_size=n_val, stratify=stratify, random_state=self.random_state
+            images, targets, test_size=n_val, stratify=stratify, random_state=self.random_seed_
         )
         return x_tr, y_tr, (x_val, y_val)
 
@@ -353,10 +274,13 @@ class BaseCNN(BaseEstimator):
         return net
 
     def _embedding(self):
-        if getattr(self, "_embedding_model", None) is None:
+        fns = self._compiled()
+        model = fns.get("embedding_model")
+        if model is None:
             net = self._inference_network()
-            self._embedding_model = keras.Model(net.input, net.get_layer("embedding").output)
-        return self._embedding_model
+            model = keras.Model(net.input, net.get_layer("embedding").output)
+            fns["embedding_model"] = model  # in place: transforming leaves __dict__ unchanged
+        return model
 
     def _predict_function(self, output):
         """The compiled forward pass to ``output`` ("softmax" or "embedding"), built once per model.
@@ -411,7 +335,6 @@ class BaseCNN(BaseEstimator):
     # ----------------------------------------------------------------- pickling
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_embedding_model", None)
         state.pop("_predict_fns", None)  # compiled functions are rebuilt on first use
         network = state.pop("network_", None)
         if network is not None:
@@ -423,7 +346,6 @@ class BaseCNN(BaseEstimator):
         config = state.pop("_network_config", None)
         weights = state.pop("_network_weights", None)
         self.__dict__.update(state)
-        self._embedding_model = None
         self._predict_fns = {}
         if config is not None:
             network = keras.models.model_from_json(config)

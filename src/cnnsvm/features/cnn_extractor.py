@@ -7,7 +7,6 @@ from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from cnnsvm.exceptions import DataError
-
 from cnnsvm.features.cnn_base import BaseCNN
 from cnnsvm.features.views import augmented_features, check_train_views
 
@@ -69,8 +68,12 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         ``fit(X).transform(X)`` always gives the images' own features.
     predict_batch_size : int, default=1024
         Batch size of ``transform``.
-    random_state : int or None, default=0
-        Seed of weights, augmentation and the validation split.
+    random_state : int, numpy.random.RandomState or None, default=0
+        Seed of weights, augmentation and the validation split (a ``RandomState``
+        gives one draw per ``fit``). ``fit`` seeds Keras's and TensorFlow's global
+        generators (:func:`keras.utils.set_random_seed`: Keras has no per-model seed
+        for every layer); Python's ``random`` and NumPy's global generator are
+        restored after training (see :mod:`cnnsvm.features.seeds`).
     verbose : int, default=0
         1 prints one line per epoch with the ETA.
 
@@ -90,10 +93,25 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         Seconds spent in training.
     precision_ : str
         The Keras dtype policy training used.
+    random_seed_ : int or None
+        The seed ``fit`` used (drawn from ``random_state`` when that is a ``RandomState``).
     """
 
     def fit(self, X, y):
-        """Train the network on images ``X`` with labels ``y``; returns ``self``."""
+        """Train the network on images with their labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images (float pixels in [0, 1]); flat rows that are not a
+            square number of pixels are read as one-row images.
+        y : array-like of shape (n_samples,)
+            Labels (at least two classes).
+
+        Returns
+        -------
+        self : CNNFeatureExtractor
+        """
         return self._fit_network(X, y)
 
     def fit_transform(self, X, y=None):
@@ -114,14 +132,34 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         self.fit(X, y)
         if self.train_views == "images" or not self.augmentation:
             return self.transform(X)
-        return augmented_features(self, X, strength=self.augmentation, random_state=self.random_state)
+        return augmented_features(self, X, strength=self.augmentation, random_state=self.random_seed_)
 
     def transform(self, X):
-        """Return the embedding of each image, shape (n_samples, n_features_out)."""
+        """The embedding of each image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Images of the shape seen in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out)
+        """
         return self._forward(X, "embedding")
 
     def softmax(self, X):
-        """Probabilities of the network's own softmax head, columns ordered as ``classes_``."""
+        """Probabilities of the network's own softmax head.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
         return self._forward(X, "softmax")
 
     def softmax_from_features(self, features):
@@ -153,7 +191,24 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the network computes in float32
+        return tags
+
     def get_feature_names_out(self, input_features=None):
-        """Names ``embedding0`` ... of the output features."""
+        """Names of the output features.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored (the features are the network's embedding, not functions of named inputs).
+
+        Returns
+        -------
+        ndarray of str objects
+            ``embedding0``, ``embedding1``, ...
+        """
+        check_is_fitted(self, "network_")
         n = int(self._embedding().output_shape[-1])
-        return [f"embedding{i}" for i in range(n)]
+        return np.asarray([f"embedding{i}" for i in range(n)], dtype=object)

@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.augmentation import build_augmentation
+from cnnsvm.features.seeds import int_seed
 
 TRAIN_VIEWS = ("images", "augmented")
 
@@ -49,7 +50,7 @@ def augmented_features(extractor, X, *, strength=1.0, random_state=0, batch_size
         Preprocessed images, as ``extractor.transform`` takes them.
     strength : float, default=1.0
         Augmentation strength (see :func:`cnnsvm.features.build_augmentation`).
-    random_state : int or None, default=0
+    random_state : int, numpy.random.RandomState or None, default=0
         Seed of the views.
     batch_size : int, default=1024
 
@@ -60,7 +61,8 @@ def augmented_features(extractor, X, *, strength=1.0, random_state=0, batch_size
     X = np.asarray(X, dtype=np.float32)
     height, width = extractor.input_shape_
     # A seed stream of its own: the network's augmentation was seeded with random_state itself.
-    seed = None if random_state is None else int(np.random.SeedSequence([int(random_state), 1]).generate_state(1)[0] >> 1)
+    seed = int_seed(random_state)
+    seed = None if seed is None else int(np.random.SeedSequence([seed, 1]).generate_state(1)[0] >> 1)
     augment = build_augmentation(strength, seed=seed)
     if augment is None or min(height, width) < 8 or not len(X):
         return extractor.transform(X)
@@ -89,7 +91,7 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
     augmentation : float or None, default=None
         Strength of the views' random transforms; ``None``: the strength the
         extractor was trained with (no views, the images as they are, if 0).
-    random_state : int or None, default=0
+    random_state : int, numpy.random.RandomState or None, default=0
         Seed of the views.
     """
 
@@ -108,17 +110,47 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         return True
 
     def fit(self, X=None, y=None):
-        """Check the parameters; the extractor is not retrained. Returns ``self``."""
+        """Check the parameters; the extractor is not retrained.
+
+        Parameters
+        ----------
+        X, y : ignored
+
+        Returns
+        -------
+        self : FrozenExtractor
+        """
         check_train_views(self.train_views)
         check_is_fitted(self.extractor, "network_")
         return self
 
     def transform(self, X):
-        """Features of the images ``X``, shape (n_samples, n_features_out)."""
+        """Features of the images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images, float pixels in [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out)
+        """
         return self.extractor.transform(X)
 
     def fit_transform(self, X, y=None):
-        """Features of the images' training views (see ``train_views``)."""
+        """Features of the images' training views (see ``train_views``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images, float pixels in [0, 1].
+        y : ignored
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out)
+        """
         self.fit(X, y)
         strength = self.extractor.augmentation if self.augmentation is None else self.augmentation
         if self.train_views == "images" or not strength:
@@ -126,7 +158,16 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         return augmented_features(self.extractor, X, strength=strength, random_state=self.random_state)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the extractor's output features."""
+        """Names of the extractor's output features.
+
+        Parameters
+        ----------
+        input_features : ignored
+
+        Returns
+        -------
+        ndarray of str objects
+        """
         return self.extractor.get_feature_names_out(input_features)
 
 

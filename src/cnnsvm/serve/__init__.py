@@ -11,9 +11,7 @@ _MISSING = [name for name, module in (("fastapi", "fastapi"), ("uvicorn", "uvico
 if _find_spec("python_multipart") is None and _find_spec("multipart") is None:
     _MISSING.append("python-multipart")
 if _MISSING:  # pragma: no cover - depends on the installation
-    raise ImportError(
-        f"cnnsvm.serve needs {', '.join(_MISSING)}; install them with: pip install 'cnnsvm[serve]'"
-    )
+    raise ImportError(f"cnnsvm.serve needs {', '.join(_MISSING)}; install them with: pip install 'cnnsvm[serve]'")
 
 __all__ = ["create_app", "run_server"]
 

@@ -34,7 +34,8 @@ from cnnsvm.data.images import DEFAULT_MAX_PIXELS, read_image_bytes
 from cnnsvm.data.preprocessing import guess_ink
 from cnnsvm.exceptions import ConfigError, DataError, ModelFileError
 from cnnsvm.inference import predict_images
-from cnnsvm.pipeline import find_preprocessor, load
+from cnnsvm.model_structure import find_preprocessor
+from cnnsvm.persistence import load
 from cnnsvm.serve.model_info import class_names, describe_model
 from cnnsvm.serve.uploads import discard_body, extract_upload
 
@@ -63,9 +64,19 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 QUEUE_WAIT_SECONDS = 10.0
 
 
-def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX_PIXELS,
-               reject_threshold=0.5, top_k=5, allowed_hosts=None, max_in_flight=1, max_queue=16,
-               model_sha256=None, key=None):
+def create_app(
+    model_path,
+    *,
+    max_upload_bytes=2_000_000,
+    max_pixels=DEFAULT_MAX_PIXELS,
+    reject_threshold=0.5,
+    top_k=5,
+    allowed_hosts=None,
+    max_in_flight=1,
+    max_queue=16,
+    model_sha256=None,
+    key=None,
+):
     """Build the web application serving one exported model.
 
     The model file is loaded (and its checksum, signature when a model key is set,
@@ -74,7 +85,7 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
     Parameters
     ----------
     model_path : str or Path
-        A model file written by :func:`cnnsvm.pipeline.save` (its ``.json`` sidecar beside it).
+        A model file written by :func:`cnnsvm.persistence.save` (its ``.json`` sidecar beside it).
     max_upload_bytes : int, default=2_000_000
         Largest encoded image accepted; larger uploads get 413.
     max_pixels : int, default=4096 * 4096
@@ -117,8 +128,13 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
         )
     names = class_names(model, meta)
     description = describe_model(
-        model, meta, model_path, reject_threshold=reject_threshold, top_k=top_k,
-        max_upload_bytes=max_upload_bytes, max_pixels=max_pixels,
+        model,
+        meta,
+        model_path,
+        reject_threshold=reject_threshold,
+        top_k=top_k,
+        max_upload_bytes=max_upload_bytes,
+        max_pixels=max_pixels,
     )
     predict_lock = threading.Lock()  # one prediction at a time: the model is not shared across threads
     admission = Admission(max_in_flight, max_queue)
@@ -138,16 +154,16 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
                     model, [image], class_names=names, ink=ink, top_k=top_k, threshold=reject_threshold
                 )[0]
             del image
-        return answer_json(result, ink=ink, threshold=reject_threshold,
-                           elapsed_ms=1000 * (time.perf_counter() - start))
+        return answer_json(result, ink=ink, threshold=reject_threshold, elapsed_ms=1000 * (time.perf_counter() - start))
 
     @asynccontextmanager
     async def lifespan(_app):
         yield
         workers.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="cnnsvm", summary="Handwritten character recognition", docs_url=None, redoc_url=None,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="cnnsvm", summary="Handwritten character recognition", docs_url=None, redoc_url=None, lifespan=lifespan
+    )
     app.state.model = model
     app.state.metadata = meta
     app.state.description = description
@@ -268,8 +284,7 @@ class Admission:
     def busy(self):
         return HTTPException(
             503,
-            f"the server is busy ({self.max_in_flight} images being read, {self.max_queue} waiting); "
-            "retry in a moment",
+            f"the server is busy ({self.max_in_flight} images being read, {self.max_queue} waiting); retry in a moment",
             headers={"Retry-After": "1"},
         )
 
@@ -312,8 +327,10 @@ class _HostAllowList:
             return
         shown = header or "(none)"
         response = JSONResponse(
-            {"detail": f"this server does not answer for the host {shown!r}; open it as http://127.0.0.1 or "
-                       "http://localhost, or start it with --allowed-host NAME to serve that name"},
+            {
+                "detail": f"this server does not answer for the host {shown!r}; open it as http://127.0.0.1 or "
+                "http://localhost, or start it with --allowed-host NAME to serve that name"
+            },
             status_code=400,
         )
         await response(scope, receive, send)
@@ -338,9 +355,7 @@ def _add_error_handlers(app):
     @app.exception_handler(Exception)
     async def last_resort(request, exc):
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(
-            {"detail": "internal server error; the server's log has the details"}, status_code=500
-        )
+        return JSONResponse({"detail": "internal server error; the server's log has the details"}, status_code=500)
 
 
 class _SecurityHeaders:

@@ -17,7 +17,7 @@ def describe_model(model, meta, model_path, *, reject_threshold, top_k, max_uplo
     ----------
     model : fitted pipeline
     meta : dict
-        The sidecar metadata returned by ``cnnsvm.pipeline.load(..., return_metadata=True)``.
+        The sidecar metadata returned by ``cnnsvm.persistence.load(..., return_metadata=True)``.
     model_path : str or Path
         Only its file name is reported.
     reject_threshold, top_k, max_upload_bytes, max_pixels
@@ -55,8 +55,7 @@ def describe_model(model, meta, model_path, *, reject_threshold, top_k, max_uplo
         },
         "versions": meta.get("versions") or {},
         "dataset": dataset_name(extra.get("dataset")),
-        "scores": {k: extra[k] for k in ("test_accuracy", "test_macro_f1")
-                   if isinstance(extra.get(k), (int, float))},
+        "scores": {k: extra[k] for k in ("test_accuracy", "test_macro_f1") if isinstance(extra.get(k), (int, float))},
         "created": meta.get("created"),
         "file": Path(model_path).name,
         "sha256": (meta.get("payload") or {}).get("sha256"),

@@ -15,7 +15,7 @@ def run_server(model_path, host="127.0.0.1", port=8000, **app_kwargs):
     Parameters
     ----------
     model_path : str or Path
-        A model file exported by :func:`cnnsvm.pipeline.save`.
+        A model file exported by :func:`cnnsvm.persistence.save`.
     host : str, default="127.0.0.1"
         Address to listen on. The default is reachable from this machine only;
         ``0.0.0.0`` exposes the server to the network (it has no authentication).
@@ -39,9 +39,12 @@ def run_server(model_path, host="127.0.0.1", port=8000, **app_kwargs):
     app = create_app(model_path, allowed_hosts=allowed, **app_kwargs)
     print(f"cnnsvm: serving {model_path} at {page_url(host, port)}  (Ctrl+C to stop)", flush=True)
     if not is_loopback(host):
-        print(f"cnnsvm: warning: listening on {host} makes the page reachable from other machines; "
-              "it has no authentication. It answers only requests for the host names "
-              f"{', '.join(sorted(app.state.allowed_hosts))} (add more with --allowed-host)", flush=True)
+        print(
+            f"cnnsvm: warning: listening on {host} makes the page reachable from other machines; "
+            "it has no authentication. It answers only requests for the host names "
+            f"{', '.join(sorted(app.state.allowed_hosts))} (add more with --allowed-host)",
+            flush=True,
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

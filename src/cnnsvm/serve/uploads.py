@@ -23,11 +23,10 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 
+from cnnsvm.ink import INK_CHOICES
+
 #: Media types accepted in data URLs and raw bodies (the decoder sniffs the real format).
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/gif", "image/bmp", "image/webp"})
-
-#: Values of the optional ``ink`` field.
-INK_CHOICES = ("auto", "light", "dark")
 
 _DATA_URL = re.compile(
     r"^data:(?P<type>[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+)?(?P<params>(?:;[A-Za-z0-9.+-]+=[^;,]*)*)"
@@ -164,7 +163,7 @@ async def extract_upload(request, max_upload_bytes):
         raise HTTPException(
             415,
             f"unsupported content type ({shown}): send multipart/form-data with the image in the field "
-            "'file', application/json {\"image\": \"data:image/png;base64,...\"}, or a raw image/png or "
+            '\'file\', application/json {"image": "data:image/png;base64,..."}, or a raw image/png or '
             "image/jpeg body",
         )
     if len(upload.data) > max_upload_bytes:
