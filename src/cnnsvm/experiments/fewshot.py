@@ -12,7 +12,10 @@ random draw, the same k examples of every class are given to
 and each is scored on the whole test part. Settings are the library's defaults,
 with two rules fixed before any run (never chosen on test scores): the CNN gets
 at least ``cnn_epochs`` epochs and at least :data:`MIN_CNN_STEPS` gradient steps
-(a handful of examples would otherwise give it a few dozen steps), and the SVMs
+(a handful of examples would otherwise give it a few dozen steps), early stopping
+does not cut that budget short (patience = epochs: with a few validation images
+the validation loss is noise, and it stopped the CNN during its learning-rate
+warm-up; the weights of the best validation epoch are still kept), and the SVMs
 fit without probability calibration (its 3-fold cross-validation needs 3
 examples per class; accuracy does not use it).
 
@@ -223,7 +226,8 @@ def run_fewshot(extractor, train, test, *, ks=DEFAULT_KS, draws=3, methods=METHO
                     epochs = cnn_epochs(len(indices), batch_size, min_epochs, cnn_min_steps)
                     units *= epochs
                     row["epochs"] = epochs
-                    model = make_cnn(image_size=size, random_state=seed, epochs=epochs, **cnn_params)
+                    params = {"patience": epochs, **cnn_params}
+                    model = make_cnn(image_size=size, random_state=seed, epochs=epochs, **params)
                 else:
                     components = max(1, min(int(n_components), len(indices) - 1))
                     row["n_components"] = components
@@ -233,6 +237,8 @@ def run_fewshot(extractor, train, test, *, ks=DEFAULT_KS, draws=3, methods=METHO
                 model.fit(X, y)
                 fitted = time.perf_counter()
                 predicted = model.predict(test.images)
+            if method == "cnn":
+                row["epochs_run"] = int(model[-1].n_epochs_)
             row["fit_seconds"] = fitted - start
             row["accuracy"] = float(accuracy_score(test.labels, predicted))
             rows.append(row)
@@ -412,7 +418,8 @@ def _context_lines(result):
     cnn = config["cnn"]
     lines.append(f"- CNN from scratch: `{cnn.get('architecture', 'default')}` architecture, at least "
                  f"{cnn['min_epochs']} epochs and {cnn['min_steps']} gradient steps (at most {cnn['max_epochs']} "
-                 f"epochs), batch {cnn.get('batch_size', 128)}, the library's other defaults (augmentation on). "
+                 f"epochs), batch {cnn.get('batch_size', 128)}, no early stop before the last epoch (the best validation "
+                 "epoch's weights kept), the library's other defaults (augmentation on). "
                  f"SVC+PCA: {config['pca_components']} components, capped at the number of examples − 1. "
                  f"SVMs: {config['svm']}. Hybrid features: extracted once in "
                  f"{format_seconds(result.get('feature_seconds', 0.0))}.")
