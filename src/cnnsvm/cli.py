@@ -202,6 +202,13 @@ def _add_serve(sub):
                    help="images decoded and classified at once (default 1); up to --max-queue more wait, "
                         "beyond that requests get 503 at once")
     p.add_argument("--max-queue", type=int, default=16, metavar="N", help="requests waiting for a slot (default 16)")
+    p.add_argument("--allow-teach", action="store_true",
+                   help="let the page teach the model new classes from a few drawings (refits the SVM on the "
+                        "frozen features; off by default)")
+    p.add_argument("--teach-max-examples", type=int, default=20, metavar="N",
+                   help="with --allow-teach: examples per taught class (default 20)")
+    p.add_argument("--teach-max-classes", type=int, default=10, metavar="N",
+                   help="with --allow-teach: classes that can be taught (default 10)")
     _add_model_sha256(p)
 
 
@@ -509,8 +516,17 @@ def cmd_serve(args):
     run_server(args.model, host=args.host, port=args.port,
                max_upload_bytes=int(args.max_upload_mb * 1_000_000),
                reject_threshold=args.reject_threshold, allowed_hosts=args.allowed_host,
-               max_in_flight=args.max_in_flight, max_queue=args.max_queue, model_sha256=args.model_sha256)
+               max_in_flight=args.max_in_flight, max_queue=args.max_queue, model_sha256=args.model_sha256,
+               allow_teach=args.allow_teach, teach_limits=_teach_limits(args))
     return 0
+
+
+def _teach_limits(args):
+    if not args.allow_teach:
+        return None
+    from cnnsvm.serve.teach import TeachLimits
+
+    return TeachLimits(max_examples=args.teach_max_examples, max_classes=args.teach_max_classes)
 
 
 def cmd_sign(args):

@@ -26,6 +26,8 @@ def main(argv=None):
     parser.add_argument("--max-in-flight", type=int, default=1, help="images decoded at once (default: 1)")
     parser.add_argument("--max-queue", type=int, default=16, help="requests waiting for a slot (default: 16)")
     parser.add_argument("--model-sha256", default=None, help="refuse the model unless its SHA-256 is this")
+    parser.add_argument("--allow-teach", action="store_true",
+                        help="let the page teach new classes from a few drawings (off by default)")
     args = parser.parse_args(argv)
     quiet = quiet_tensorflow(filter_stderr=argv is None)
     try:
@@ -34,7 +36,8 @@ def main(argv=None):
         run_server(args.model, host=args.host, port=args.port,
                    max_upload_bytes=int(args.max_upload_mb * 1_000_000),
                    reject_threshold=args.reject_threshold, allowed_hosts=args.allowed_host,
-                   max_in_flight=args.max_in_flight, max_queue=args.max_queue, model_sha256=args.model_sha256)
+                   max_in_flight=args.max_in_flight, max_queue=args.max_queue, model_sha256=args.model_sha256,
+                   allow_teach=args.allow_teach)
     except CnnsvmError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
