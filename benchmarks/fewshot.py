@@ -60,6 +60,10 @@ def parse_args(argv=None):
     p.add_argument("--ks", default=",".join(str(k) for k in ORDER))
     p.add_argument("--timing-images", type=int, default=10000)
     p.add_argument("--retrain", action="store_true", help="train the extractor again even if its file exists")
+    p.add_argument("--timing-only", action="store_true",
+                   help="only measure the 10,000-image hybrid fit on the saved extractor (--repeats times) and "
+                        "write fewshot_timing.md/json")
+    p.add_argument("--repeats", type=int, default=3, help="fits measured with --timing-only")
     p.add_argument("--out", default=str(RESULTS), help="results folder")
     return p.parse_args(argv)
 
@@ -154,6 +158,8 @@ def main(argv=None):
     }
     log(f"commit {commit}, load {context['load_average_start']}")
 
+    if args.timing_only:
+        return timing_only(args, data_dir, work, out, context)
     start = time.perf_counter()
     extractor, meta, path, trained = get_extractor(args, data_dir, work)
     record = meta["metadata"]["extractor"]
@@ -185,6 +191,48 @@ def main(argv=None):
         config = part["config"]
         config["ks"] = [k for k in ks if any(r["k"] == k for r in rows)]
         write(out, rows, feature_seconds, config, context, split, path, meta, findings, done=k == order[-1])
+    return 0
+
+
+def timing_only(args, data_dir, work, out, context):
+    """Re-measure the bar's fit time on the saved extractor, ``--repeats`` times, apart from the few-shot runs."""
+    import statistics
+
+    extractor, meta, path, trained = get_extractor(args, data_dir, work)
+    if trained:
+        log("note: the extractor was trained by this run")
+    runs = []
+    for i in range(args.repeats):
+        runs.append(time_hybrid_fit(extractor, meta, data_dir, args.timing_images))
+        log(f"fit {i + 1}/{args.repeats}: {runs[-1]['fit_seconds']:.2f}s (features {runs[-1]['feature_seconds']:.2f}s, "
+            f"scaler + SVM {runs[-1]['scaler_svm_seconds']:.2f}s)")
+    fits = [r["fit_seconds"] for r in runs]
+    context["load_average_end"] = load_average()
+    result = {"context": context, "extractor": path.name, "runs": runs, "median_fit_seconds": statistics.median(fits),
+              "min_fit_seconds": min(fits), "bar_met": statistics.median(fits) < 10.0}
+    (out / "fewshot_timing.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    rows = "\n".join(f"| {i + 1} | {r['fit_seconds']:.2f} | {r['feature_seconds']:.2f} | {r['scaler_svm_seconds']:.2f} |"
+                     for i, r in enumerate(runs))
+    c = context
+    text = f"""# Hybrid fit on a frozen extractor: 10,000 images
+
+Command: `{c['command']}` — commit `{c['commit']}` — machine: {c['machine']['cpu']}, {c['machine']['cores']['usable']}
+usable cores, shared with other jobs (times are upper bounds) — load average {c['load_average_start']} at start,
+{c['load_average_end']} at the end — {c['started']}.
+
+`hybrid_for_extractor(extractor).fit(images, labels)` (= `make_hybrid(extractor)`: {runs[0]['settings']}) on
+{runs[0]['n_images']:,} MNIST training images ({runs[0]['n_classes']} classes) that the extractor `{path.name}` never saw
+(it saw a 12,000-image stratified subset of MNIST's training part, NHCD numerals and vowels). Total = one fit of the
+pipeline (features + scaler + SVM); the stages apart come from a second fit of the same pipeline.
+
+| fit | total (s) | features (s) | scaler + SVM with calibration (s) |
+|---|---|---|---|
+{rows}
+
+Median **{statistics.median(fits):.1f} s** (bar: under 10 s for 10,000 images: **{'met' if result['bar_met'] else 'missed'}**).
+"""
+    (out / "fewshot_timing.md").write_text(text, encoding="utf-8")
+    log(f"wrote {out / 'fewshot_timing.md'}")
     return 0
 
 

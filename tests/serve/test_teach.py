@@ -156,3 +156,17 @@ def test_a_model_without_an_exact_svm_cannot_be_taught(tmp_path, digits_split):
     path = save(model, tmp_path / "plain.joblib")
     with pytest.raises(ConfigError, match="cannot be taught"):
         create_app(path, allow_teach=True)
+
+
+def test_refit_base_keeps_the_strongest_support_vectors_of_every_class(fitted_pca_svc):
+    from cnnsvm.serve.teach import Teacher, _svc_of
+
+    svc = _svc_of(fitted_pca_svc.steps[-1][1])
+    teacher = Teacher(fitted_pca_svc, [str(d) for d in range(10)], max_base=40)
+    assert len(teacher._base_X) <= 40 < len(svc.support_vectors_)
+    assert set(teacher._base_y) == set(range(10))
+    weight = abs(svc.dual_coef_).sum(axis=0)
+    first = slice(0, svc.n_support_[0])
+    kept = teacher._base_X[teacher._base_y == 0]
+    strongest = svc.support_vectors_[first][weight[first].argsort()[::-1][: len(kept)]]
+    assert sorted(map(tuple, kept)) == sorted(map(tuple, strongest))

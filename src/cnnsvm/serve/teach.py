@@ -6,6 +6,9 @@ it is; only the SVM is fitted again, on
 
 - the support vectors of the model's own SVM, with their classes: the training
   points that define its boundaries (the file keeps no other training data);
+  at most :data:`MAX_BASE_POINTS` of them, the most influential of each class
+  (largest dual coefficients), so that the refit stays well under a second even
+  when most training points are support vectors;
 - the features of the examples taught, each new name a new class.
 
 The kernel width is the fitted SVM's (``gamma="scale"`` would be recomputed on
@@ -41,6 +44,8 @@ from cnnsvm.pipeline import find_preprocessor
 
 #: Fewest examples of a new class (the calibration's 3 folds need 3).
 MIN_EXAMPLES = 3
+#: Most support vectors of the model kept as the base of a refit (spread evenly over its classes).
+MAX_BASE_POINTS = 1500
 #: Characters a class name may hold besides letters, combining marks and digits.
 NAME_PUNCTUATION = " -_.'()"
 
@@ -132,6 +137,8 @@ class Teacher:
     class_names : list of str
         Names ordered as ``model.classes_``.
     limits : TeachLimits, optional
+    max_base : int, default=MAX_BASE_POINTS
+        Most support vectors kept as the base of a refit.
 
     Attributes
     ----------
@@ -140,7 +147,7 @@ class Teacher:
     class_names : list of str
     """
 
-    def __init__(self, model, class_names, limits=None):
+    def __init__(self, model, class_names, limits=None, max_base=MAX_BASE_POINTS):
         reason = teachable(model)
         if reason:
             raise ConfigError(f"this model cannot be taught new classes: {reason}")
@@ -149,8 +156,9 @@ class Teacher:
         self.limits = limits or TeachLimits()
         svc = _svc_of(model.steps[-1][1])
         self._gamma = float(svc._gamma)
-        self._base_X = np.asarray(svc.support_vectors_, dtype=np.float64)
-        self._base_y = np.repeat(np.asarray(svc.classes_), svc.n_support_)
+        keep = _strongest_support(svc, max_base)
+        self._base_X = np.asarray(svc.support_vectors_, dtype=np.float64)[keep]
+        self._base_y = np.repeat(np.asarray(svc.classes_), svc.n_support_)[keep]
         self._taught = {}  # name -> (label, features list)
         self._lock = threading.Lock()
         self.model = model
@@ -255,6 +263,21 @@ class Teacher:
                 for file in (path, path.with_name(path.name + ".json")):
                     archive.write(file, arcname=file.name)
         return buffer.getvalue()
+
+
+def _strongest_support(svc, max_points):
+    """Indices of at most ``max_points`` support vectors: per class, those with the largest dual coefficients."""
+    counts = np.asarray(svc.n_support_)
+    per_class = max(MIN_EXAMPLES, int(max_points) // max(len(counts), 1))
+    weight = np.abs(np.asarray(svc.dual_coef_)).sum(axis=0)
+    keep, start = [], 0
+    for count in counts:
+        block = np.arange(start, start + count)
+        if count > per_class:
+            block = np.sort(block[np.argsort(-weight[block], kind="stable")[:per_class]])
+        keep.append(block)
+        start += count
+    return np.concatenate(keep)
 
 
 def _at_least(X, y, n):
