@@ -155,7 +155,7 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
             ink = guess_ink(image) if upload.ink == "auto" else upload.ink
             start = time.perf_counter()
             with predict_lock:
-                current, current_names = (teacher.model, teacher.class_names) if teacher else (model, names)
+                current, current_names = teacher.current() if teacher else (model, names)
                 result = predict_images(
                     current, [image], class_names=current_names, ink=ink, top_k=top_k, threshold=reject_threshold
                 )[0]
@@ -211,9 +211,9 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
         """What the loaded model is: method, classes, input, versions, dataset, what it was taught."""
         answer = {**description, "teach": teach_state()}
         if teacher is not None and teacher.taught:
-            current = teacher.model
-            answer.update(classes=[int(c) for c in current.classes_], class_names=list(teacher.class_names),
-                          n_classes=len(teacher.class_names))
+            current, current_names = teacher.current()
+            answer.update(classes=[int(c) for c in current.classes_], class_names=current_names,
+                          n_classes=len(current_names))
         return answer
 
     @app.get("/api/teach")
@@ -235,7 +235,8 @@ def create_app(model_path, *, max_upload_bytes=2_000_000, max_pixels=DEFAULT_MAX
         try:
             name, uploads = await _teach_request(request, max_upload_bytes, teacher)
             answer = await asyncio.wrap_future(workers.submit(teach_examples, name, uploads, time.monotonic()))
-            return {**answer, "n_classes": len(teacher.class_names), "class_names": list(teacher.class_names),
+            _, current_names = teacher.current()
+            return {**answer, "n_classes": len(current_names), "class_names": current_names,
                     "taught": teacher.taught}
         finally:
             admission.leave()

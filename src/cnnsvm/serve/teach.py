@@ -145,6 +145,7 @@ class Teacher:
     model : Pipeline
         The current model (the original one until something is taught).
     class_names : list of str
+        Its class names.
     """
 
     def __init__(self, model, class_names, limits=None, max_base=MAX_BASE_POINTS):
@@ -161,9 +162,23 @@ class Teacher:
         self._base_y = np.repeat(np.asarray(svc.classes_), svc.n_support_)[keep]
         self._taught = {}  # name -> (label, features list)
         self._lock = threading.Lock()
-        self.model = model
-        self.class_names = list(class_names)
+        self._current = (model, list(class_names))  # swapped as one, so a reader never mixes two states
         self.last_refit_seconds = None
+
+    @property
+    def model(self):
+        """The current model (the loaded one until something is taught)."""
+        return self._current[0]
+
+    @property
+    def class_names(self):
+        """Names of the current model's classes, ordered as its ``classes_``."""
+        return list(self._current[1])
+
+    def current(self):
+        """``(model, class_names)`` of one and the same state."""
+        model, names = self._current
+        return model, list(names)
 
     @property
     def taught(self):
@@ -212,8 +227,7 @@ class Teacher:
             model = self._refit(candidate)
             self.last_refit_seconds = time.perf_counter() - start
             self._taught = candidate
-            self.model = model
-            self.class_names = self.base_names + list(candidate)
+            self._current = (model, self.base_names + list(candidate))
             return {"name": name, "label": int(label), "n_examples": len(candidate[name][1]),
                     "refit_ms": round(1000 * self.last_refit_seconds, 1)}
 
@@ -221,8 +235,7 @@ class Teacher:
         """Forget every taught class: back to the model as it was loaded."""
         with self._lock:
             self._taught = {}
-            self.model = self.base_model
-            self.class_names = list(self.base_names)
+            self._current = (self.base_model, list(self.base_names))
 
     def _refit(self, taught):
         X = [self._base_X]
@@ -250,7 +263,7 @@ class Teacher:
         with self._lock:
             if not self._taught:
                 raise DataError("nothing has been taught yet: teach a class first (POST /api/teach)")
-            model, names, taught = self.model, list(self.class_names), self.taught
+            (model, names), taught = self.current(), self.taught
         with tempfile.TemporaryDirectory(prefix="cnnsvm-teach-") as folder:
             path = Path(folder) / "taught.joblib"
             save(model, path, class_names=names, metadata={
