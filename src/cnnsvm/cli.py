@@ -1,4 +1,5 @@
-"""The ``cnnsvm`` command line: train, train-extractor, fewshot, evaluate, predict, demo, compare, study, serve, sign."""
+"""The ``cnnsvm`` command line: train, train-extractor, fewshot, evaluate, predict, demo, compare, study, serve,
+sign."""
 
 from __future__ import annotations
 
@@ -229,7 +230,8 @@ def build_parser():
 
     parser.add_argument("--version", action="version", version=f"cnnsvm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_train_extractor, _add_fewshot, _add_evaluate, _add_predict, _add_demo, _add_compare, _add_study, _add_serve,
+    for add in (_add_train, _add_train_extractor, _add_fewshot, _add_evaluate, _add_predict, _add_demo,
+                _add_compare, _add_study, _add_serve,
                 _add_sign):
         add(sub)
     return parser
@@ -379,7 +381,8 @@ def cmd_fewshot(args):
     ks = parse_ks(args.k)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     run_fewshot_cli(args.extractor, args.data, args.out, ks=ks, draws=args.draws, methods=methods,
-                    cnn_epochs=args.cnn_epochs, cnn_min_steps=args.cnn_min_steps, architecture=args.architecture, n_components=args.components,
+                    cnn_epochs=args.cnn_epochs, cnn_min_steps=args.cnn_min_steps, architecture=args.architecture,
+                    n_components=args.components,
                     test_size=args.test_size, random_state=args.seed, extractor_sha256=args.extractor_sha256,
                     allow_seen=args.allow_seen_data, overwrite=args.force, verbose=0 if args.quiet else 1,
                     command="cnnsvm " + " ".join(sys.argv[1:]))

@@ -9,7 +9,7 @@ from cnnsvm.data.dataset import ImageDataset
 from cnnsvm.data.sklearn_digits import load_digits_dataset
 from cnnsvm.exceptions import ConfigError, ModelFileError
 from cnnsvm.experiments import transfer
-from cnnsvm.pipeline import load, save
+from cnnsvm.pipeline import save
 from tests.conftest import SMALL_CNN
 
 

@@ -394,9 +394,10 @@ def _context_lines(result):
     lines = []
     dataset = result.get("dataset") or {}
     if dataset:
+        split = ("official split" if dataset.get("official_split")
+                 else f"stratified split, test share {dataset.get('test_size')}, seed {dataset.get('seed')}")
         lines.append(f"- Set learned: **{dataset.get('name')}** ({config['n_classes']} classes; "
-                     f"{config['n_train']} training images, {config['n_test']} test images, "
-                     f"{'official split' if dataset.get('official_split') else 'stratified 80/20 split, seed ' + str(dataset.get('seed'))}).")
+                     f"{config['n_train']} training images, {config['n_test']} test images, {split}).")
     extractor = result.get("extractor") or {}
     if extractor:
         seen = ", ".join(
@@ -418,8 +419,8 @@ def _context_lines(result):
     cnn = config["cnn"]
     lines.append(f"- CNN from scratch: `{cnn.get('architecture', 'default')}` architecture, at least "
                  f"{cnn['min_epochs']} epochs and {cnn['min_steps']} gradient steps (at most {cnn['max_epochs']} "
-                 f"epochs), batch {cnn.get('batch_size', 128)}, no early stop before the last epoch (the best validation "
-                 "epoch's weights kept), the library's other defaults (augmentation on). "
+                 f"epochs), batch {cnn.get('batch_size', 128)}, no early stop before the last epoch (the best "
+                 "validation epoch's weights kept), the library's other defaults (augmentation on). "
                  f"SVC+PCA: {config['pca_components']} components, capped at the number of examples − 1. "
                  f"SVMs: {config['svm']}. Hybrid features: extracted once in "
                  f"{format_seconds(result.get('feature_seconds', 0.0))}.")
@@ -453,7 +454,8 @@ def run_fewshot_cli(extractor_path, spec, out_dir, *, ks=DEFAULT_KS, draws=3, me
             f"trained on {', '.join(d.get('name', '?') for d in trained_sets(meta)) or 'unrecorded sets'}")
     result = run_fewshot(extractor, split.train, split.test, ks=ks, draws=draws, methods=methods,
                          cnn_params={"architecture": architecture, "epochs": cnn_epochs},
-                         cnn_min_steps=cnn_min_steps, n_components=n_components, random_state=random_state, verbose=verbose)
+                         cnn_min_steps=cnn_min_steps, n_components=n_components, random_state=random_state,
+                         verbose=verbose)
     result["dataset"] = {"spec": str(spec), "name": split.name, "official_split": split.official,
                          "test_size": test_size, "seed": random_state}
     result["extractor"] = extractor_summary(extractor_path, meta, findings)
