@@ -395,3 +395,196 @@ def test_stderr_filter_passes_everything_but_tensorflow_log_lines():
     ]
     assert all(NOISE.match(line) for line in noise)
     assert not any(NOISE.match(line) for line in kept)
+
+
+# ------------------------------------------------------------- generic extractor, reuse, few-shot
+def _npz_spec(path, images, labels, name):
+    np.savez(path, x=images, y=labels)
+    return f"npz:{path}?name={name}&ink=light"
+
+
+@pytest.fixture(scope="module")
+def extractor_file(tmp_path_factory):
+    """An extractor trained by the CLI on digits 0-4 (8x8) and synthetic bars (12x12); digits 5-9 unseen."""
+    from cnnsvm.data.sklearn_digits import load_digits_dataset
+    from tests.conftest import blobs_images
+
+    folder = tmp_path_factory.mktemp("extractor")
+    digits = load_digits_dataset()
+    low = digits.labels < 5
+    specs = {
+        "low": _npz_spec(folder / "low.npz", digits.images[low], digits.labels[low], "low"),
+        "high": _npz_spec(folder / "high.npz", digits.images[~low], digits.labels[~low] - 5, "high"),
+        "bars": _npz_spec(folder / "bars.npz", *blobs_images(n_per_class=30, n_classes=3, size=12), "bars"),
+    }
+    out = folder / "generic.joblib"
+    code = main(
+        [
+            "train-extractor",
+            "--data",
+            specs["low"],
+            "--data",
+            specs["bars"],
+            "--out",
+            str(out),
+            "--epochs",
+            "6",
+            "--architecture",
+            "small",
+            "--image-size",
+            "16",
+            "--batch-size",
+            "64",
+        ]
+    )
+    assert code == 0
+    return out, specs
+
+
+def test_train_extractor_records_the_sets_it_saw(extractor_file, capsys):
+    out, _ = extractor_file
+    meta = read_metadata(out)
+    record = meta["metadata"]["extractor"]
+    assert meta["metadata"]["kind"] == "extractor"
+    assert [d["name"] for d in record["datasets"]] == ["low", "bars"]
+    assert [d["image_shape"] for d in record["datasets"]] == [[8, 8], [12, 12]]
+    assert record["datasets"][1]["n_train"] == 72  # 80 % of 90: the test part is never trained on
+    assert record["image_size"] == 16 and meta["input"]["model_size"] == 16
+    assert len(meta["class_names"]) == 8 and meta["class_names"][5] == "bars/0"
+    code = main(["train-extractor", "--data", "digits", "--out", str(out), "--epochs", "1"])
+    assert code == 2 and "already exists" in capsys.readouterr().err
+
+
+def test_train_with_an_extractor_fits_the_svm_on_a_new_set(extractor_file, tmp_path, capsys):
+    extractor, specs = extractor_file
+    out = tmp_path / "high.joblib"
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "hybrid",
+                "--extractor",
+                str(extractor),
+                "--data",
+                specs["high"],
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert float(printed.split("test accuracy ")[1].split()[0]) > 0.6
+    meta = read_metadata(out)
+    assert meta["metadata"]["extractor"]["trained_on"] == ["low", "bars"]
+    assert meta["metadata"]["extractor"]["seen_data"] == []
+    assert meta["input"]["model_size"] == 16
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--data", "LOW"], "trained on the set being learned"),
+        (["--data", "HIGH", "--image-size", "28"], "takes 16x16 images, not --image-size 28"),
+        (["--data", "HIGH", "--method", "cnn"], "does not apply to --method cnn"),
+    ],
+)
+def test_train_with_an_extractor_refuses_what_does_not_fit(extractor_file, tmp_path, capsys, extra, message):
+    extractor, specs = extractor_file
+    argv = [
+        "train",
+        "--method",
+        "hybrid",
+        "--extractor",
+        str(extractor),
+        "--out",
+        str(tmp_path / "m.joblib"),
+        "--quiet",
+    ]
+    argv += [{"LOW": specs["low"], "HIGH": specs["high"]}.get(a, a) for a in extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_train_with_an_extractor_can_be_told_to_go_on_and_says_so(extractor_file, tmp_path, capsys):
+    extractor, specs = extractor_file
+    out = tmp_path / "low.joblib"
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "hybrid",
+                "--extractor",
+                str(extractor),
+                "--data",
+                specs["low"],
+                "--out",
+                str(out),
+                "--quiet",
+                "--allow-seen-data",
+            ]
+        )
+        == 0
+    )
+    assert "warning: the extractor has seen this set" in capsys.readouterr().err
+    assert read_metadata(out)["metadata"]["extractor"]["seen_data"]
+
+
+def test_train_extractor_bad_spec_is_one_line(tmp_path, capsys):
+    code = main(["train-extractor", "--data", "digits", "--data", "nosuchkind:x", "--out", str(tmp_path / "g")])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown dataset kind 'nosuchkind'" in err and "Traceback" not in err
+
+
+def test_fewshot_command_writes_table_and_plot(extractor_file, tmp_path, capsys):
+    extractor, specs = extractor_file
+    out = tmp_path / "curve"
+    assert (
+        main(
+            [
+                "fewshot",
+                "--extractor",
+                str(extractor),
+                "--data",
+                specs["high"],
+                "--out",
+                str(out),
+                "--k",
+                "2,all",
+                "--draws",
+                "2",
+                "--methods",
+                "hybrid,pca-svc",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    text = (out / "fewshot.md").read_text()
+    assert "trained on the training parts of: low" in text and "bars" in text
+    assert "| 2 | 2 |" in text and (out / "fewshot.png").exists()
+    assert "| k per class |" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "fewshot",
+                "--extractor",
+                str(extractor),
+                "--data",
+                specs["low"],
+                "--out",
+                str(tmp_path / "x"),
+                "--k",
+                "2",
+                "--methods",
+                "hybrid",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "--allow-seen-data" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The ``cnnsvm`` command line: train, evaluate, predict, demo, compare, study, serve, sign."""
+"""The ``cnnsvm`` command line: train, train-extractor, fewshot, evaluate, predict, demo, compare, study, serve,
+sign."""
 
 from __future__ import annotations
 
@@ -51,7 +52,12 @@ def _add_train(sub):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--architecture", default=None, help="CNN preset: default, article, small")
     p.add_argument("--augmentation", type=float, default=1.0, help="augmentation strength, 0 turns it off")
-    p.add_argument("--image-size", type=int, default=28, help="side of the network's input (default 28)")
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="side of the network's input (default 28; with --extractor, the extractor's)",
+    )
     p.add_argument("--C", type=float, default=10.0, help="SVC regularisation (hybrid, pca-svc)")
     p.add_argument("--components", type=int, default=50, help="PCA components (pca-svc)")
     p.add_argument("--svm", choices=["exact", "approx", "auto"], default="exact", help="SVM solver (hybrid)")
@@ -70,6 +76,145 @@ def _add_train(sub):
     )
     p.add_argument("--test-size", type=float, default=0.2, help="test share where the set has no official split")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the augmentation")
+    p.add_argument(
+        "--extractor",
+        default=None,
+        metavar="FILE",
+        help="hybrid only: reuse the frozen CNN of this extractor file (cnnsvm train-extractor) or "
+        "hybrid model, and fit only the scaler and the SVM (seconds)",
+    )
+    p.add_argument(
+        "--extractor-sha256", default=None, metavar="HEX", help="refuse the extractor file unless its SHA-256 is this"
+    )
+    p.add_argument(
+        "--allow-seen-data",
+        action="store_true",
+        help="with --extractor: go on even if the extractor was trained on this set (its score then "
+        "says nothing about new sets)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _add_cnn_training_args(p, epochs=30):
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=epochs,
+        help=f"CNN epochs: the length of the learning-rate schedule (default {epochs})",
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="time budget of CNN training: the schedule is shortened to end within it",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+        default="auto",
+        help="CNN training precision; auto: mixed where the hardware has native 16-bit math (default)",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=["cosine", "plateau"],
+        default="cosine",
+        help="learning-rate schedule: warm-up + cosine decay (default) or reduce on plateau",
+    )
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--architecture", default=None, help="CNN preset: default, article, small")
+    p.add_argument("--augmentation", type=float, default=1.0, help="augmentation strength, 0 turns it off")
+
+
+def _add_train_extractor(sub):
+    p = sub.add_parser(
+        "train-extractor", help="train one generic CNN feature extractor on the training parts of several sets"
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="a training set (repeatable): digits, mnist:PATH, npz:PATH?name=NAME, folder:DIR, ...; "
+        "only its training part is used",
+    )
+    p.add_argument("--out", required=True, help="extractor file to write (a .json sidecar is written beside it)")
+    p.add_argument(
+        "--force", "--overwrite", dest="force", action="store_true", help="overwrite an existing extractor file"
+    )
+    _add_cnn_training_args(p)
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=28,
+        help="side of the network's input; sets of other sizes are resized to it (default 28)",
+    )
+    p.add_argument(
+        "--max-per-set",
+        type=int,
+        default=None,
+        metavar="N",
+        help="use at most N training images of each set (a stratified, seeded subset)",
+    )
+    p.add_argument(
+        "--test-size",
+        type=float,
+        default=0.2,
+        help="test share (held out, never trained on) where a set has no official split",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the splits, subsets, weights and augmentation")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _add_fewshot(sub):
+    p = sub.add_parser(
+        "fewshot",
+        help="learning curves from k examples per class: hybrid on a frozen extractor vs CNN from scratch vs SVC+PCA",
+    )
+    p.add_argument(
+        "--extractor",
+        required=True,
+        metavar="FILE",
+        help="extractor file (cnnsvm train-extractor) that has not seen --data",
+    )
+    p.add_argument("--data", required=True, metavar="SPEC", help="the set to learn")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for fewshot.md, fewshot.json, fewshot.png")
+    p.add_argument("--force", action="store_true", help="overwrite existing result files in --out")
+    p.add_argument(
+        "--k",
+        default="1,2,5,10,20,50,all",
+        help="examples per class, comma-separated; 'all' is the whole training part (default 1,2,5,10,20,50,all)",
+    )
+    p.add_argument("--draws", type=int, default=3, help="random draws per k (default 3; 'all' has one)")
+    p.add_argument(
+        "--methods", default="hybrid,cnn,pca-svc", help="comma-separated among hybrid, cnn, pca-svc (default all three)"
+    )
+    p.add_argument(
+        "--cnn-epochs",
+        type=int,
+        default=30,
+        help="epochs of the CNN from scratch, at least (raised to give it 500 gradient steps; default 30)",
+    )
+    p.add_argument(
+        "--cnn-min-steps",
+        type=int,
+        default=500,
+        help="fewest gradient steps of the CNN from scratch, whatever k (default 500)",
+    )
+    p.add_argument("--architecture", default="default", help="CNN-from-scratch preset (default: default)")
+    p.add_argument(
+        "--components",
+        type=int,
+        default=50,
+        help="PCA components of SVC+PCA, capped below the number of examples (default 50)",
+    )
+    p.add_argument("--test-size", type=float, default=0.2, help="test share where the set has no official split")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and of the draws")
+    p.add_argument("--extractor-sha256", default=None, metavar="HEX")
+    p.add_argument(
+        "--allow-seen-data",
+        action="store_true",
+        help="go on even if the extractor was trained on this set (the results then say so)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -239,6 +384,26 @@ def add_serve_arguments(p):
         "beyond that requests get 503 at once",
     )
     p.add_argument("--max-queue", type=int, default=16, metavar="N", help="requests waiting for a slot (default 16)")
+    p.add_argument(
+        "--allow-teach",
+        action="store_true",
+        help="let the page teach the model new classes from a few drawings (refits the SVM on the "
+        "frozen features; off by default)",
+    )
+    p.add_argument(
+        "--teach-max-examples",
+        type=int,
+        default=20,
+        metavar="N",
+        help="with --allow-teach: examples per taught class (default 20)",
+    )
+    p.add_argument(
+        "--teach-max-classes",
+        type=int,
+        default=10,
+        metavar="N",
+        help="with --allow-teach: classes that can be taught (default 10)",
+    )
     _add_model_sha256(p)
 
 
@@ -263,7 +428,18 @@ def build_parser():
 
     parser.add_argument("--version", action="version", version=f"cnnsvm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_evaluate, _add_predict, _add_demo, _add_compare, _add_study, _add_serve, _add_sign):
+    for add in (
+        _add_train,
+        _add_train_extractor,
+        _add_fewshot,
+        _add_evaluate,
+        _add_predict,
+        _add_demo,
+        _add_compare,
+        _add_study,
+        _add_serve,
+        _add_sign,
+    ):
         add(sub)
     return parser
 
@@ -277,16 +453,47 @@ def cmd_train(args):
     from cnnsvm.progress import Stage, format_seconds, log
 
     out = Path(args.out)
-    if not args.force and (out.exists() or sidecar_path(out).exists()):
-        raise CnnsvmError(f"{out} already exists; choose another --out or pass --force to overwrite it")
+    _refuse_existing(out, args.force)
+    if args.extractor and args.method != "hybrid":
+        raise CnnsvmError(
+            f"--extractor reuses a CNN as the hybrid's feature extractor; it does not apply to "
+            f"--method {args.method} (use --method hybrid)"
+        )
     verbose = 0 if args.quiet else 1
+    extractor = extractor_record = None
+    if args.extractor:
+        from cnnsvm.experiments.transfer import extractor_size, load_extractor, trained_sets
+
+        with Stage(f"load extractor {args.extractor}", verbose):
+            extractor, extractor_meta = load_extractor(args.extractor, sha256=args.extractor_sha256)
+        size = extractor_size(extractor)
+        if args.image_size is not None and args.image_size != size:
+            raise CnnsvmError(
+                f"the extractor {args.extractor} takes {size}x{size} images, not --image-size "
+                f"{args.image_size}; leave --image-size out (it is taken from the extractor)"
+            )
+        args.image_size = size
     with Stage(f"load {args.data}", verbose):
         split = load_split(args.data, test_size=args.test_size, random_state=args.seed)
     train, test = split.train.with_light_ink(), split.test.with_light_ink()
     if verbose:
         log(f"  train: {train.describe()}\n  test:  {test.describe()}")
-    params = {"image_size": args.image_size, "random_state": args.seed}
-    if args.method in ("hybrid", "cnn"):
+    if extractor is not None:
+        from cnnsvm.experiments.transfer import check_unseen
+
+        findings = check_unseen(
+            extractor_meta,
+            split,
+            allow_seen=args.allow_seen_data,
+            warn=lambda m: print(f"cnnsvm train: {m}", file=sys.stderr),
+        )
+        extractor_record = _extractor_record(args.extractor, extractor_meta, trained_sets, findings)
+    image_size = args.image_size or 28
+    params = {"image_size": image_size, "random_state": args.seed}
+    if extractor is not None:
+        params.update(C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight)
+        model = make_method("hybrid", extractor=extractor, **params)
+    elif args.method in ("hybrid", "cnn"):
         params.update(
             epochs=args.epochs,
             batch_size=args.batch_size,
@@ -298,11 +505,12 @@ def cmd_train(args):
         )
         if args.architecture:
             params["architecture"] = args.architecture
-    if args.method == "hybrid":
+    if extractor is None and args.method == "hybrid":
         params.update(C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight)
     if args.method == "pca-svc":
         params.update(C=args.C, n_components=args.components, calibration=args.calibration)
-    model = make_method(args.method, **params)
+    if extractor is None:
+        model = make_method(args.method, **params)
     with Stage(f"fit {args.method}", verbose) as fit_stage:
         model.fit(train.images, train.labels)
     with Stage("evaluate on the test split", verbose):
@@ -332,10 +540,118 @@ def cmd_train(args):
             "test_macro_f1": scores["macro_f1"],
             "fit_seconds": fit_stage.elapsed,
             "command": "cnnsvm " + " ".join(sys.argv[1:]),
+            **({"extractor": extractor_record} if extractor_record else {}),
         },
         overwrite=args.force,
     )
     print(f"saved {out} (+ {sidecar_path(out).name})")
+    return 0
+
+
+def _refuse_existing(out, force):
+    from cnnsvm.pipeline import sidecar_path
+
+    if not force and (out.exists() or sidecar_path(out).exists()):
+        raise CnnsvmError(f"{out} already exists; choose another --out or pass --force to overwrite it")
+
+
+def _extractor_record(path, meta, trained_sets, findings):
+    """What a model fitted on a reused extractor records about it."""
+    return {
+        "file": Path(path).name,
+        "sha256": (meta.get("payload") or {}).get("sha256"),
+        "trained_on": [d.get("name") for d in trained_sets(meta)],
+        "seen_data": list(findings),
+    }
+
+
+def cmd_train_extractor(args):
+    from cnnsvm.experiments.transfer import train_extractor
+    from cnnsvm.pipeline import save, sidecar_path
+    from cnnsvm.progress import Stage, format_seconds, log
+
+    out = Path(args.out)
+    _refuse_existing(out, args.force)
+    if args.epochs < 1:
+        raise CnnsvmError(f"--epochs must be at least 1; got {args.epochs}")
+    verbose = 0 if args.quiet else 1
+    params = dict(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        augmentation=args.augmentation,
+        max_minutes=args.max_minutes,
+        precision=args.precision,
+        schedule=args.schedule,
+    )
+    if args.architecture:
+        params["architecture"] = args.architecture
+    with Stage(f"train the extractor on the training parts of {len(args.data)} set(s)", verbose) as stage:
+        model, record, combined = train_extractor(
+            args.data,
+            params=params,
+            image_size=args.image_size,
+            test_size=args.test_size,
+            random_state=args.seed,
+            max_per_set=args.max_per_set,
+            verbose=verbose,
+        )
+    for d in record["datasets"]:
+        subset = f" (a stratified subset of {d['n_available']})" if d["n_available"] != d["n_train"] else ""
+        print(
+            f"  {d['name']}: {d['n_train']} training images{subset}, {d['n_classes']} classes, "
+            f"{d['image_shape'][0]}x{d['image_shape'][1]}"
+        )
+    from cnnsvm.experiments.generic import extractor_of
+
+    history = extractor_of(model).history_
+    val = history.get("val_accuracy")
+    summary = f"best validation accuracy {max(val):.4f}, " if val else ""
+    print(
+        f"extractor: {len(combined)} images of {combined.n_classes} classes, {summary}"
+        f"trained in {format_seconds(stage.elapsed)}"
+    )
+    save(
+        model,
+        out,
+        class_names=combined.class_names,
+        metadata={
+            "kind": "extractor",
+            "extractor": record,
+            "dataset": {"name": combined.name},
+            "command": "cnnsvm " + " ".join(sys.argv[1:]),
+        },
+        overwrite=args.force,
+    )
+    if verbose:
+        log(f"  sets recorded in {sidecar_path(out).name}: {', '.join(d['name'] for d in record['datasets'])}")
+    print(f"saved {out} (+ {sidecar_path(out).name})")
+    return 0
+
+
+def cmd_fewshot(args):
+    from cnnsvm.experiments.fewshot import parse_ks, run_fewshot_cli
+
+    ks = parse_ks(args.k)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    run_fewshot_cli(
+        args.extractor,
+        args.data,
+        args.out,
+        ks=ks,
+        draws=args.draws,
+        methods=methods,
+        cnn_epochs=args.cnn_epochs,
+        cnn_min_steps=args.cnn_min_steps,
+        architecture=args.architecture,
+        n_components=args.components,
+        test_size=args.test_size,
+        random_state=args.seed,
+        extractor_sha256=args.extractor_sha256,
+        allow_seen=args.allow_seen_data,
+        overwrite=args.force,
+        verbose=0 if args.quiet else 1,
+        command="cnnsvm " + " ".join(sys.argv[1:]),
+    )
     return 0
 
 
@@ -507,8 +823,18 @@ def cmd_serve(args):
         max_in_flight=args.max_in_flight,
         max_queue=args.max_queue,
         model_sha256=args.model_sha256,
+        allow_teach=args.allow_teach,
+        teach_limits=_teach_limits(args),
     )
     return 0
+
+
+def _teach_limits(args):
+    if not args.allow_teach:
+        return None
+    from cnnsvm.serve.teach import TeachLimits
+
+    return TeachLimits(max_examples=args.teach_max_examples, max_classes=args.teach_max_classes)
 
 
 def cmd_sign(args):
@@ -521,6 +847,8 @@ def cmd_sign(args):
 
 COMMANDS = {
     "train": cmd_train,
+    "train-extractor": cmd_train_extractor,
+    "fewshot": cmd_fewshot,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "demo": cmd_demo,

@@ -255,3 +255,27 @@ def test_screenshot_of_a_drawn_digit(page):
     page.wait_for_timeout(600)  # let the bars finish their transition
     Path(target).parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=target, full_page=True)
+
+
+def test_teaching_a_new_class_in_the_page(browser, digits_model_file, tmp_path):
+    from playwright.sync_api import expect
+
+    crosses = [[[(60 + d, 60 + d), (220 + d, 220 + d)], [(60 + d, 220 + d), (220 + d, 60 + d)]] for d in (0, -20, 15)]
+    with running_server(digits_model_file, tmp_path / "server.log", "--allow-teach") as url:
+        page = browser.new_page(viewport={"width": 1120, "height": 1200})
+        try:
+            page.goto(url)
+            expect(page.locator("#teach")).to_be_visible()
+            for strokes in crosses:
+                draw(page, strokes)
+                page.click("#teach-add")
+            expect(page.locator("#teach-count")).to_contain_text("3 examples ready")
+            page.fill("#teach-name", "cross")
+            page.click("#teach-send")
+            expect(page.locator("#teach-status")).to_contain_text("Taught “cross”", timeout=ANSWER_TIMEOUT_MS)
+            expect(page.locator("#model-summary")).to_contain_text("11 classes")
+            expect(page.locator("#teach-export")).to_be_visible()
+            draw(page, [[(65, 65), (215, 215)], [(65, 215), (215, 65)]])
+            expect(page.locator("#top li").first).to_contain_text("cross", timeout=ANSWER_TIMEOUT_MS)
+        finally:
+            page.close()

@@ -12,7 +12,10 @@ Limits that keep one server process small and safe on a shared machine:
   bounded under any number of clients;
 - only requests whose ``Host`` header names this server are answered (loopback
   names by default, more with ``allowed_hosts``): a web page on another site
-  cannot reach the API through DNS rebinding; others get 400.
+  cannot reach the API through DNS rebinding; others get 400;
+- teaching new classes (``/api/teach``, see :mod:`cnnsvm.serve.teach`) is off
+  (403) unless ``allow_teach``; it is bounded by :class:`~cnnsvm.serve.teach.TeachLimits`
+  and its requests share the predict requests' slots.
 """
 
 from __future__ import annotations
@@ -27,17 +30,18 @@ from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from cnnsvm.data.images import DEFAULT_MAX_PIXELS, read_image_bytes
 from cnnsvm.data.preprocessing import guess_ink
 from cnnsvm.exceptions import ConfigError, DataError, ModelFileError
-from cnnsvm.inference import predict_images
+from cnnsvm.inference import predict_images, prepare_for_model
 from cnnsvm.model_structure import find_preprocessor
 from cnnsvm.persistence import load
 from cnnsvm.serve.model_info import class_names, describe_model
-from cnnsvm.serve.uploads import discard_body, extract_upload
+from cnnsvm.serve.teach import NameClash, Teacher
+from cnnsvm.serve.uploads import body_limit, decode_data_url, discard_body, extract_upload, read_body
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -63,6 +67,14 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 #: Longest time a queued request waits for a decode slot before it gets 503.
 QUEUE_WAIT_SECONDS = 10.0
 
+#: A teach request's body may be this many times the largest predict body (several drawings).
+TEACH_BODY_FACTOR = 4
+
+TEACH_OFF = (
+    "teaching new classes is off on this server; start it with --allow-teach "
+    "(create_app(..., allow_teach=True)) to turn it on"
+)
+
 
 def create_app(
     model_path,
@@ -76,6 +88,8 @@ def create_app(
     max_queue=16,
     model_sha256=None,
     key=None,
+    allow_teach=False,
+    teach_limits=None,
 ):
     """Build the web application serving one exported model.
 
@@ -104,6 +118,11 @@ def create_app(
         Pin: refuse the model file unless its payload has this SHA-256.
     key : str or bytes, optional
         Model key the file must be signed with (default: ``CNNSVM_MODEL_KEY``).
+    allow_teach : bool, default=False
+        Turn on ``/api/teach``: new classes taught from a few drawings refit the SVM
+        on the frozen features (see :mod:`cnnsvm.serve.teach`); off, it answers 403.
+    teach_limits : TeachLimits, optional
+        Bounds of teaching (examples per class, classes, name length).
 
     Returns
     -------
@@ -127,6 +146,12 @@ def create_app(
             "(export a hybrid, pca-svc or cnn model trained with probability=True)"
         )
     names = class_names(model, meta)
+    teacher = None
+    if allow_teach:
+        try:
+            teacher = Teacher(model, names, teach_limits)
+        except ConfigError as exc:
+            raise ConfigError(f"{model_path}: {exc}; serve it without --allow-teach") from None
     description = describe_model(
         model,
         meta,
@@ -150,11 +175,34 @@ def create_app(
             ink = guess_ink(image) if upload.ink == "auto" else upload.ink
             start = time.perf_counter()
             with predict_lock:
+                current, current_names = teacher.current() if teacher else (model, names)
                 result = predict_images(
-                    model, [image], class_names=names, ink=ink, top_k=top_k, threshold=reject_threshold
+                    current, [image], class_names=current_names, ink=ink, top_k=top_k, threshold=reject_threshold
                 )[0]
             del image
         return answer_json(result, ink=ink, threshold=reject_threshold, elapsed_ms=1000 * (time.perf_counter() - start))
+
+    def teach_examples(name, uploads, queued_at):
+        if time.monotonic() - queued_at > admission.wait_seconds:
+            raise admission.busy()
+        with admission.working():
+            batches = []
+            for i, upload in enumerate(uploads):
+                image = read_image_bytes(upload.data, max_pixels=max_pixels, name=f"example {i + 1}")
+                if int(image.max()) - int(image.min()) < MIN_CONTRAST:
+                    raise HTTPException(422, f"example {i + 1} is empty: each example must show the character")
+                ink = guess_ink(image) if upload.ink == "auto" else upload.ink
+                batches.append(prepare_for_model(teacher.base_model, [image], ink=ink))
+            with predict_lock:
+                features = teacher.features(np.concatenate(batches))
+                return teacher.teach(name, features)
+
+    def teach_state():
+        return {
+            "enabled": teacher is not None,
+            "limits": teacher.limits.as_dict() if teacher else None,
+            "taught": teacher.taught if teacher else [],
+        }
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -170,6 +218,7 @@ def create_app(
     app.state.admission = admission
     app.state.workers = workers
     app.state.allowed_hosts = hosts
+    app.state.teacher = teacher
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(_HostAllowList, hosts=hosts)
     _add_error_handlers(app)
@@ -181,8 +230,65 @@ def create_app(
 
     @app.get("/api/model")
     def model_description():
-        """What the loaded model is: method, classes, input, versions, dataset."""
-        return description
+        """What the loaded model is: method, classes, input, versions, dataset, what it was taught."""
+        answer = {**description, "teach": teach_state()}
+        if teacher is not None and teacher.taught:
+            current, current_names = teacher.current()
+            answer.update(
+                classes=[int(c) for c in current.classes_], class_names=current_names, n_classes=len(current_names)
+            )
+        return answer
+
+    @app.get("/api/teach")
+    def teach_status():
+        """Whether teaching is on, its limits and the classes taught so far."""
+        if teacher is None:
+            raise HTTPException(403, TEACH_OFF)
+        return teach_state()
+
+    @app.post("/api/teach")
+    async def teach(request: Request):
+        """Teach a class from a few drawings: JSON {"name": "...", "images": ["data:image/png;base64,...", ...]}."""
+        if teacher is None:
+            await discard_body(request, max_upload_bytes)
+            raise HTTPException(403, TEACH_OFF)
+        if not admission.enter():
+            await discard_body(request, max_upload_bytes)
+            raise admission.busy()
+        try:
+            name, uploads = await _teach_request(request, max_upload_bytes, teacher)
+            answer = await asyncio.wrap_future(workers.submit(teach_examples, name, uploads, time.monotonic()))
+            _, current_names = teacher.current()
+            return {**answer, "n_classes": len(current_names), "class_names": current_names, "taught": teacher.taught}
+        finally:
+            admission.leave()
+
+    @app.post("/api/teach/reset")
+    def teach_reset():
+        """Forget every taught class."""
+        if teacher is None:
+            raise HTTPException(403, TEACH_OFF)
+        teacher.reset()
+        return teach_state()
+
+    @app.get("/api/teach/export")
+    async def teach_export():
+        """The taught model, as a zip of its model file and sidecar (load it with cnnsvm.load)."""
+        if teacher is None:
+            raise HTTPException(403, TEACH_OFF)
+        if not admission.enter():
+            raise admission.busy()
+        try:
+            payload = await asyncio.wrap_future(
+                workers.submit(teacher.export, Path(model_path).name, (meta.get("payload") or {}).get("sha256"))
+            )
+        finally:
+            admission.leave()
+        return Response(
+            payload,
+            media_type="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="taught-model.zip"'},
+        )
 
     @app.post("/api/predict")
     async def predict(request: Request):
@@ -347,7 +453,44 @@ def _check_settings(max_upload_bytes, max_pixels, reject_threshold, top_k):
         raise ConfigError(f"top_k must be a positive integer; got {top_k!r}")
 
 
+async def _teach_request(request, max_upload_bytes, teacher):
+    """The name and the examples of a teach request, checked against the limits before decoding."""
+    from cnnsvm.serve.uploads import Upload, media_type
+
+    if media_type(request) != "application/json":
+        raise HTTPException(415, 'send application/json: {"name": "alpha", "images": ["data:image/png;base64,..."]}')
+    body = await read_body(request, TEACH_BODY_FACTOR * body_limit("json", max_upload_bytes), max_upload_bytes)
+    try:
+        import json
+
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(400, f"the request body is not valid JSON ({exc})") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("images"), list):
+        raise HTTPException(422, 'the JSON body must be {"name": "...", "images": ["data:image/png;base64,...", ...]}')
+    images = payload["images"]
+    ink = payload.get("ink", "auto")
+    if ink not in ("auto", "light", "dark"):
+        raise HTTPException(422, f"ink must be one of auto, light, dark; got {ink!r}")
+    name = teacher.check(payload.get("name"), len(images))  # 422/409 before any image is decoded
+    uploads = []
+    for i, item in enumerate(images):
+        if not isinstance(item, str):
+            raise HTTPException(422, f"example {i + 1} must be a data URL string, not {type(item).__name__}")
+        data = decode_data_url(item)
+        if not data:
+            raise HTTPException(422, f"example {i + 1} is empty (0 bytes)")
+        if len(data) > max_upload_bytes:
+            raise HTTPException(413, f"example {i + 1} is larger than the limit of {max_upload_bytes:,} bytes")
+        uploads.append(Upload(data, f"example {i + 1}", ink))
+    return name, uploads
+
+
 def _add_error_handlers(app):
+    @app.exception_handler(NameClash)
+    async def name_clash(request, exc):
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
     @app.exception_handler(DataError)
     async def unusable_image(request, exc):
         return JSONResponse({"detail": str(exc)}, status_code=422)

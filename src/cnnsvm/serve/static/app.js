@@ -330,6 +330,7 @@
       $("model-summary").textContent =
         `${model.method} model · ${model.n_classes} classes` + (model.dataset ? ` · ${model.dataset}` : "");
       const facts = $("model-facts");
+      facts.replaceChildren();
       fact(facts, "Method", model.method);
       fact(facts, "Dataset", model.dataset);
       fact(facts, "Classes", `${model.n_classes}: ${shown}`);
@@ -338,10 +339,91 @@
       fact(facts, "Created", model.created);
       fact(facts, "File", `${model.file} · SHA-256 ${String(model.sha256 || "").slice(0, 12)}…`);
       const versions = $("model-versions");
+      versions.replaceChildren();
       for (const [lib, version] of Object.entries(model.versions || {})) fact(versions, lib, version);
+      setUpTeach(model.teach);
     } catch (e) {
       $("model-summary").textContent = `Could not load the model description (${e.message}).`;
     }
+  }
+
+  // -------------------------------------------------------------- teaching
+  const examples = []; // data URLs of the drawings to teach
+  let teachMin = 3;
+  let teachMax = 20;
+  let teachReady = false;
+
+  function setUpTeach(teach) {
+    if (!teach || !teach.enabled) return;
+    $("teach").hidden = false;
+    teachMin = teach.limits.min_examples;
+    teachMax = teach.limits.max_examples;
+    $("teach-min").textContent = String(teachMin);
+    const taught = teach.taught || [];
+    $("teach-export").hidden = taught.length === 0;
+    $("teach-reset").hidden = taught.length === 0;
+    if (teachReady) return;
+    teachReady = true;
+    $("teach-add").addEventListener("click", addExample);
+    $("teach-send").addEventListener("click", sendTeach);
+    $("teach-reset").addEventListener("click", resetTeach);
+  }
+
+  function showCount() {
+    $("teach-count").textContent = examples.length
+      ? `${examples.length} example${examples.length > 1 ? "s" : ""} ready (at least ${teachMin} for a new class, at most ${teachMax}).`
+      : "No example yet.";
+    $("teach-send").disabled = examples.length === 0;
+  }
+
+  function addExample() {
+    if (!strokes.length) {
+      $("teach-status").textContent = "Draw the symbol first.";
+      return;
+    }
+    if (examples.length >= teachMax) {
+      $("teach-status").textContent = `At most ${teachMax} examples per class.`;
+      return;
+    }
+    examples.push(pad.toDataURL("image/png"));
+    $("teach-status").textContent = "";
+    showCount();
+    clearAll();
+  }
+
+  async function sendTeach() {
+    const name = $("teach-name").value.trim();
+    if (!name) {
+      $("teach-status").textContent = "Give the new class a name.";
+      return;
+    }
+    $("teach-send").disabled = true;
+    try {
+      const response = await fetch("/api/teach", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: name, images: examples }),
+      });
+      const payload = await response.json();
+      if (!response.ok) {
+        $("teach-status").textContent = describeError(response.status, payload);
+        return;
+      }
+      examples.length = 0;
+      $("teach-status").textContent =
+        `Taught “${payload.name}” (${payload.n_examples} examples; SVM refitted in ${payload.refit_ms} ms). Draw it to try.`;
+      loadModel();
+    } catch (e) {
+      $("teach-status").textContent = `Cannot reach the server (${e.message}).`;
+    } finally {
+      showCount();
+    }
+  }
+
+  async function resetTeach() {
+    const response = await fetch("/api/teach/reset", { method: "POST" });
+    $("teach-status").textContent = response.ok ? "The taught classes are forgotten." : `HTTP ${response.status}`;
+    loadModel();
   }
 
   redraw();

@@ -1,0 +1,155 @@
+"""Teaching a served hybrid a new class: how long the SVM refit takes, and whether the class is recognised.
+
+A hybrid for NHCD consonants (36 classes) is fitted on a frozen generic extractor
+(the one ``benchmarks/fewshot.py`` trains, from MNIST, numerals and vowels), as
+``cnnsvm train --extractor`` does. It is then taught, as ``serve --allow-teach``
+does (:class:`cnnsvm.serve.teach.Teacher`), new classes from 3 examples each:
+NHCD numerals 0, 1, 2, ... (symbols it has no class for), taken from the
+numerals' test part. Recorded per taught class: the refit time (the SVM on the
+support vectors plus the examples' features, with its calibration), the support
+vectors it starts from, and the share of that numeral's other test images read
+as the new class; and the consonants' test accuracy before and after teaching.
+
+Writes benchmarks/results/teach.md and teach.json.
+
+Usage (from the repository root, after benchmarks/fewshot.py has trained its extractor)::
+
+    nice -n 10 python benchmarks/teach.py [--extractor runs/fewshot-bench/generic-....joblib] [--classes 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _perf_util import cores, cpu_model, git_commit, load_average  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--extractor", default=None, help="default: the newest extractor under runs/fewshot-bench")
+    p.add_argument("--data-dir", default="../shared/datasets")
+    p.add_argument("--classes", type=int, default=5, help="new classes taught, one after the other")
+    p.add_argument("--examples", type=int, default=3, help="examples per taught class")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = p.parse_args(argv)
+
+    from cnnsvm.data import load_split
+    from cnnsvm.experiments.transfer import hybrid_for_extractor, load_extractor, trained_sets
+    from cnnsvm.inference import prepare_for_model
+    from cnnsvm.serve.teach import Teacher, _svc_of
+
+    data_dir = Path(args.data_dir)
+    if not data_dir.is_absolute():
+        data_dir = (ROOT / data_dir).resolve()
+    if args.extractor:
+        path = Path(args.extractor)
+    else:
+        found = sorted((ROOT / "runs" / "fewshot-bench").glob("*.joblib"), key=lambda q: q.stat().st_mtime)
+        if not found:
+            sys.exit("no extractor under runs/fewshot-bench: run benchmarks/fewshot.py first, or pass --extractor")
+        path = found[-1]
+    context = {
+        "command": "python benchmarks/teach.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+        "commit": git_commit(ROOT),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpu": cpu_model(), "cores": cores(), "note": "shared with other jobs: times are upper bounds"},
+        "load_average_start": load_average(),
+    }
+    extractor, meta = load_extractor(path)
+    consonants = load_split(f"npz:{data_dir / 'nhcd_consonants.npz'}?name=nhcd_consonants")
+    numerals = load_split(f"npz:{data_dir / 'nhcd_numerals.npz'}?name=nhcd_numerals").test
+    start = time.perf_counter()
+    model = hybrid_for_extractor(extractor).fit(consonants.train.images, consonants.train.labels)
+    fit_seconds = time.perf_counter() - start
+    base_accuracy = float(model.score(consonants.test.images, consonants.test.labels))
+    teacher = Teacher(model, list(consonants.train.class_names))
+    n_support = int(len(_svc_of(model.steps[-1][1]).support_vectors_))
+    log(f"hybrid fitted in {fit_seconds:.1f}s, {n_support} support vectors, test accuracy {base_accuracy:.4f}")
+    rng = np.random.default_rng(0)
+    taught = []
+    for c in range(args.classes):
+        members = np.flatnonzero(numerals.labels == c)
+        chosen = rng.choice(members, size=args.examples, replace=False)
+        rest = np.setdiff1d(members, chosen)
+        name = f"numeral {numerals.class_names[c]}"
+        batch = prepare_for_model(teacher.base_model, list(numerals.images[chosen]), ink=numerals.ink)
+        start = time.perf_counter()
+        features = teacher.features(batch)
+        feature_seconds = time.perf_counter() - start
+        answer = teacher.teach(name, features)
+        others = prepare_for_model(teacher.model, list(numerals.images[rest]), ink=numerals.ink)
+        predicted = teacher.model.predict(others)  # read as the web app reads an upload
+        recognised = float(np.mean(predicted == answer["label"]))
+        taught.append(
+            {
+                "name": name,
+                "label": answer["label"],
+                "refit_ms": answer["refit_ms"],
+                "feature_ms": round(1000 * feature_seconds, 1),
+                "n_test": int(len(rest)),
+                "recognised": recognised,
+            }
+        )
+        log(f"taught {name}: refit {answer['refit_ms']} ms, {recognised:.1%} of {len(rest)} other images read as it")
+    after = float(np.mean(teacher.model.predict(consonants.test.images) == consonants.test.labels))
+    context["load_average_end"] = load_average()
+    result = {
+        "context": context,
+        "extractor": {"file": path.name, "trained_on": [d["name"] for d in trained_sets(meta)]},
+        "hybrid_fit_seconds": fit_seconds,
+        "n_support_vectors": n_support,
+        "consonants_accuracy_before": base_accuracy,
+        "consonants_accuracy_after": after,
+        "taught": taught,
+    }
+    out = Path(args.out)
+    (out / "teach.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    rows = "\n".join(
+        f"| {t['name']} | {t['refit_ms']:.0f} | {t['feature_ms']:.0f} | {100 * t['recognised']:.1f} % "
+        f"of {t['n_test']} |"
+        for t in taught
+    )
+    refits = [t["refit_ms"] for t in taught]
+    text = f"""# Teaching a served hybrid a new class (`serve --allow-teach`)
+
+Command: `{context["command"]}` — commit `{context["commit"]}` — machine: {context["machine"]["cpu"]},
+{context["machine"]["cores"]["usable"]} usable cores, shared with other jobs (times are upper bounds) — load average
+{context["load_average_start"]} at start, {context["load_average_end"]} at the end — {context["started"]}.
+
+A hybrid for NHCD consonants (36 classes) on the frozen extractor `{path.name}` (trained on
+{", ".join(result["extractor"]["trained_on"])}; library defaults: exact RBF SVC, temperature calibration),
+fitted in {fit_seconds:.1f} s (features + scaler + SVM, {len(consonants.train)} images), {n_support} support vectors,
+test accuracy {100 * base_accuracy:.2f} %. Then taught, one after the other, {args.classes} new classes
+(NHCD numerals, {args.examples} examples each from the numerals' test part) as the web app does: the SVM refitted on
+the support vectors plus the taught examples' features, with its calibration.
+
+| taught class | SVM refit (ms) | features of the examples (ms) | other test images of it read as the new class |
+|---|---|---|---|
+{rows}
+
+Refit: {min(refits):.0f}–{max(refits):.0f} ms (issue 13: "well under a second"). Consonants' test accuracy after
+teaching the {args.classes} classes: {100 * after:.2f} % (before: {100 * base_accuracy:.2f} %).
+"""
+    (out / "teach.md").write_text(text, encoding="utf-8")
+    log(f"wrote {out / 'teach.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Teaching a served model a new class from a few drawings (``--allow-teach``), and its bounds."""
+
+import io
+import zipfile
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image, ImageDraw
+
+from cnnsvm.exceptions import ConfigError
+from cnnsvm.features.views import unwrap_extractor
+from cnnsvm.pipeline import load, save
+from cnnsvm.serve import create_app
+from cnnsvm.serve.teach import TeachLimits
+
+from .helpers import data_url, draw_digit, encode
+
+LOCAL = "http://127.0.0.1"
+
+
+def cross(offset=0, width=22, size=280):
+    """A drawn 'X' (no digit looks like it), shifted by ``offset`` pixels, as a data URL."""
+    image = Image.new("L", (size, size), 0)
+    pen = ImageDraw.Draw(image)
+    a, b = 60 + offset, 220 + offset
+    pen.line([(a, a), (b, b)], fill=255, width=width)
+    pen.line([(a, b), (b, a)], fill=255, width=width)
+    return data_url(encode(image))
+
+
+CROSSES = [cross(0), cross(-20, 18), cross(15, 26)]
+
+
+def teach_client(path, **kwargs):
+    return TestClient(base_url=LOCAL, app=create_app(path, allow_teach=True, **kwargs))
+
+
+@pytest.fixture()
+def client(digits_model_file):
+    with teach_client(digits_model_file) as test_client:
+        yield test_client
+
+
+def predict(client, url):
+    response = client.post("/api/predict", json={"image": url})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_teach_three_examples_then_predict_the_new_class(client):
+    before = predict(client, cross(5, 20))
+    assert before["top"][0]["class_name"] != "cross"
+    response = client.post("/api/teach", json={"name": "cross", "images": CROSSES})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["name"] == "cross" and answer["label"] == 10 and answer["n_examples"] == 3
+    assert answer["n_classes"] == 11 and answer["class_names"][-1] == "cross"
+    assert answer["refit_ms"] > 0
+    after = predict(client, cross(5, 20))  # a fourth drawing, not one of the examples
+    assert after["top"][0]["label"] == 10 and after["top"][0]["class_name"] == "cross"
+    assert predict(client, data_url(encode(draw_digit("1"))))["top"][0]["class_name"] == "1"
+    model = client.get("/api/model").json()
+    assert model["n_classes"] == 11 and model["teach"]["taught"] == [{"name": "cross", "label": 10, "n_examples": 3}]
+    # more examples of the same class are added to it
+    more = client.post("/api/teach", json={"name": "cross", "images": [cross(-10, 24)]}).json()
+    assert more["n_examples"] == 4 and more["n_classes"] == 11
+
+
+def test_taught_model_exports_and_loads(client, tmp_path):
+    assert client.get("/api/teach/export").status_code == 422  # nothing taught yet
+    assert client.post("/api/teach", json={"name": "cross", "images": CROSSES}).status_code == 200
+    response = client.get("/api/teach/export")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert sorted(archive.namelist()) == ["taught.joblib", "taught.joblib.json"]
+        archive.extractall(tmp_path)
+    model, meta = load(tmp_path / "taught.joblib", return_metadata=True)
+    assert meta["class_names"][-1] == "cross" and len(model.classes_) == 11
+    assert meta["metadata"]["taught"]["classes"] == [{"name": "cross", "label": 10, "n_examples": 3}]
+    with teach_client(tmp_path / "taught.joblib") as reloaded:
+        assert predict(reloaded, cross(5, 20))["top"][0]["class_name"] == "cross"
+
+
+def test_reset_forgets_taught_classes(client):
+    client.post("/api/teach", json={"name": "cross", "images": CROSSES})
+    state = client.post("/api/teach/reset").json()
+    assert state["taught"] == [] and client.get("/api/model").json()["n_classes"] == 10
+    assert predict(client, cross(5, 20))["top"][0]["label"] != 10
+
+
+def test_teaching_is_off_unless_allowed(digits_model_file):
+    with TestClient(base_url=LOCAL, app=create_app(digits_model_file)) as off:
+        for method, path, body in (
+            ("get", "/api/teach", None),
+            ("post", "/api/teach", {"name": "x", "images": []}),
+            ("post", "/api/teach/reset", None),
+            ("get", "/api/teach/export", None),
+        ):
+            response = off.request(method.upper(), path, json=body)
+            assert response.status_code == 403, path
+            assert "--allow-teach" in response.json()["detail"]
+        assert off.get("/api/model").json()["teach"]["enabled"] is False
+
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"name": "x" * 33, "images": CROSSES}, 422, "at most 32"),
+        ({"name": "<b>", "images": CROSSES}, 422, "not allowed"),
+        ({"name": " ", "images": CROSSES}, 422, "empty"),
+        ({"name": 5, "images": CROSSES}, 422, "must be a string"),
+        ({"name": "7", "images": CROSSES}, 409, "already a class"),
+        ({"name": "cross", "images": CROSSES[:2]}, 422, "at least 3 examples"),
+        ({"name": "cross", "images": CROSSES * 3}, 422, "at most 4 per class"),
+        ({"name": "cross", "images": [CROSSES[0], CROSSES[1], "data:text/plain;base64,aGk="]}, 415, "not an image"),
+        ({"name": "cross", "images": [CROSSES[0], CROSSES[1], 7]}, 422, "data URL string"),
+        ({"name": "cross"}, 422, "images"),
+    ],
+)
+def test_bad_teach_requests_get_a_clear_4xx(digits_model_file, body, status, message):
+    with teach_client(digits_model_file, teach_limits=TeachLimits(max_examples=4, max_classes=1)) as client:
+        response = client.post("/api/teach", json=body)
+        assert response.status_code == status, response.text
+        assert message in response.json()["detail"]
+
+
+def test_teach_limits_classes_empty_drawings_and_bodies(digits_model_file):
+    blank = data_url(encode(Image.new("L", (280, 280), 0)))
+    with teach_client(digits_model_file, teach_limits=TeachLimits(max_examples=4, max_classes=1)) as client:
+        response = client.post("/api/teach", json={"name": "cross", "images": [blank] + CROSSES[:2]})
+        assert response.status_code == 422 and "example 1 is empty" in response.json()["detail"]
+        assert client.post("/api/teach", json={"name": "cross", "images": CROSSES}).status_code == 200
+        response = client.post("/api/teach", json={"name": "ring", "images": CROSSES})
+        assert response.status_code == 422 and "1 classes have been taught" in response.json()["detail"]
+        response = client.post("/api/teach", content=b"{not json", headers={"content-type": "application/json"})
+        assert response.status_code == 400
+        response = client.post("/api/teach", content=b"x", headers={"content-type": "text/plain"})
+        assert response.status_code == 415
+
+
+def test_teach_a_hybrid_on_its_frozen_cnn(fitted_hybrid, tmp_path):
+    path = save(fitted_hybrid, tmp_path / "hybrid.joblib", class_names=[str(d) for d in range(10)])
+    with teach_client(path) as client:
+        cnn = unwrap_extractor(client.app.state.teacher.base_model.named_steps["cnn"])
+        weights = [w.copy() for w in cnn.network_.get_weights()]
+        assert client.post("/api/teach", json={"name": "cross", "images": CROSSES}).status_code == 200
+        assert predict(client, cross(5, 20))["top"][0]["class_name"] == "cross"
+        after = unwrap_extractor(client.app.state.teacher.model.named_steps["cnn"]).network_.get_weights()
+        assert all((a == b).all() for a, b in zip(weights, after, strict=True))  # the CNN stays frozen
+
+
+def test_a_model_without_an_exact_svm_cannot_be_taught(tmp_path, digits_split):
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+
+    from cnnsvm.classifiers.svm import KernelSVC
+    from cnnsvm.data.preprocessing import ImagePreprocessor
+
+    train = digits_split.train
+    model = Pipeline(
+        [("preprocess", ImagePreprocessor(image_size=8)), ("pca", PCA(10)), ("svm", KernelSVC(solver="approx"))]
+    ).fit(train.images, train.labels)
+    path = save(model, tmp_path / "plain.joblib")
+    with pytest.raises(ConfigError, match="cannot be taught"):
+        create_app(path, allow_teach=True)
+
+
+def test_refit_base_keeps_the_strongest_support_vectors_of_every_class(fitted_pca_svc):
+    from cnnsvm.serve.teach import Teacher, _svc_of
+
+    svc = _svc_of(fitted_pca_svc.steps[-1][1])
+    teacher = Teacher(fitted_pca_svc, [str(d) for d in range(10)], max_base=40)
+    assert len(teacher._base_X) <= 40 < len(svc.support_vectors_)
+    assert set(teacher._base_y) == set(range(10))
+    weight = abs(svc.dual_coef_).sum(axis=0)
+    first = slice(0, svc.n_support_[0])
+    kept = teacher._base_X[teacher._base_y == 0]
+    strongest = svc.support_vectors_[first][weight[first].argsort()[::-1][: len(kept)]]
+    assert sorted(map(tuple, kept)) == sorted(map(tuple, strongest))
