@@ -273,7 +273,8 @@ usable cores, shared with other jobs (times are upper bounds) — load average {
 `hybrid_for_extractor(extractor).fit(images, labels)` (= `make_hybrid(extractor)`: {runs[0]["settings"]}) on
 {runs[0]["n_images"]:,} MNIST training images ({runs[0]["n_classes"]} classes) that the extractor
 `{path.name}` never saw (it saw a 12,000-image stratified subset of MNIST's training part, NHCD numerals and
-vowels). Total = one fit of the pipeline (features + scaler + SVM); the stages apart come from a second fit of the same pipeline.
+vowels). Total = one fit of the pipeline (features + scaler + SVM); the stages apart come from a second fit of
+the same pipeline.
 
 | fit | total (s) | features (s) | scaler + SVM with calibration (s) |
 |---|---|---|---|
