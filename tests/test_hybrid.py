@@ -126,3 +126,35 @@ def test_generic_extractor_labels_map_by_offset(digits_split):
     svm_proba = model.named_steps["svm"].predict_proba(model.named_steps["scale"].transform(extractor.transform(x)))
     expected = 0.5 * svm_proba + 0.5 * softmax / softmax.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(model.predict_proba(sets[1].images[:20]), expected, atol=1e-6)
+
+
+def test_predictions_follow_the_steps_as_they_are_now(fitted_hybrid, digits_split):
+    """Assembled from fitted steps, or with its SVM refitted on a class the CNN never saw (a taught class)."""
+    from sklearn.svm import SVC
+
+    train, images = digits_split.train, digits_split.test.images[:40]
+    assembled = HybridPipeline(fitted_hybrid.steps)  # never fitted as a whole
+    np.testing.assert_allclose(assembled.predict_proba(images), fitted_hybrid.predict_proba(images))
+
+    steps = fitted_hybrid.named_steps
+    features = steps["scale"].transform(steps["cnn"].transform(steps["preprocess"].transform(train.images)))
+    taught = np.where(train.labels == 9, 10, train.labels)  # class 10: no softmax column for it
+    svm = SVC(probability=True, random_state=0).fit(features, taught)
+    refitted = HybridPipeline([*fitted_hybrid.steps[:-1], ("svm", svm)])
+    proba = refitted.predict_proba(images)
+    assert proba.shape == (len(images), 10)
+    np.testing.assert_allclose(
+        proba,
+        svm.predict_proba(steps["scale"].transform(steps["cnn"].transform(steps["preprocess"].transform(images)))),
+    )  # the SVM alone: the head cannot cover class 10
+
+
+def test_slices_keep_the_blend_only_with_the_cnn_and_the_classifier(fitted_hybrid, digits_split):
+    images = digits_split.test.images[:20]
+    whole = fitted_hybrid[:]
+    assert isinstance(whole, HybridPipeline) and whole.get_params()["softmax_weight"] == "auto"
+    np.testing.assert_allclose(whole.predict_proba(images), fitted_hybrid.predict_proba(images))
+    for part in (fitted_hybrid[:2], fitted_hybrid[2:]):  # features; the steps after the CNN (a study's fits)
+        assert type(part) is Pipeline
+    with pytest.raises(ValueError, match="step of 1"):
+        fitted_hybrid[::2]

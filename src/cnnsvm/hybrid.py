@@ -64,10 +64,12 @@ class HybridPipeline(Pipeline):
     Attributes
     ----------
     softmax_weight_ : float
-        The weight used (``softmax_weight`` resolved).
+        The weight resolved by ``fit`` (``softmax_weight`` resolved).
     head_columns_ : ndarray of int or None
         The softmax columns read, in the order of ``classes_`` (``None`` when
-        ``softmax_weight_`` is 0).
+        ``softmax_weight_`` is 0). Predictions resolve both again from the steps
+        as they are, so a classifier refitted on other classes (a taught class)
+        is never blended with a stale block.
     """
 
     def __init__(
@@ -101,7 +103,7 @@ class HybridPipeline(Pipeline):
         """
         self._check_blend_params()  # before an expensive fit, not after
         super().fit(X, y, **params)
-        self._match_head()
+        self.softmax_weight_, self.head_columns_ = self._match_head()
         return self
 
     def _check_blend_params(self):
@@ -115,6 +117,12 @@ class HybridPipeline(Pipeline):
             raise ConfigError(f"no step named {self.extractor_step!r} (steps: {', '.join(self.named_steps)})")
 
     def _match_head(self):
+        """``(weight, columns)`` of the blend for the steps as they are now.
+
+        Read again at every prediction (a few comparisons), so that a pipeline
+        assembled from fitted steps, or whose classifier was refitted on more
+        classes, blends what its steps hold now, never a stale matching.
+        """
         step = self.named_steps[self.extractor_step]
         extractor = unwrap_extractor(step)
         classes = np.asarray(self.steps[-1][1].classes_)
@@ -141,8 +149,7 @@ class HybridPipeline(Pipeline):
                 )
         if weight > 0 and not hasattr(self.steps[-1][1], "predict_proba"):
             raise ConfigError("softmax_weight > 0 needs a classifier with probabilities (probability=True)")
-        self.softmax_weight_ = weight
-        self.head_columns_ = columns if weight > 0 else None
+        return weight, (columns if weight > 0 else None)
 
     def predict_proba(self, X, **params):
         """Blended class probabilities, columns ordered as ``classes_``.
@@ -156,12 +163,11 @@ class HybridPipeline(Pipeline):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        if not self._blends():
+        w, columns = self._blend()
+        if not w:
             return super().predict_proba(X, **params)
         features, proba = self._features_and_proba(X, **params)
-        head = self._head_proba(features)
-        w = self.softmax_weight_
-        return (1.0 - w) * proba + w * head
+        return (1.0 - w) * proba + w * self._head_proba(features, columns)
 
     def predict(self, X, **params):
         """The most probable class of the blend (the classifier's own answer when it does not blend).
@@ -175,13 +181,14 @@ class HybridPipeline(Pipeline):
         -------
         ndarray of shape (n_samples,)
         """
-        if not self._blends():
+        if not self._blend()[0]:
             return super().predict(X, **params)
         return self.classes_[np.argmax(self.predict_proba(X, **params), axis=1)]
 
-    def _blends(self):
-        check_is_fitted(self, "softmax_weight_")
-        return self.softmax_weight_ > 0
+    def _blend(self):
+        check_is_fitted(self)
+        self._check_blend_params()
+        return self._match_head()
 
     def _features_and_proba(self, X, **params):
         """The extractor's features and the classifier's probabilities, in one pass through the steps."""
@@ -194,16 +201,32 @@ class HybridPipeline(Pipeline):
                 features = Xt
         return features, np.asarray(self.steps[-1][1].predict_proba(Xt, **params), dtype=np.float64)
 
-    def _head_proba(self, features):
-        """The softmax restricted to ``head_columns_`` and renormalised (uniform where it is all zero)."""
+    def _head_proba(self, features, columns):
+        """The softmax restricted to ``columns`` and renormalised (uniform where it is all zero)."""
         extractor = unwrap_extractor(self.named_steps[self.extractor_step])
-        proba = np.asarray(extractor.softmax_from_features(features), dtype=np.float64)[:, self.head_columns_]
+        proba = np.asarray(extractor.softmax_from_features(features), dtype=np.float64)[:, columns]
         total = proba.sum(axis=1, keepdims=True)
         uniform = np.full_like(proba, 1.0 / proba.shape[1])
         return np.divide(proba, total, out=uniform, where=total > 0)
 
+    def __getitem__(self, ind):
+        """A step, or a sub-pipeline: a :class:`HybridPipeline` only while it keeps the CNN and the classifier.
+
+        Any other slice (the feature steps alone, or the steps after the CNN that
+        a study fits on cached features) is a plain :class:`~sklearn.pipeline.Pipeline`.
+        """
+        if not isinstance(ind, slice):
+            return super().__getitem__(ind)
+        plain = Pipeline(self.steps, memory=self.memory, verbose=self.verbose)[ind]  # checks the slice
+        names = [name for name, _ in plain.steps]
+        if self.extractor_step in names and plain.steps[-1] is self.steps[-1]:
+            params = {k: v for k, v in self.get_params(deep=False).items() if k != "steps"}
+            return type(self)(plain.steps, **params)
+        return plain
+
     def __sklearn_is_fitted__(self):
-        return hasattr(self, "softmax_weight_")
+        # Fitted when its last step is, like any Pipeline: one assembled from fitted steps predicts too.
+        return super().__sklearn_is_fitted__()
 
 
 def _head_columns(extractor_classes, classes, offset):
