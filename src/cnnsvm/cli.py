@@ -28,30 +28,7 @@ def _add_train(sub):
     )
     p.add_argument("--out", required=True, help="model file to write (a .json sidecar is written beside it)")
     p.add_argument("--force", action="store_true", help="overwrite an existing model file")
-    p.add_argument(
-        "--epochs", type=int, default=30, help="CNN epochs: the length of the learning-rate schedule (default 30)"
-    )
-    p.add_argument(
-        "--max-minutes",
-        type=float,
-        default=None,
-        help="time budget of CNN training: the schedule is shortened to end within it",
-    )
-    p.add_argument(
-        "--precision",
-        choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
-        default="auto",
-        help="CNN training precision; auto: mixed where the hardware has native 16-bit math (default)",
-    )
-    p.add_argument(
-        "--schedule",
-        choices=["cosine", "plateau"],
-        default="cosine",
-        help="learning-rate schedule: warm-up + cosine decay (default) or reduce on plateau",
-    )
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--architecture", default=None, help="CNN preset: default, article, small")
-    p.add_argument("--augmentation", type=float, default=1.0, help="augmentation strength, 0 turns it off")
+    _add_cnn_training_args(p)
     p.add_argument(
         "--image-size",
         type=int,
