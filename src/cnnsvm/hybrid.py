@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from cnnsvm.classifiers.generic_softmax import label_columns, softmax_block
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.views import is_frozen, unwrap_extractor
 
@@ -166,8 +167,7 @@ class HybridPipeline(Pipeline):
         w, columns = self._blend()
         if not w:
             return super().predict_proba(X, **params)
-        features, proba = self._features_and_proba(X, **params)
-        return (1.0 - w) * proba + w * self._head_proba(features, columns)
+        return self._blended_proba(X, w, columns, **params)
 
     def predict(self, X, **params):
         """The most probable class of the blend (the classifier's own answer when it does not blend).
@@ -181,17 +181,22 @@ class HybridPipeline(Pipeline):
         -------
         ndarray of shape (n_samples,)
         """
-        if not self._blend()[0]:
+        w, columns = self._blend()
+        if not w:
             return super().predict(X, **params)
-        return self.classes_[np.argmax(self.predict_proba(X, **params), axis=1)]
+        return self.classes_[np.argmax(self._blended_proba(X, w, columns, **params), axis=1)]
 
     def _blend(self):
         check_is_fitted(self)
         self._check_blend_params()
         return self._match_head()
 
-    def _features_and_proba(self, X, **params):
-        """The extractor's features and the classifier's probabilities, in one pass through the steps."""
+    def _blended_proba(self, X, w, columns, **params):
+        """``(1 - w) * p_classifier + w * p_softmax``, in one pass through the steps.
+
+        The softmax is read from the features the extractor step hands on (one
+        dense layer), not from a second pass through the network.
+        """
         Xt, features = X, None
         for name, step in self.steps[:-1]:
             if step is None or step == "passthrough":
@@ -199,15 +204,9 @@ class HybridPipeline(Pipeline):
             Xt = step.transform(Xt)
             if name == self.extractor_step:
                 features = Xt
-        return features, np.asarray(self.steps[-1][1].predict_proba(Xt, **params), dtype=np.float64)
-
-    def _head_proba(self, features, columns):
-        """The softmax restricted to ``columns`` and renormalised (uniform where it is all zero)."""
+        proba = np.asarray(self.steps[-1][1].predict_proba(Xt, **params), dtype=np.float64)
         extractor = unwrap_extractor(self.named_steps[self.extractor_step])
-        proba = np.asarray(extractor.softmax_from_features(features), dtype=np.float64)[:, columns]
-        total = proba.sum(axis=1, keepdims=True)
-        uniform = np.full_like(proba, 1.0 / proba.shape[1])
-        return np.divide(proba, total, out=uniform, where=total > 0)
+        return (1.0 - w) * proba + w * softmax_block(extractor.softmax_from_features(features), columns)
 
     def __getitem__(self, ind):
         """A step, or a sub-pipeline: a :class:`HybridPipeline` only while it keeps the CNN and the classifier.
@@ -224,30 +223,12 @@ class HybridPipeline(Pipeline):
             return type(self)(plain.steps, **params)
         return plain
 
-    def __sklearn_is_fitted__(self):
-        # Fitted when its last step is, like any Pipeline: one assembled from fitted steps predicts too.
-        return super().__sklearn_is_fitted__()
-
 
 def _head_columns(extractor_classes, classes, offset):
     """Positions of ``classes + offset`` among the extractor's classes, or None if any is missing."""
-    if offset:
-        if not (np.issubdtype(classes.dtype, np.integer) and np.issubdtype(extractor_classes.dtype, np.integer)):
-            return None
-        wanted = classes + offset
-    else:
-        wanted = classes
-    if extractor_classes.dtype.kind != wanted.dtype.kind and not (
-        extractor_classes.dtype.kind in "iu" and wanted.dtype.kind in "iu"
-    ):
+    if offset and not (np.issubdtype(classes.dtype, np.integer) and np.issubdtype(extractor_classes.dtype, np.integer)):
         return None
-    order = np.argsort(extractor_classes)
-    positions = np.searchsorted(extractor_classes, wanted, sorter=order)
-    positions = np.minimum(positions, len(extractor_classes) - 1)
-    columns = order[positions]
-    if np.any(extractor_classes[columns] != wanted):
-        return None
-    return columns
+    return label_columns(extractor_classes, classes + offset if offset else classes)
 
 
 def _span(labels):

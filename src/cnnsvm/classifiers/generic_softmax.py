@@ -10,6 +10,50 @@ from cnnsvm.exceptions import ConfigError, DataError
 from cnnsvm.features.views import unwrap_extractor
 
 
+def label_columns(network_classes, wanted):
+    """Positions of the labels ``wanted`` among a network's ``classes_``, or ``None`` if any is missing.
+
+    Parameters
+    ----------
+    network_classes : ndarray
+        The labels of the softmax columns, in column order.
+    wanted : ndarray
+        Labels to find (integers are matched across integer dtypes; other kinds must agree).
+
+    Returns
+    -------
+    ndarray of int or None
+    """
+    network_classes, wanted = np.asarray(network_classes), np.asarray(wanted)
+    same_kind = network_classes.dtype.kind == wanted.dtype.kind or (
+        network_classes.dtype.kind in "iu" and wanted.dtype.kind in "iu"
+    )
+    if not same_kind or len(network_classes) == 0:
+        return None
+    order = np.argsort(network_classes)
+    positions = np.minimum(np.searchsorted(network_classes, wanted, sorter=order), len(network_classes) - 1)
+    columns = order[positions]
+    return None if np.any(network_classes[columns] != wanted) else columns
+
+
+def softmax_block(proba, columns):
+    """Softmax probabilities restricted to ``columns`` and renormalised to sum to one (uniform where all are 0).
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_network_classes)
+    columns : ndarray of int
+
+    Returns
+    -------
+    ndarray of shape (n_samples, len(columns)), float64
+    """
+    block = np.asarray(proba, dtype=np.float64)[:, columns]
+    total = block.sum(axis=1, keepdims=True)
+    uniform = np.full_like(block, 1.0 / block.shape[1])
+    return np.divide(block, total, out=uniform, where=total > 0)
+
+
 class GenericSoftmaxClassifier(ClassifierMixin, BaseEstimator):
     """Classify with a fitted extractor's own softmax, restricted to a block of its classes.
 
@@ -60,12 +104,8 @@ class GenericSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         combined = np.asarray(inner.classes_)
         n = len(combined) - int(self.label_offset) if self.n_classes is None else int(self.n_classes)
         wanted = np.arange(int(self.label_offset), int(self.label_offset) + n)
-        positions = np.searchsorted(combined, wanted)
-        if (
-            n < 1
-            or np.any(positions >= len(combined))
-            or np.any(combined[np.minimum(positions, len(combined) - 1)] != wanted)
-        ):
+        positions = label_columns(combined, wanted)
+        if n < 1 or positions is None:
             raise ConfigError(
                 f"the extractor was trained on labels {combined.min()}..{combined.max()}, which do not include "
                 f"{wanted.min() if n else '?'}..{wanted.max() if n else '?'}; check label_offset and n_classes"
@@ -91,10 +131,7 @@ class GenericSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self, "columns_")
-        proba = np.asarray(self.extractor.softmax(X), dtype=np.float64)[:, self.columns_]
-        total = proba.sum(axis=1, keepdims=True)
-        uniform = np.full_like(proba, 1.0 / proba.shape[1])
-        return np.divide(proba, total, out=uniform, where=total > 0)
+        return softmax_block(self.extractor.softmax(X), self.columns_)
 
     def predict(self, X):
         """The most probable of the dataset's classes.
