@@ -236,3 +236,29 @@ def test_tasks_of_one_worker_process_never_overlap():
     for t in threads:
         t.join()
     assert overlaps == [1, 1, 1, 1]  # as a Dask worker with 4 threads would call it: one at a time
+
+
+def test_processes_workers_ignore_ctrl_c_and_report_their_pids():
+    import signal
+
+    with open_executor(executor_settings(kind="processes", workers=1)) as executor:
+        executor.submit("sigint", signal.getsignal, signal.SIGINT)
+        outcome = executor.next_done(timeout=120)
+        assert outcome.error is None and outcome.value == signal.SIG_IGN  # the cnnsvm process handles Ctrl-C
+        assert executor.worker_pids() == {int(outcome.worker.rsplit(":", 1)[1])}
+
+
+def test_ctrl_c_stops_running_process_tasks_instead_of_waiting_for_them():
+    import multiprocessing
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        with open_executor(executor_settings(kind="processes", workers=1)) as executor:
+            executor.submit("long", time.sleep, 300)  # stands for a long training
+            while not executor.worker_pids():  # the worker has started and taken the task
+                time.sleep(0.1)
+            pids = executor.worker_pids()
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C while the task runs
+    assert time.monotonic() - start < 120  # did not wait out the 300-s task
+    assert not {p.pid for p in multiprocessing.active_children()} & pids

@@ -36,6 +36,7 @@ import heapq
 import itertools
 import numbers
 import os
+import signal
 import socket
 import sys
 import threading
@@ -275,9 +276,17 @@ def run_task(fn, threads, *args):
         return value, time.perf_counter() - start, worker_id()
 
 
-def _init_process(threads):
-    """Initializer of a ``processes`` worker: thread counts before NumPy or TensorFlow load."""
+def _init_process(threads, started):
+    """Initializer of a ``processes`` worker: thread counts before NumPy or TensorFlow load.
+
+    The worker ignores SIGINT (a Ctrl-C in the terminal reaches the whole
+    process group): the ``cnnsvm`` process handles it and stops the workers
+    itself, so an idle worker does not die printing a traceback. Its pid goes
+    to ``started``, so that the pool's owner can stop it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_worker(threads)
+    started.put(os.getpid())
 
 
 def thread_environment(threads):
@@ -338,14 +347,23 @@ class Executor:
     def describe(self):
         return self.settings.describe()
 
-    def close(self):
-        """Cancel what is still queued and release the workers."""
+    def close(self, stop_running=False):
+        """Cancel what is still queued and release the workers.
+
+        Parameters
+        ----------
+        stop_running : bool, default=False
+            Stop the tasks already running instead of waiting for them (on an
+            error or a Ctrl-C in the runner); engines that cannot wait anyway
+            ignore it.
+        """
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        # leaving on an error or a Ctrl-C: the running tasks' results would be dropped, so stop them now
+        self.close(stop_running=exc_type is not None)
         return False
 
 
@@ -376,7 +394,7 @@ class SerialExecutor(Executor):
             return Outcome(key, error=exc, worker=worker_id())
         return Outcome(key, value=value, seconds=seconds, worker=worker)
 
-    def close(self):
+    def close(self, stop_running=False):
         self._queue.clear()
 
 
@@ -393,11 +411,14 @@ class ProcessExecutor(Executor):
         self._workers = settings.n_workers()
         # spawn: each worker is a new interpreter; forking a process that has loaded
         # TensorFlow (or any library with thread pools) can leave the child deadlocked.
+        context = multiprocessing.get_context("spawn")
+        self._started = context.SimpleQueue()  # pids of the pool's workers, to stop them on Ctrl-C
+        self._pids = set()
         self._pool = ProcessPoolExecutor(
             max_workers=self._workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_init_process,
-            initargs=(self.threads,),
+            initargs=(self.threads, self._started),
         )
         self._futures = {}
 
@@ -424,11 +445,25 @@ class ProcessExecutor(Executor):
         key = self._futures.pop(future)
         return _outcome(key, future.result)
 
-    def close(self):
+    def worker_pids(self):
+        """Process ids of the workers started so far."""
+        while not self._started.empty():
+            self._pids.add(self._started.get())
+        return set(self._pids)
+
+    def close(self, stop_running=False):
         for future in self._futures:
             future.cancel()
         self._futures.clear()
+        if stop_running:  # a task may be a 40-minute training: end the workers rather than wait for it
+            import multiprocessing
+
+            pids = self.worker_pids()
+            for process in multiprocessing.active_children():
+                if process.pid in pids:
+                    process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._started.close()
 
 
 def _outcome(key, get):
@@ -524,7 +559,8 @@ class DaskExecutor(Executor):
         workers = self._workers()
         return f"dask at {self.settings.address}: {len(workers)} workers, {self.slots} slots x {self.threads} thread(s)"
 
-    def close(self):
+    def close(self, stop_running=False):
+        # a local cluster's workers end with it; a remote scheduler finishes what already runs
         if self._futures:
             self._client.cancel(list(self._futures))
             self._futures.clear()
@@ -588,8 +624,8 @@ class RayExecutor(Executor):
         key = self._refs.pop(ready[0])
         return _outcome(key, lambda: self._ray.get(ready[0]))
 
-    def close(self):
-        for ref in self._refs:
+    def close(self, stop_running=False):
+        for ref in self._refs:  # force=True ends running tasks too
             self._ray.cancel(ref, force=True)
         self._refs.clear()
         if self._own:
