@@ -2,6 +2,7 @@
 
     python benchmarks/_perf_worker.py fit-hybrid --data D --result R.json --model M.joblib ...
     python benchmarks/_perf_worker.py extract --data D --result R.json [--model M.joblib] --n 60000
+    python benchmarks/_perf_worker.py fit-reference --data D --result R.json --n 60000 --epochs 30 --patience 5
 
 Each job imports the libraries, loads the model (if any) and the dataset, notes
 the resident memory (RSS), resets the peak-RSS counter (VmHWM) and only then does
@@ -42,6 +43,7 @@ def fit_hybrid(args):
     baseline = U.rss_mib()
     reset = U.reset_peak_rss()
     model = make_hybrid(
+        max_minutes=args.max_minutes,
         epochs=args.epochs,
         batch_size=args.batch_size,
         patience=args.patience,
@@ -78,6 +80,9 @@ def fit_hybrid(args):
             "augmentation": args.augmentation,
             "svm": args.svm,
             "C": args.C,
+            "max_minutes": args.max_minutes,
+            "schedule": ext.schedule,
+            "precision": getattr(ext, "precision_", None),
             "architecture": ext.architecture,
             "validation_fraction": ext.validation_fraction,
         },
@@ -98,6 +103,52 @@ def fit_hybrid(args):
         "model": str(args.model),
     }
     Path(args.result).write_text(json.dumps(result, indent=2))
+
+
+def fit_reference(args):
+    """The plain-Keras reference trained as the tutorials do, its test accuracy scored after every epoch."""
+    import keras
+    import reference_keras
+
+    data = np.load(args.data)
+    x, y = data["x_train"][: args.n], data["y_train"][: args.n]
+    x_test, y_test = reference_keras.scale(data["x_test"][: args.n_test]), data["y_test"][: args.n_test]
+    test_accuracy = []
+
+    class ScoreTest(keras.callbacks.Callback):  # after the epoch timer: not counted in the epoch's time
+        def on_epoch_end(self, epoch, logs=None):
+            proba = self.model.layers[-1].predict(x_test, batch_size=1024, verbose=0)
+            test_accuracy.append(float((proba.argmax(1) == y_test).mean()))
+            print(
+                f"[reference] epoch {epoch + 1}/{args.epochs}: test accuracy {100 * test_accuracy[-1]:.2f} %",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    result = reference_keras.train(
+        x, y, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, seed=0, callbacks=[ScoreTest()]
+    )
+    history = result["history"]
+    Path(args.result).write_text(
+        json.dumps(
+            {
+                "n_train": len(x),
+                "n_test": len(x_test),
+                "params": {
+                    "epochs": args.epochs,
+                    "batch_size": args.batch_size,
+                    "patience": args.patience,
+                    "schedule": "Adam 1e-3, halved on a validation-loss plateau; early stopping",
+                    "precision": "float32",
+                },
+                "epoch_times": result["epoch_times"],
+                "val_accuracy": history.get("val_accuracy"),
+                "test_accuracy_per_epoch": test_accuracy,
+                "fit_seconds": result["fit_seconds"],
+            },
+            indent=2,
+        )
+    )
 
 
 def extract(args):
@@ -135,7 +186,7 @@ def extract(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("job", choices=["fit-hybrid", "extract"])
+    parser.add_argument("job", choices=["fit-hybrid", "fit-reference", "extract"])
     parser.add_argument("--data", required=True)
     parser.add_argument("--result", required=True)
     parser.add_argument("--model")
@@ -147,8 +198,9 @@ def main(argv=None):
     parser.add_argument("--augmentation", type=float, default=1.0)
     parser.add_argument("--svm", default="exact")
     parser.add_argument("--C", type=float, default=10.0)
+    parser.add_argument("--max-minutes", type=float, help="the CNN's time budget (make_hybrid(max_minutes=))")
     args = parser.parse_args(argv)
-    {"fit-hybrid": fit_hybrid, "extract": extract}[args.job](args)
+    {"fit-hybrid": fit_hybrid, "fit-reference": fit_reference, "extract": extract}[args.job](args)
 
 
 if __name__ == "__main__":

@@ -87,8 +87,11 @@ def scale(images):
     return (np.asarray(images, np.float32) / 255.0)[..., None]
 
 
-def train(images, labels, *, epochs=12, batch_size=128, validation_fraction=0.1, patience=3, seed=0):
+def train(images, labels, *, epochs=12, batch_size=128, validation_fraction=0.1, patience=3, seed=0, callbacks=()):
     """Train the network on uint8 images; returns a dict with the model and per-epoch times.
+
+    ``callbacks`` run after the epoch timer (so work they do at an epoch's end,
+    such as scoring a test set, is not counted in ``epoch_times``).
 
     Keys: ``network`` (softmax output), ``embedding`` (model to the embedding layer),
     ``epoch_times`` (seconds per epoch), ``history``, ``fit_seconds``.
@@ -106,6 +109,7 @@ def train(images, labels, *, epochs=12, batch_size=128, validation_fraction=0.1,
         timer,
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, patience // 2), min_lr=1e-5),
+        *callbacks,
     ]
     start = time.perf_counter()
     history = model.fit(
