@@ -163,6 +163,12 @@ def test_shipped_study_file_is_valid():
     assert study.method == "hybrid" and study.search == "curves" and "kernel_size" in study.sweep
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "experiments").glob("study_*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_study_file_loads(path):
+    study = load_study(path)
+    assert study.sweep and study.validation["kind"] in ("holdout", "kfold")
+
+
 def test_bad_files_are_reported(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_experiment(tmp_path / "missing.toml")
