@@ -1,6 +1,6 @@
 """Speed and memory of cnnsvm, each figure measured in the same run as a plain reference.
 
-Full run (from the repository root; about 25 minutes on 2 idle cores, longer when other work
+Full run (from the repository root; about 50 minutes on 2 idle cores, longer when other work
 shares the CPU; it prints its estimate, and the projected MNIST fit time once it has measured an epoch)::
 
     python benchmarks/perf.py --data ../shared/datasets/mnist.npz
