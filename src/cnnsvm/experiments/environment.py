@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,8 +51,46 @@ def machine_info():
     }
 
 
+def source_commit(path=None):
+    """The git commit of the cnnsvm code that runs, when it runs from a git checkout.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A folder inside the checkout (default: this package's folder).
+
+    Returns
+    -------
+    str or None
+        The short commit hash, with ``" (with uncommitted changes)"`` when
+        tracked files differ from it; ``None`` outside a checkout (an installed
+        wheel) or without git.
+    """
+    folder = Path(path) if path is not None else Path(__file__).resolve().parent
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        if head.returncode != 0:
+            return None
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def load_average():
+    """The 1-, 5- and 15-minute load averages (``None`` where the platform has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def environment_record(seeds, command=None):
-    """Everything needed to repeat a run: versions, machine, seeds, command, time.
+    """Everything needed to repeat a run: versions, machine, seeds, command, code commit, load, time.
 
     Parameters
     ----------
@@ -66,6 +105,8 @@ def environment_record(seeds, command=None):
         "command": command if command is not None else shlex.join([Path(sys.argv[0]).name] + sys.argv[1:]),
         "cwd": str(Path.cwd()),
         "seeds": list(seeds),
+        "source": source_commit(),
+        "load_average": load_average(),
         "versions": library_versions(),
         "machine": machine_info(),
         "environment": {

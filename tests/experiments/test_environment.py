@@ -1,0 +1,35 @@
+"""The run record: which code ran (its git commit), on what, under what load."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from cnnsvm.experiments.environment import environment_record, load_average, source_commit
+
+
+def _git(folder, *args):
+    subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_source_commit_names_the_checkout_and_says_when_it_was_edited(tmp_path):
+    assert source_commit(tmp_path) is None  # not a checkout: an installed package records no commit
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    _git(tmp_path, "add", "code.py")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "first")
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True, text=True)
+    assert source_commit(tmp_path) == head.stdout.strip()
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert source_commit(tmp_path) == head.stdout.strip() + " (with uncommitted changes)"
+
+
+def test_the_run_record_carries_commit_and_load():
+    record = environment_record([0, 1])
+    assert record["seeds"] == [0, 1] and record["source"] == source_commit()
+    expected = load_average()
+    if expected is None:  # a platform without load averages
+        assert record["load_average"] is None
+    else:
+        assert len(record["load_average"]) == 3 and all(x >= 0 for x in record["load_average"])
