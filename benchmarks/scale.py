@@ -138,9 +138,14 @@ def write_report(out, meta, grid, overhead):
         f"Command: `{meta['command']}` (from the repository root), started {meta['started']}, "
         f"finished {meta['finished']}.",
         f"Machine: {meta['cpu']}, {meta['cores']['logical']} logical cores ({meta['cores']['usable']} usable), "
-        "**shared with another long training job and other tests during the whole run**: every time below "
-        "is an upper bound of what these settings take on an otherwise idle machine, and the comparison "
-        "between executors is only as fair as the load was even (load averages beside each row).",
+        + (
+            "**shared with other jobs during the run** (1-minute load above the core count): every time below "
+            "is an upper bound of what these settings take on an otherwise idle machine, and the comparison "
+            "between executors is only as fair as the load was even (load averages beside each row)."
+            if max(meta["load_start"][0], meta["load_end"][0]) > meta["cores"]["usable"]
+            else "with no other job running (1-minute load at most the core count at start and end; load "
+            "averages beside each row)."
+        ),
         f"Load average (1, 5, 15 min) at start {meta['load_start']}, at end {meta['load_end']}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + f". Commit: {meta['commit']}.",
         "",
@@ -177,12 +182,15 @@ def write_report(out, meta, grid, overhead):
         for g in grid:
             fits.setdefault(g["executor"], []).extend(g["generic_fit_seconds"])
         mean_fit = ", ".join(f"{k} {sum(v) / len(v):.1f} s" for k, v in fits.items())
-        parallel = [serial / g["seconds"] for g in grid if g["executor"] != "serial"] if serial else []
+        pooled = [g for g in grid if g["executor"] != "serial"] if serial else []
+        parallel = [serial / g["seconds"] for g in pooled]
         if parallel:
+            best = pooled[parallel.index(max(parallel))]
             verdict = (
-                "no executor with 2 workers beat the serial run"
+                f"no executor with {best['workers']} workers beat the serial run"
                 if max(parallel) < 1
-                else f"the best executor with {grid[-1]['workers']} workers ran {max(parallel):.2f}x as fast as serial"
+                else f"the best executor, {best['executor']} with {best['workers']} workers, ran "
+                f"{max(parallel):.2f}x as fast as serial"
             )
             why = (
                 "On 2 cores that other jobs already keep busy there is no idle core for a second worker to use; "
