@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
-from cnnsvm.experiments.environment import cpu_model, machine_info  # noqa: F401 - cpu_model re-exported for perf.py
+from cnnsvm.experiments.environment import (  # noqa: F401 - cpu_model, load_average re-exported for the scripts
+    cpu_model,
+    load_average,
+    machine_info,
+    source_commit,
+)
 from cnnsvm.experiments.store import to_jsonable
 
 
@@ -61,28 +65,9 @@ def cores():
     return {"logical": info["cpu_count"], "usable": info["usable_cores"]}
 
 
-def load_average():
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def git_commit(root):
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
+    """Short commit of the checkout at ``root``, "(with uncommitted changes)" when edited; None outside one."""
+    return source_commit(root)
 
 
 # ---------------------------------------------------------------------- memory
