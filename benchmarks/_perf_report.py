@@ -112,6 +112,16 @@ def bars(data):
     return lines
 
 
+def time_to_accuracy(fit, target):
+    """Training seconds of the reference until its first epoch at ``target`` test accuracy (reached or not)."""
+    elapsed = 0.0
+    for seconds, accuracy in zip(fit["epoch_times"], fit["test_accuracy_per_epoch"], strict=False):
+        elapsed += seconds
+        if accuracy >= target:
+            return {"target": target, "seconds": elapsed, "reached": True}
+    return {"target": target, "seconds": elapsed, "reached": False}
+
+
 def time_to_accuracy_bars(sec):
     """(bar, measured, verdict) rows: 5-minute MNIST hybrid, 3x the reference's time, 1.4x and 1.3x throughput."""
     rows = []
@@ -126,7 +136,11 @@ def time_to_accuracy_bars(sec):
                 ok if full else None,
             )
         )
-    reach = (ref.get("time_to") or {}).get("cnnsvm")
+    reach = (
+        time_to_accuracy(ref, mn["test_accuracy"])
+        if "test_accuracy_per_epoch" in ref and "test_accuracy" in mn
+        else None
+    )
     if reach and "fit_seconds" in mn:
         ratio = reach["seconds"] / mn["fit_seconds"]
         measured = (
@@ -282,12 +296,15 @@ def _reference(r, data):
         f"(patience {p['patience']}), up to {p['epochs']} epochs of batch {p['batch_size']}, on the same "
         f"{r['n_train']} images as the MNIST hybrid (10 % held out for validation); its softmax scored on "
         f"{r['n_test']} test images after every epoch (scoring not timed). It ran {len(r['epoch_times'])} epochs, "
-        f"{r['fit_seconds'] / 60:.1f} min.",
+        f"{sum(r['epoch_times']) / 60:.1f} min of training.",
         "",
         "| target test accuracy | reached after |",
         "|---|---|",
     ]
-    for name, t in r["time_to"].items():
+    mnist = data["sections"].get("mnist") or {}
+    targets = {"bar": 0.996, **({"cnnsvm": mnist["test_accuracy"]} if "test_accuracy" in mnist else {})}
+    for name, target in targets.items():  # from the current mnist section, not the one at the reference's run
+        t = time_to_accuracy(r, target)
         what = "the bar" if name == "bar" else "the hybrid's"
         when = f"{t['seconds'] / 60:.1f} min" if t["reached"] else f"never (in {t['seconds'] / 60:.1f} min)"
         lines.append(f"| {100 * t['target']:.2f} % ({what}) | {when} |")

@@ -61,9 +61,6 @@ import numpy as np  # noqa: E402
 
 SECTIONS = ("train", "mnist", "reference", "memory", "inference", "svc", "totals")
 
-#: Test accuracy the time-to-accuracy bar asks of the MNIST hybrid (issue "time to accuracy").
-TARGET_ACCURACY = 0.996
-
 FULL = dict(
     train_n=12000,
     train_epochs=4,
@@ -269,23 +266,8 @@ def section_reference(ctx, data):
     cfg = ctx["cfg"]
     args = ["--data", ctx["data_path"], "--n", cfg["mnist_n"], "--n-test", cfg["mnist_test"]]
     args += ["--epochs", cfg["reference_epochs"], "--patience", cfg["reference_patience"], "--batch-size", 128]
-    out = run_worker("fit-reference", args, ctx["work"] / "reference-fit.json")
-    mnist = ctx["results"].get("mnist") or {}
-    targets = {"bar": TARGET_ACCURACY}
-    if "test_accuracy" in mnist:
-        targets["cnnsvm"] = mnist["test_accuracy"]
-    out["time_to"] = {name: time_to_accuracy(out, target) for name, target in targets.items()}
-    return out
-
-
-def time_to_accuracy(fit, target):
-    """Training seconds until the first epoch whose test accuracy reaches ``target`` (None: never)."""
-    elapsed = 0.0
-    for seconds, accuracy in zip(fit["epoch_times"], fit["test_accuracy_per_epoch"], strict=False):
-        elapsed += seconds
-        if accuracy >= target:
-            return {"target": target, "seconds": elapsed, "reached": True}
-    return {"target": target, "seconds": elapsed, "reached": False}
+    # the report reads the times to 99.6 % and to the mnist section's accuracy from the per-epoch scores
+    return run_worker("fit-reference", args, ctx["work"] / "reference-fit.json")
 
 
 def section_memory(ctx, data):

@@ -132,6 +132,12 @@ def run_overhead(kind, workers, n_tasks, round_trips):
     }
 
 
+def _busy(meta):
+    """Whether the 1-minute load at the start or end exceeded the usable cores (other work shared the CPU)."""
+    loads = [load[0] for load in (meta.get("load_start"), meta.get("load_end")) if load]
+    return bool(loads) and max(loads) > meta["cores"]["usable"]
+
+
 def write_report(out, meta, grid, overhead):
     lines = ["# Scaling out: serial against local workers, and the cost of each engine per task", ""]
     lines += [
@@ -142,9 +148,8 @@ def write_report(out, meta, grid, overhead):
             "**shared with other jobs during the run** (1-minute load above the core count): every time below "
             "is an upper bound of what these settings take on an otherwise idle machine, and the comparison "
             "between executors is only as fair as the load was even (load averages beside each row)."
-            if max(meta["load_start"][0], meta["load_end"][0]) > meta["cores"]["usable"]
-            else "with no other job running (1-minute load at most the core count at start and end; load "
-            "averages beside each row)."
+            if _busy(meta)
+            else "1-minute load at most the core count at start and end (load averages beside each row)."
         ),
         f"Load average (1, 5, 15 min) at start {meta['load_start']}, at end {meta['load_end']}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + f". Commit: {meta['commit']}.",
@@ -192,13 +197,20 @@ def write_report(out, meta, grid, overhead):
                 else f"the best executor, {best['executor']} with {best['workers']} workers, ran "
                 f"{max(parallel):.2f}x as fast as serial"
             )
+            spread = max(serials) / min(serials) - 1 if serials else 0.0
             why = (
-                "On 2 cores that other jobs already keep busy there is no idle core for a second worker to use; "
-                "the executors pay off where workers bring cores of their own (a larger machine, a cluster), "
-                "which this machine cannot show."
+                "On 2 cores there is no idle core for a second worker to use"
+                + (" (other jobs kept them busy)" if _busy(meta) else "")
+                + "; the executors pay off where workers bring cores of their own (a larger machine, a "
+                "cluster), which this machine cannot show."
                 if max(parallel) < 1
-                else "Two single-thread trainings side by side use 2 cores better than one two-thread training."
+                else "Two single-thread trainings side by side can use 2 cores better than one two-thread training."
             )
+            if len(serials) > 1:
+                why += (
+                    f" The two serial runs differ by {100 * spread:.0f} %: a difference between executors "
+                    "smaller than that is within this machine's run-to-run noise."
+                )
             lines += [
                 "",
                 f"Reading: {verdict}. Mean generic-extractor training (the bulk of each seed): {mean_fit}. "

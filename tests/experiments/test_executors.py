@@ -256,9 +256,10 @@ def test_ctrl_c_stops_running_process_tasks_instead_of_waiting_for_them():
     with pytest.raises(KeyboardInterrupt):
         with open_executor(executor_settings(kind="processes", workers=1)) as executor:
             executor.submit("long", time.sleep, 300)  # stands for a long training
-            while not executor.worker_pids():  # the worker has started and taken the task
+            while not executor.worker_pids():  # the worker has started (and is handed the task)
                 time.sleep(0.1)
             pids = executor.worker_pids()
             raise KeyboardInterrupt  # as if the user pressed Ctrl-C while the task runs
     assert time.monotonic() - start < 120  # did not wait out the 300-s task
     assert not {p.pid for p in multiprocessing.active_children()} & pids
+    executor.close(stop_running=True)  # closing again is harmless

@@ -73,11 +73,15 @@ def source_commit(path=None):
 
     try:
         head = git("rev-parse", "--short", "HEAD")
-        if head.returncode != 0:
+        # the folder's files must be tracked there: an installed copy inside some other repository is not
+        tracked = git("ls-files", "--", ".")
+        if head.returncode != 0 or tracked.returncode != 0 or not tracked.stdout.strip():
             return None
         dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
+    if dirty.returncode != 0:
+        return head.stdout.strip() + " (state of the working tree unknown)"
     return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 

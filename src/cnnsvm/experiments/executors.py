@@ -414,6 +414,7 @@ class ProcessExecutor(Executor):
         context = multiprocessing.get_context("spawn")
         self._started = context.SimpleQueue()  # pids of the pool's workers, to stop them on Ctrl-C
         self._pids = set()
+        self._closed = False
         self._pool = ProcessPoolExecutor(
             max_workers=self._workers,
             mp_context=context,
@@ -446,16 +447,20 @@ class ProcessExecutor(Executor):
         return _outcome(key, future.result)
 
     def worker_pids(self):
-        """Process ids of the workers started so far."""
-        while not self._started.empty():
+        """Process ids of the workers started so far (those that ran their initializer)."""
+        while not self._closed and not self._started.empty():
             self._pids.add(self._started.get())
         return set(self._pids)
 
     def close(self, stop_running=False):
+        if self._closed:
+            return
         for future in self._futures:
             future.cancel()
         self._futures.clear()
-        if stop_running:  # a task may be a 40-minute training: end the workers rather than wait for it
+        # a task may be a 40-minute training: end the workers rather than wait for it (a worker still starting,
+        # which has not reported its pid yet, is not ended: it runs at most the task it is handed)
+        if stop_running:
             import multiprocessing
 
             pids = self.worker_pids()
@@ -463,6 +468,7 @@ class ProcessExecutor(Executor):
                 if process.pid in pids:
                     process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._closed = True
         self._started.close()
 
 
