@@ -65,6 +65,12 @@ def cores():
     return {"logical": info["cpu_count"], "usable": info["usable_cores"]}
 
 
+def cpu_shared(start, end, usable_cores):
+    """Whether the 1-minute load at the start or end of a run exceeded the usable cores (None: load unknown)."""
+    loads = [load[0] for load in (start, end) if load]
+    return max(loads) > usable_cores if loads else None
+
+
 def git_commit(root):
     """Short commit of the checkout at ``root``, "(with uncommitted changes)" when edited; None outside one."""
     return source_commit(root)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _perf_util import cores, cpu_model, git_commit, load_average  # noqa: E402
+from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -319,9 +319,10 @@ Median **{statistics.median(fits):.1f} s** (bar: under 10 s for 10,000 images:
 
 def load_note(start, end, usable_cores):
     """What the 1-minute load averages at the start and end say about other work on the CPU."""
-    if start is None or end is None:
+    shared = cpu_shared(start, end, usable_cores)
+    if shared is None:
         return "load average unknown on this platform"
-    if max(start[0], end[0]) > usable_cores:
+    if shared:
         return "shared with other jobs (times are upper bounds)"
     return "1-minute load at most the core count at start and end"
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Spawned workers (the processes executor) import this script again: nothing here may load
 # TensorFlow at import time, or its import would count as engine start-up.
-from _perf_util import cores, cpu_model, git_commit, load_average  # noqa: E402
+from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average  # noqa: E402
 
 from cnnsvm.experiments.executors import executor_settings, open_executor  # noqa: E402
 from cnnsvm.experiments.store import to_jsonable  # noqa: E402
@@ -134,8 +134,7 @@ def run_overhead(kind, workers, n_tasks, round_trips):
 
 def _busy(meta):
     """Whether the 1-minute load at the start or end exceeded the usable cores (other work shared the CPU)."""
-    loads = [load[0] for load in (meta.get("load_start"), meta.get("load_end")) if load]
-    return bool(loads) and max(loads) > meta["cores"]["usable"]
+    return bool(cpu_shared(meta.get("load_start"), meta.get("load_end"), meta["cores"]["usable"]))
 
 
 def write_report(out, meta, grid, overhead):
