@@ -125,6 +125,19 @@ def test_a_softmax_weight_outside_0_1_is_refused(tmp_path, capsys):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.parametrize("jobs", ["0", "-2", "two"])
+def test_jobs_must_be_a_thread_count(tmp_path, capsys, jobs):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--data", "digits", "--method", "pca-svc", "--jobs", jobs, "--out", str(tmp_path / "m")])
+    assert info.value.code == 2
+    assert "--jobs: expected a number of threads >= 1, or -1 for all cores" in capsys.readouterr().err
+
+
+def test_train_runs_the_calibration_folds_on_all_cores_by_default(pca_model):
+    assert read_metadata(pca_model)["metadata"]["params"]["n_jobs"] == -1
+    assert load(pca_model).steps[-1][1].n_jobs == -1
+
+
 def test_evaluate_prints_report_and_confusion(pca_model, capsys):
     assert main(["evaluate", "--model", str(pca_model), "--data", "digits", "--reject-threshold", "0.8"]) == 0
     out = capsys.readouterr().out

@@ -37,6 +37,13 @@ def _add_train(sub):
     )
     p.add_argument("--C", type=float, default=10.0, help="SVC regularisation (hybrid, pca-svc)")
     p.add_argument("--components", type=int, default=50, help="PCA components (pca-svc)")
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=-1,
+        help="threads for the SVM's calibration folds (hybrid, pca-svc; default -1: all cores; "
+        "the model does not depend on it)",
+    )
     p.add_argument("--svm", choices=["exact", "approx", "auto"], default="exact", help="SVM solver (hybrid)")
     p.add_argument(
         "--calibration",
@@ -193,6 +200,16 @@ def _add_fewshot(sub):
         help="go on even if the extractor was trained on this set (the results then say so)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"expected a number of threads >= 1, or -1 for all cores; got {text!r}")
+    return value
 
 
 def _softmax_weight(text):
@@ -468,7 +485,9 @@ def cmd_train(args):
     image_size = args.image_size or 28
     params = {"image_size": image_size, "random_state": args.seed}
     if extractor is not None:
-        params.update(C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight)
+        params.update(
+            C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight, n_jobs=args.jobs
+        )
         model = make_method("hybrid", extractor=extractor, **params)
     elif args.method in ("hybrid", "cnn"):
         params.update(
@@ -483,9 +502,11 @@ def cmd_train(args):
         if args.architecture:
             params["architecture"] = args.architecture
     if extractor is None and args.method == "hybrid":
-        params.update(C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight)
+        params.update(
+            C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight, n_jobs=args.jobs
+        )
     if args.method == "pca-svc":
-        params.update(C=args.C, n_components=args.components, calibration=args.calibration)
+        params.update(C=args.C, n_components=args.components, calibration=args.calibration, n_jobs=args.jobs)
     if extractor is None:
         model = make_method(args.method, **params)
     with Stage(f"fit {args.method}", verbose) as fit_stage:

@@ -84,6 +84,7 @@ def make_hybrid(
     label_offset=None,
     train_views=None,
     random_state=0,
+    n_jobs=None,
     **extractor_params,
 ):
     """CNN features + standardisation + SVM, its probabilities blended with the CNN's softmax.
@@ -124,6 +125,9 @@ def make_hybrid(
         ``None``: ``"images"`` for a fitted extractor, the extractor's own
         ``train_views`` for one the pipeline trains.
     random_state : int, default=0
+    n_jobs : int or None, default=None
+        Threads for the SVM's calibration folds (see
+        :func:`cnnsvm.classifiers.svm.make_svm`); the results do not depend on it.
     **extractor_params
         Parameters of a new :class:`CNNFeatureExtractor`.
 
@@ -163,6 +167,7 @@ def make_hybrid(
                     probability=probability,
                     calibration=calibration,
                     random_state=random_state,
+                    n_jobs=n_jobs,
                 ),
             ),
         ],
@@ -180,6 +185,7 @@ def make_pca_svc(
     probability=True,
     calibration="temperature",
     random_state=0,
+    n_jobs=None,
 ):
     """SVC on PCA of raw pixels: the article's baseline.
 
@@ -192,6 +198,8 @@ def make_pca_svc(
     probability : bool, default=True
     calibration : {"temperature", "sigmoid"}, default="temperature"
     random_state : int, default=0
+    n_jobs : int or None, default=None
+        Threads for the SVM's calibration folds (see :func:`cnnsvm.classifiers.svm.make_svm`).
 
     Returns
     -------
@@ -210,6 +218,7 @@ def make_pca_svc(
                     probability=probability,
                     calibration=calibration,
                     random_state=random_state,
+                    n_jobs=n_jobs,
                 ),
             ),
         ]

@@ -76,6 +76,7 @@ def test_falls_back_to_public_path_when_sklearn_lacks_a_private_class(monkeypatc
     model, X = _fitted()
     expected = CalibratedClassifierCV.predict_proba(model, X)
     monkeypatch.delattr(sklearn.calibration, fastpath.SIGMOID_CALIBRATOR)
+    fastpath._problem.cache_clear()  # fitting checked it already (FastSVC's decision values)
     with pytest.warns(RuntimeWarning, match="fast SVM prediction is off.*_SigmoidCalibration is gone"):
         assert not fastpath.supported()
     assert fastpath.calibrated_proba(model, X) is None
@@ -89,6 +90,7 @@ def test_falls_back_when_the_fast_arithmetic_disagrees(monkeypatch):
     expected = CalibratedClassifierCV.predict_proba(model, X)
     original = fastpath._rbf_svc_decision
     monkeypatch.setattr(fastpath, "_rbf_svc_decision", lambda svc, X: original(svc, X) + 0.1)
+    fastpath._problem.cache_clear()
     with pytest.warns(RuntimeWarning, match="decision values"):
         assert not fastpath.supported()
     np.testing.assert_allclose(model.predict_proba(X), expected)

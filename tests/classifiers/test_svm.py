@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import make_classification
+from sklearn.svm import SVC
 
 from cnnsvm.classifiers import KernelSVC, make_svm
+from cnnsvm.classifiers.svm import FastSVC
 from cnnsvm.exceptions import ConfigError
 
 
@@ -17,7 +19,7 @@ def test_auto_solver_switches_on_size():
 
 
 def test_make_svm_options():
-    assert make_svm("exact", probability=False).__class__.__name__ == "SVC"
+    assert type(make_svm("exact", probability=False)) is FastSVC
     assert isinstance(make_svm("exact"), CalibratedClassifierCV)
     with pytest.raises(ConfigError):
         make_svm("fast")
@@ -78,3 +80,56 @@ def test_kernel_svc_refuses_bad_parameters_before_fitting(params, message):
     X, y = make_classification(n_samples=60, n_features=5, random_state=0)
     with pytest.raises(ConfigError, match=message):
         KernelSVC(**params).fit(X, y)
+
+
+def _blobs(n_classes=4, n=240, seed=0):
+    X, y = make_classification(
+        n_samples=n, n_features=12, n_informative=8, n_classes=n_classes, n_clusters_per_class=1, random_state=seed
+    )
+    return X, y
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_fast_svc_decision_values_are_the_svcs(n_classes):
+    # FastSVC is SVC with its decision values as matrix products (multi-class RBF) or SVC's own
+    # (binary): the same values, the same fitted model.
+    X, y = _blobs(n_classes)
+    fast, plain = FastSVC(C=10.0).fit(X, y), SVC(C=10.0).fit(X, y)
+    np.testing.assert_allclose(fast.decision_function(X), plain.decision_function(X), rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(fast.predict(X), plain.predict(X))
+    assert fast.get_params() == plain.get_params()
+
+
+def test_calibration_folds_in_threads_give_the_same_model():
+    # n_jobs runs the calibration's folds in threads: the probabilities must not change.
+    X, y = _blobs(4, n=300)
+    serial = make_svm("exact", n_jobs=None).fit(X, y)
+    threaded = make_svm("exact", n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(threaded.predict_proba(X), serial.predict_proba(X), atol=1e-12)
+    # and equal to scikit-learn's own calibrated SVC (the fast decision values are only faster)
+    reference = CalibratedClassifierCV(SVC(C=10.0), method="temperature", cv=3, ensemble=False).fit(X, y)
+    np.testing.assert_allclose(serial.predict_proba(X), reference.predict_proba(X), atol=1e-9)
+
+
+def test_calibration_threads_follow_a_chosen_joblib_backend():
+    # prefer="threads" is only a hint: a backend the caller chose with joblib.parallel_config wins.
+    from joblib import parallel_config
+
+    X, y = _blobs(3, n=150)
+    seen = []
+
+    class Recording(FastSVC):
+        def fit(self, X, y, sample_weight=None):
+            import threading
+
+            seen.append(threading.current_thread().name)
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    from cnnsvm.classifiers.svm import FastCalibratedClassifierCV
+
+    FastCalibratedClassifierCV(Recording(), method="temperature", cv=3, ensemble=False, n_jobs=2).fit(X, y)
+    assert any(name != "MainThread" for name in seen)  # folds ran in worker threads
+    seen.clear()
+    with parallel_config(backend="sequential"):
+        FastCalibratedClassifierCV(Recording(), method="temperature", cv=3, ensemble=False, n_jobs=2).fit(X, y)
+    assert seen == ["MainThread"] * 4  # three folds and the final fit, all in the caller's thread

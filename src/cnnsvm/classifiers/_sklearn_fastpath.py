@@ -140,7 +140,7 @@ def rbf_svc_decision(svc, X):
 
 def _applies_to_svc(svc, X):
     return (
-        type(svc) is SVC
+        isinstance(svc, SVC)
         and svc.kernel == "rbf"
         and svc.decision_function_shape == "ovr"
         and hasattr(svc, "support_vectors_")

@@ -6,6 +6,7 @@ import numbers
 import warnings
 
 import numpy as np
+from joblib import parallel_config
 from sklearn import calibration as sk_calibration
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
@@ -16,7 +17,7 @@ from sklearn.svm import SVC, LinearSVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from cnnsvm.classifiers._sklearn_fastpath import calibrated_proba
+from cnnsvm.classifiers._sklearn_fastpath import calibrated_proba, rbf_svc_decision
 from cnnsvm.classifiers.blas_threads import one_blas_thread
 from cnnsvm.exceptions import ConfigError
 
@@ -32,8 +33,35 @@ CALIBRATIONS = ("temperature", "sigmoid")
 CALIBRATION_HOLDOUT_MAX = 10000
 
 
+class FastSVC(SVC):
+    """scikit-learn's :class:`~sklearn.svm.SVC` with a faster ``decision_function``.
+
+    Same parameters, fitting and decision values (up to floating-point rounding). A
+    multi-class RBF SVC's decision values come from
+    :func:`cnnsvm.classifiers._sklearn_fastpath.rbf_svc_decision` (matrix products instead
+    of libsvm's kernel values one at a time: about 10x faster on CNN features). They are
+    what a calibration computes on each held-out fold: for 10,000 CNN features of 10
+    classes, 3-fold calibration spent 5.7 of its 12.5 s in libsvm's decision values.
+    Any other set-up uses :class:`~sklearn.svm.SVC`'s own.
+    """
+
+    def decision_function(self, X):
+        """Decision values (one-vs-rest shape for more than two classes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        decision = rbf_svc_decision(self, X)
+        return super().decision_function(X) if decision is None else decision
+
+
 class FastCalibratedClassifierCV(sk_calibration.CalibratedClassifierCV):
-    """scikit-learn's :class:`~sklearn.calibration.CalibratedClassifierCV` with a faster ``predict_proba``.
+    """scikit-learn's :class:`~sklearn.calibration.CalibratedClassifierCV`, faster to fit and to predict.
 
     Same parameters, fitting and probabilities (up to floating-point rounding). For
     temperature or sigmoid calibration of a ``decision_function`` (what :func:`make_svm`
@@ -43,7 +71,29 @@ class FastCalibratedClassifierCV(sk_calibration.CalibratedClassifierCV):
     as matrix products (about 10x faster on a batch of 1024 CNN features). Any other
     set-up, or a scikit-learn release that no longer passes the fast path's self-check,
     uses scikit-learn's own ``predict_proba``.
+
+    With ``n_jobs``, ``fit`` runs the calibration's folds in threads unless a
+    :func:`joblib.parallel_config` chose a backend: libsvm releases the GIL while it
+    fits, so the folds share the cores without copying the data to other processes.
     """
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit the calibration's folds, their calibrator and the final estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+        **fit_params
+            Passed to the estimator's ``fit``.
+
+        Returns
+        -------
+        self : FastCalibratedClassifierCV
+        """
+        with parallel_config(prefer="threads"):
+            return super().fit(X, y, sample_weight=sample_weight, **fit_params)
 
     def predict_proba(self, X):
         """Calibrated probabilities.
@@ -318,6 +368,7 @@ def make_svm(
     calibration="temperature",
     calibration_folds=3,
     linear_C=None,
+    n_jobs=None,
 ):
     """The SVM step of a hybrid or a baseline.
 
@@ -342,18 +393,23 @@ def make_svm(
         Folds of the exact SVC's calibration.
     linear_C : float or None, default=None
         See :class:`KernelSVC` (approximate solvers only).
+    n_jobs : int or None, default=None
+        Calibration folds of the exact SVC fitted at the same time, in threads (see
+        :class:`FastCalibratedClassifierCV`); ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context, -1 means all cores. The results do not
+        depend on it.
 
     Returns
     -------
     estimator
-        An unfitted :class:`FastCalibratedClassifierCV`, :class:`~sklearn.svm.SVC` or :class:`KernelSVC`.
+        An unfitted :class:`FastCalibratedClassifierCV`, :class:`FastSVC` or :class:`KernelSVC`.
     """
     _check_calibration(calibration)
     if solver == "exact":
-        svc = SVC(C=C, gamma=gamma, kernel=kernel, random_state=random_state)
+        svc = FastSVC(C=C, gamma=gamma, kernel=kernel, random_state=random_state)
         if not probability:
             return svc
-        return FastCalibratedClassifierCV(svc, method=calibration, cv=calibration_folds, ensemble=False)
+        return FastCalibratedClassifierCV(svc, method=calibration, cv=calibration_folds, ensemble=False, n_jobs=n_jobs)
     if solver not in SOLVERS:
         raise ConfigError(f"svm must be one of {SOLVERS}; got {solver!r}")
     if kernel != "rbf":

@@ -38,7 +38,7 @@ from sklearn.calibration import CalibratedClassifierCV as SklearnCalibrated
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
-from cnnsvm.classifiers.svm import KernelSVC
+from cnnsvm.classifiers.svm import FastSVC, KernelSVC
 from cnnsvm.exceptions import ConfigError, DataError
 from cnnsvm.pipeline import find_preprocessor
 
@@ -261,6 +261,10 @@ class Teacher:
         X, y = np.vstack(X), np.concatenate(y)
         X, y = _at_least(X, y, MIN_EXAMPLES)
         step = clone(self.base_model.steps[-1][1])
+        if isinstance(step, SklearnCalibrated):
+            # The calibration's folds in threads, each fold's decision values as matrix products
+            # (FastSVC; a model saved with a plain SVC gets one with the same parameters).
+            step.set_params(estimator=FastSVC(**step.estimator.get_params()), n_jobs=-1)
         key = "estimator__gamma" if isinstance(step, SklearnCalibrated) else "gamma"
         step.set_params(**{key: self._gamma})
         step.fit(X, y)
