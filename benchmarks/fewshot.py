@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average  # noqa: E402
+from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average, saw_sets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -335,16 +335,6 @@ def load_note(start, end, usable_cores):
     if shared:
         return "shared with other jobs (times are upper bounds)"
     return "1-minute load at most the core count at start and end"
-
-
-def saw_sets(meta):
-    """Names of the sets a saved extractor was trained on (a train-extractor file or a compare run's generic model)."""
-    from cnnsvm.experiments.transfer import trained_sets
-
-    extra = meta.get("metadata") or {}
-    names = [record["name"] for record in trained_sets(meta)]
-    names += [part.get("dataset") for part in extra.get("fitted_on") or [] if isinstance(part, dict)]
-    return [name for name in names if name]
 
 
 def write(out, rows, feature_seconds, config, context, split, path, meta, findings, done, name="fewshot"):

@@ -486,7 +486,12 @@ def cmd_train(args):
     params = {"image_size": image_size, "random_state": args.seed}
     if extractor is not None:
         params.update(
-            C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight, n_jobs=args.jobs
+            C=args.C,
+            svm=args.svm,
+            calibration=args.calibration,
+            softmax_weight=args.softmax_weight,
+            calibration_split="auto",  # as hybrid_for_extractor: a new set's fit in seconds
+            n_jobs=args.jobs,
         )
         model = make_method("hybrid", extractor=extractor, **params)
     elif args.method in ("hybrid", "cnn"):

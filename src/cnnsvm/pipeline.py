@@ -84,6 +84,7 @@ def make_hybrid(
     label_offset=None,
     train_views=None,
     random_state=0,
+    calibration_split="folds",
     n_jobs=None,
     **extractor_params,
 ):
@@ -125,6 +126,12 @@ def make_hybrid(
         ``None``: ``"images"`` for a fitted extractor, the extractor's own
         ``train_views`` for one the pipeline trains.
     random_state : int, default=0
+    calibration_split : {"folds", "auto"}, default="folds"
+        ``"auto"``: on large sets (from 10,000 training images) the SVM is fitted
+        once on 90 % and calibrated on the held-out 10 % instead of 3 folds (3 to 6
+        times faster, equal accuracy on validation data; see
+        :func:`cnnsvm.classifiers.svm.make_svm`). The default of
+        :func:`cnnsvm.experiments.transfer.hybrid_for_extractor`.
     n_jobs : int or None, default=None
         Threads for the SVM's calibration folds (see
         :func:`cnnsvm.classifiers.svm.make_svm`); the results do not depend on it.
@@ -167,6 +174,7 @@ def make_hybrid(
                     probability=probability,
                     calibration=calibration,
                     random_state=random_state,
+                    calibration_split=calibration_split,
                     n_jobs=n_jobs,
                 ),
             ),
@@ -185,6 +193,7 @@ def make_pca_svc(
     probability=True,
     calibration="temperature",
     random_state=0,
+    calibration_split="folds",
     n_jobs=None,
 ):
     """SVC on PCA of raw pixels: the article's baseline.
@@ -198,6 +207,8 @@ def make_pca_svc(
     probability : bool, default=True
     calibration : {"temperature", "sigmoid"}, default="temperature"
     random_state : int, default=0
+    calibration_split : {"folds", "auto"}, default="folds"
+        See :func:`make_hybrid`.
     n_jobs : int or None, default=None
         Threads for the SVM's calibration folds (see :func:`cnnsvm.classifiers.svm.make_svm`).
 
@@ -218,6 +229,7 @@ def make_pca_svc(
                     probability=probability,
                     calibration=calibration,
                     random_state=random_state,
+                    calibration_split=calibration_split,
                     n_jobs=n_jobs,
                 ),
             ),

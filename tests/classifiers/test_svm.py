@@ -133,3 +133,32 @@ def test_calibration_threads_follow_a_chosen_joblib_backend():
     with parallel_config(backend="sequential"):
         FastCalibratedClassifierCV(Recording(), method="temperature", cv=3, ensemble=False, n_jobs=2).fit(X, y)
     assert seen == ["MainThread"] * 4  # three folds and the final fit, all in the caller's thread
+
+
+def test_calibration_split_auto_holds_out_on_large_sets_only(monkeypatch):
+    from sklearn.frozen import FrozenEstimator
+
+    from cnnsvm.classifiers import svm
+
+    monkeypatch.setattr(svm, "HOLDOUT_FROM", 500)
+    X, y = _blobs(4, n=1000)
+    large = make_svm("exact", calibration_split="auto").fit(X, y)
+    assert isinstance(large, KernelSVC) and large.solver_ == "exact"
+    calibrated = large.estimator_.calibrated_classifiers_
+    assert len(calibrated) == 1 and isinstance(calibrated[0].estimator, FrozenEstimator)
+    inner = calibrated[0].estimator.estimator
+    assert isinstance(inner, FastSVC) and inner.shape_fit_[0] == 900  # 90 % fitted, 10 % held out
+    assert np.allclose(large.predict_proba(X).sum(1), 1.0)
+    # the fast probabilities equal scikit-learn's own for the held-out calibration too
+    np.testing.assert_allclose(
+        large.predict_proba(X), CalibratedClassifierCV.predict_proba(large.estimator_, X), atol=1e-9
+    )
+    small = make_svm("exact", calibration_split="auto").fit(X[:400], y[:400])
+    folds = small.estimator_
+    assert isinstance(folds, CalibratedClassifierCV) and folds.cv == 3
+    assert folds.calibrated_classifiers_[0].estimator.shape_fit_[0] == 400  # one SVC on all, 3-fold calibration
+    # folds everywhere by default
+    assert isinstance(make_svm("exact"), CalibratedClassifierCV)
+    with pytest.raises(ConfigError, match="calibration_split must be one of"):
+        make_svm("exact", calibration_split="holdout")
+    assert type(make_svm("exact", calibration_split="auto", probability=False)) is FastSVC

@@ -90,6 +90,7 @@ def test_hybrid_on_the_extractor_fits_only_the_svm(low_high_extractor):
     weights = [w.copy() for w in extractor.network_.get_weights()]
     split = load_split(_digit_sets()[1], test_size=0.2, random_state=0)
     model = transfer.hybrid_for_extractor(extractor).fit(split.train.images, split.train.labels)
+    assert model.get_params()["svm__calibration_split"] == "auto"  # a new set's fit in seconds
     assert all(np.array_equal(a, b) for a, b in zip(weights, extractor.network_.get_weights(), strict=True))
     assert model.score(split.test.images, split.test.labels) > 0.6
     with pytest.raises(ConfigError, match="takes 16x16 images, not 28x28"):

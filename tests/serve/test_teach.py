@@ -3,6 +3,7 @@
 import io
 import zipfile
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
@@ -147,6 +148,27 @@ def test_teach_a_hybrid_on_its_frozen_cnn(fitted_hybrid, tmp_path):
         assert predict(client, cross(5, 20))["top"][0]["class_name"] == "cross"
         after = unwrap_extractor(client.app.state.teacher.model.named_steps["cnn"]).network_.get_weights()
         assert all((a == b).all() for a, b in zip(weights, after, strict=True))  # the CNN stays frozen
+
+
+def test_teach_a_model_calibrated_on_a_held_out_part(tmp_path, digits_split, monkeypatch):
+    # calibration_split="auto" (what a hybrid on a reused extractor gets from 10,000 images on):
+    # a KernelSVC whose SVC was fitted on 90 % and frozen for its calibration; it can be taught.
+    from sklearn.frozen import FrozenEstimator
+
+    from cnnsvm.classifiers import svm
+    from cnnsvm.pipeline import make_pca_svc
+    from cnnsvm.serve.teach import _svc_of
+
+    monkeypatch.setattr(svm, "HOLDOUT_FROM", 500)
+    train = digits_split.train
+    images, labels = np.concatenate([train.images] * 2), np.concatenate([train.labels] * 2)  # 20 per class held out
+    model = make_pca_svc(image_size=8, n_components=20, calibration_split="auto").fit(images, labels)
+    assert isinstance(model.steps[-1][1].estimator_.calibrated_classifiers_[0].estimator, FrozenEstimator)
+    assert _svc_of(model.steps[-1][1]) is not None
+    path = save(model, tmp_path / "held_out.joblib", class_names=[str(d) for d in range(10)])
+    with teach_client(path) as client:
+        assert client.post("/api/teach", json={"name": "cross", "images": CROSSES}).status_code == 200
+        assert predict(client, cross(5, 20))["top"][0]["class_name"] == "cross"
 
 
 def test_a_model_without_an_exact_svm_cannot_be_taught(tmp_path, digits_split):

@@ -361,6 +361,8 @@ def hybrid_for_extractor(extractor, *, image_size=None, **params):
         Must be the extractor's input side if given (the network takes nothing else).
     **params
         Other :func:`make_hybrid` parameters (``C``, ``svm``, ``calibration``, ``probability``, ...).
+        ``calibration_split`` defaults to ``"auto"`` here (a new set's fit in seconds: from 10,000
+        images the SVM is calibrated on a held-out 10 % instead of 3 folds).
 
     Returns
     -------
@@ -379,4 +381,5 @@ def hybrid_for_extractor(extractor, *, image_size=None, **params):
             f"the extractor takes {size}x{size} images, not {image_size}x{image_size}: leave the image size out "
             f"(it is taken from the extractor) or set it to {size}"
         )
+    params.setdefault("calibration_split", "auto")
     return make_hybrid(extractor, image_size=size, **params)

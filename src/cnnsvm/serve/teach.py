@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV as SklearnCalibrated
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
@@ -92,6 +93,8 @@ def _svc_of(step):
     if isinstance(step, SklearnCalibrated):
         calibrated = getattr(step, "calibrated_classifiers_", [])
         step = calibrated[0].estimator if len(calibrated) == 1 else None
+    if isinstance(step, FrozenEstimator):  # calibrated on a held-out part (calibration_split="auto")
+        step = step.estimator
     return step if isinstance(step, SVC) and hasattr(step, "support_vectors_") else None
 
 
@@ -265,6 +268,8 @@ class Teacher:
             # The calibration's folds in threads, each fold's decision values as matrix products
             # (FastSVC; a model saved with a plain SVC gets one with the same parameters).
             step.set_params(estimator=FastSVC(**step.estimator.get_params()), n_jobs=-1)
+        elif isinstance(step, KernelSVC):
+            step.set_params(n_jobs=-1)
         key = "estimator__gamma" if isinstance(step, SklearnCalibrated) else "gamma"
         step.set_params(**{key: self._gamma})
         step.fit(X, y)
