@@ -131,6 +131,7 @@ def time_hybrid_fit(extractor, meta, data_dir, n_images, n_jobs=-1):
     """Fit a hybrid on ``n_images`` MNIST training images the extractor did not see; time its stages."""
     import numpy as np
 
+    from cnnsvm.classifiers.svm import HOLDOUT_FROM
     from cnnsvm.data import load_split
     from cnnsvm.experiments.transfer import hybrid_for_extractor, image_hashes, stratified_subset, trained_sets
 
@@ -169,9 +170,15 @@ def time_hybrid_fit(extractor, meta, data_dir, n_images, n_jobs=-1):
         "feature_seconds": feature_seconds,
         "scaler_svm_seconds": svm_seconds,
         "n_jobs": n_jobs,
-        "settings": "make_hybrid defaults: exact RBF SVC (C=10, gamma='scale'), temperature calibration "
-        f"(3-fold, its folds in {'all cores' if n_jobs == -1 else n_jobs} thread(s): n_jobs={n_jobs}), "
-        "features of the images as they are",
+        "calibration_split": model.get_params()["svm__calibration_split"],
+        "settings": "exact RBF SVC (C=10, gamma='scale'), temperature calibration "
+        + (
+            f"on a held-out 10 % from {HOLDOUT_FROM:,} training images on (calibration_split='auto'; 3 folds below, "
+            f"in n_jobs={n_jobs} threads)"
+            if model.get_params()["svm__calibration_split"] == "auto"
+            else f"on 3 folds (in n_jobs={n_jobs} threads)"
+        )
+        + ", features of the images as they are",
     }
 
 
@@ -308,8 +315,8 @@ Command: `{c["command"]}` — commit `{c["commit"]}` — machine: {c["machine"][
 usable cores, {busy} — load average {c["load_average_start"]} at start, {c["load_average_end"]} at the end —
 {c["started"]}.
 
-`hybrid_for_extractor(extractor, n_jobs={runs[0]["n_jobs"]}).fit(images, labels)` (= `make_hybrid(extractor)`, as
-`cnnsvm train --extractor` fits it: {runs[0]["settings"]}) on
+`hybrid_for_extractor(extractor, n_jobs={runs[0]["n_jobs"]}).fit(images, labels)` (its defaults, as
+`cnnsvm train --extractor` fits a new set: {runs[0]["settings"]}) on
 {runs[0]["n_images"]:,} MNIST training images ({runs[0]["n_classes"]} classes) that the extractor
 `{shown}` never saw (it saw {", ".join(saw)}).
 Total = one fit of the pipeline (features + scaler + SVM); the stages apart come from a second fit of the same
