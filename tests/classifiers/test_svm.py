@@ -162,3 +162,26 @@ def test_calibration_split_auto_holds_out_on_large_sets_only(monkeypatch):
     with pytest.raises(ConfigError, match="calibration_split must be one of"):
         make_svm("exact", calibration_split="holdout")
     assert type(make_svm("exact", calibration_split="auto", probability=False)) is FastSVC
+
+
+def test_first_prediction_of_the_approximate_svm_in_a_fresh_process_returns():
+    # The approximate SVM predicts under one_blas_thread; the fast path's first call in a process
+    # checks scikit-learn on a small SVC under the same limit. With a non-reentrant lock that first
+    # prediction waited on itself forever (found when another test's order left the check for it).
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from sklearn.datasets import make_classification
+        from cnnsvm.classifiers.svm import KernelSVC
+        X, y = make_classification(n_samples=400, n_features=8, n_informative=5, n_classes=3, random_state=0)
+        model = KernelSVC(solver="approx", n_components=50).fit(X, y)
+        print(model.predict_proba(X[:5]).sum(1).round(6).tolist())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("[1.0, 1.0, 1.0, 1.0, 1.0]")

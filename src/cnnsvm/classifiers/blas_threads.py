@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import threading
 
-_lock = threading.Lock()
+# Reentrant: a kernel product may run inside another's limit in the same thread (the approximate
+# SVM's prediction holds it while the fast path's first call checks scikit-learn on a small SVC).
+_lock = threading.RLock()
 _pools = []
 
 
