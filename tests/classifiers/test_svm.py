@@ -5,7 +5,7 @@ from sklearn.datasets import make_classification
 from sklearn.svm import SVC
 
 from cnnsvm.classifiers import KernelSVC, make_svm
-from cnnsvm.classifiers.svm import FastSVC
+from cnnsvm.classifiers.svm import FastSVC, GramSVC
 from cnnsvm.exceptions import ConfigError
 
 
@@ -185,3 +185,28 @@ def test_first_prediction_of_the_approximate_svm_in_a_fresh_process_returns():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("[1.0, 1.0, 1.0, 1.0, 1.0]")
+
+
+@pytest.mark.parametrize("gamma", ["scale", "auto", 0.05])
+@pytest.mark.parametrize("n_classes", [2, 5])
+def test_gram_svc_is_the_rbf_svc(gamma, n_classes):
+    # Fitted on its kernel matrix, the same SVM as SVC(kernel="rbf"): support, coefficients, answers.
+    X, y = _blobs(n_classes, n=250)
+    gram, plain = GramSVC(C=3.0, gamma=gamma).fit(X, y), SVC(C=3.0, gamma=gamma).fit(X, y)
+    np.testing.assert_array_equal(gram.support_vectors_, plain.support_vectors_)
+    np.testing.assert_array_equal(gram.n_support_, plain.n_support_)
+    np.testing.assert_allclose(gram.dual_coef_, plain.dual_coef_, rtol=1e-6, atol=1e-8)
+    X_new = X[:40] + 0.3
+    np.testing.assert_allclose(gram.decision_function(X_new), plain.decision_function(X_new), rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(gram.predict(X_new), plain.predict(X_new))
+    assert gram.gamma_ == pytest.approx(plain._gamma)
+
+
+def test_gram_svc_refuses_a_bad_gamma_and_predicting_before_fit():
+    from sklearn.exceptions import NotFittedError
+
+    X, y = _blobs(3, n=60)
+    with pytest.raises(ConfigError, match="gamma must be 'scale', 'auto' or a number > 0; got -1"):
+        GramSVC(gamma=-1).fit(X, y)
+    with pytest.raises(NotFittedError):
+        GramSVC().predict(X)

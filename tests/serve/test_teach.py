@@ -80,6 +80,54 @@ def test_taught_model_exports_and_loads(client, tmp_path):
     assert meta["metadata"]["taught"]["classes"] == [{"name": "cross", "label": 10, "n_examples": 3}]
     with teach_client(tmp_path / "taught.joblib") as reloaded:
         assert predict(reloaded, cross(5, 20))["top"][0]["class_name"] == "cross"
+        # the taught model (a GramSVC in its calibration) can itself be taught another class
+        circle = [data_url(encode(_circle(r))) for r in (70, 90, 110)]
+        answer = reloaded.post("/api/teach", json={"name": "circle", "images": circle})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["class_names"][-2:] == ["cross", "circle"]
+
+
+def _circle(radius, size=280, width=22):
+    image = Image.new("L", (size, size), 0)
+    c = size // 2
+    ImageDraw.Draw(image).ellipse([c - radius, c - radius, c + radius, c + radius], outline=255, width=width)
+    return image
+
+
+def test_the_refit_is_the_same_rbf_svm_on_its_kernel_matrix(fitted_pca_svc):
+    # Teaching refits a GramSVC: the SVM an RBF SVC with the model's C and kernel width would be.
+    from sklearn.svm import SVC
+
+    from cnnsvm.classifiers.svm import GramSVC
+    from cnnsvm.serve.teach import Teacher, _svc_of
+
+    teacher = Teacher(fitted_pca_svc, [str(d) for d in range(10)])
+    features = teacher._base_X[:3] + 0.5  # three examples near class 0's support vectors
+    teacher.teach("near zero", features)
+    step = teacher.model.steps[-1][1]
+    gram = step.calibrated_classifiers_[0].estimator
+    assert isinstance(gram, GramSVC) and step.cv == 3 and step.method == "temperature"
+    base = _svc_of(fitted_pca_svc.steps[-1][1])
+    X = np.vstack([teacher._base_X, features])
+    y = np.concatenate([teacher._base_y, [10, 10, 10]])
+    plain = SVC(C=base.C, gamma=base._gamma).fit(X, y)
+    np.testing.assert_allclose(gram.decision_function(X), plain.decision_function(X), rtol=1e-6, atol=1e-8)
+
+
+def test_a_model_whose_svm_is_not_rbf_cannot_be_taught(tmp_path, digits_split):
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+
+    from cnnsvm.classifiers.svm import make_svm
+    from cnnsvm.data.preprocessing import ImagePreprocessor
+
+    train = digits_split.train
+    model = Pipeline(
+        [("preprocess", ImagePreprocessor(image_size=8)), ("pca", PCA(10)), ("svm", make_svm(kernel="linear"))]
+    ).fit(train.images, train.labels)
+    path = save(model, tmp_path / "linear.joblib")
+    with pytest.raises(ConfigError, match="kernel is 'linear'; teaching refits an RBF SVM"):
+        create_app(path, allow_teach=True)
 
 
 def test_reset_forgets_taught_classes(client):

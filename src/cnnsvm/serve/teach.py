@@ -12,7 +12,9 @@ it is; only the SVM is fitted again, on
 - the features of the examples taught, each new name a new class.
 
 The kernel width is the fitted SVM's (``gamma="scale"`` would be recomputed on
-other data), the other parameters are the SVM's own. The probability
+other data), C is the SVM's own; the refitted SVM is a
+:class:`~cnnsvm.classifiers.svm.GramSVC` (the same RBF SVM, fitted on its kernel
+matrix: about 3x faster at this size), so only RBF models can be taught. The probability
 calibration is fitted again (3-fold, on those points), so each class needs at
 least 3 points: a new class needs at least :data:`MIN_EXAMPLES` examples, and
 a model class with fewer support vectors has them repeated.
@@ -33,13 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV as SklearnCalibrated
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
-from cnnsvm.classifiers.svm import FastSVC, KernelSVC
+from cnnsvm.classifiers.svm import FastCalibratedClassifierCV, GramSVC, KernelSVC
 from cnnsvm.exceptions import ConfigError, DataError
 from cnnsvm.pipeline import find_preprocessor
 
@@ -87,7 +88,7 @@ class TeachLimits:
 
 
 def _svc_of(step):
-    """The fitted :class:`~sklearn.svm.SVC` of a model's last step, or ``None``."""
+    """The fitted SVC (:class:`~sklearn.svm.SVC`, or a taught model's :class:`GramSVC`) of a model's last step."""
     if isinstance(step, KernelSVC):
         step = getattr(step, "estimator_", None)
     if isinstance(step, SklearnCalibrated):
@@ -95,7 +96,7 @@ def _svc_of(step):
         step = calibrated[0].estimator if len(calibrated) == 1 else None
     if isinstance(step, FrozenEstimator):  # calibrated on a held-out part (calibration_split="auto")
         step = step.estimator
-    return step if isinstance(step, SVC) and hasattr(step, "support_vectors_") else None
+    return step if isinstance(step, (SVC, GramSVC)) and hasattr(step, "support_vectors_") else None
 
 
 def teachable(model):
@@ -108,6 +109,8 @@ def teachable(model):
             "its classifier is not an exact kernel SVM with one calibrated SVC (export a hybrid or pca-svc "
             "model trained with the exact SVM and probabilities)"
         )
+    if getattr(svc, "kernel", "rbf") != "rbf":
+        return f"its SVM's kernel is {svc.kernel!r}; teaching refits an RBF SVM"
     if not np.issubdtype(np.asarray(model.classes_).dtype, np.integer):
         return "its classes are not integer labels"
     return None
@@ -167,7 +170,7 @@ class Teacher:
         self.base_names = list(class_names)
         self.limits = limits or TeachLimits()
         svc = _svc_of(model.steps[-1][1])
-        self._gamma = float(svc._gamma)
+        self._gamma = float(svc.gamma_ if isinstance(svc, GramSVC) else svc._gamma)
         keep = _strongest_support(svc, max_base)
         self._base_X = np.asarray(svc.support_vectors_, dtype=np.float64)[keep]
         self._base_y = np.repeat(np.asarray(svc.classes_), svc.n_support_)[keep]
@@ -263,15 +266,13 @@ class Teacher:
             y.append(np.full(len(rows), label))
         X, y = np.vstack(X), np.concatenate(y)
         X, y = _at_least(X, y, MIN_EXAMPLES)
-        step = clone(self.base_model.steps[-1][1])
-        if isinstance(step, SklearnCalibrated):
-            # The calibration's folds in threads, each fold's decision values as matrix products
-            # (FastSVC; a model saved with a plain SVC gets one with the same parameters).
-            step.set_params(estimator=FastSVC(**step.estimator.get_params()), n_jobs=-1)
-        elif isinstance(step, KernelSVC):
-            step.set_params(n_jobs=-1)
-        key = "estimator__gamma" if isinstance(step, SklearnCalibrated) else "gamma"
-        step.set_params(**{key: self._gamma})
+        base = self.base_model.steps[-1][1]
+        # The same RBF SVM fitted on its kernel matrix (GramSVC: about 3x faster at this size), with
+        # the model's calibration on 3 folds, in threads.
+        method = base.calibration if isinstance(base, KernelSVC) else base.method
+        step = FastCalibratedClassifierCV(
+            GramSVC(C=_svc_of(base).C, gamma=self._gamma), method=method, cv=MIN_EXAMPLES, ensemble=False, n_jobs=-1
+        )
         step.fit(X, y)
         return Pipeline(self.base_model.steps[:-1] + [(self.base_model.steps[-1][0], step)])
 
