@@ -114,22 +114,6 @@ def test_the_refit_is_the_same_rbf_svm_on_its_kernel_matrix(fitted_pca_svc):
     np.testing.assert_allclose(gram.decision_function(X), plain.decision_function(X), rtol=1e-6, atol=1e-8)
 
 
-def test_a_model_whose_svm_is_not_rbf_cannot_be_taught(tmp_path, digits_split):
-    from sklearn.decomposition import PCA
-    from sklearn.pipeline import Pipeline
-
-    from cnnsvm.classifiers.svm import make_svm
-    from cnnsvm.data.preprocessing import ImagePreprocessor
-
-    train = digits_split.train
-    model = Pipeline(
-        [("preprocess", ImagePreprocessor(image_size=8)), ("pca", PCA(10)), ("svm", make_svm(kernel="linear"))]
-    ).fit(train.images, train.labels)
-    path = save(model, tmp_path / "linear.joblib")
-    with pytest.raises(ConfigError, match="kernel is 'linear'; teaching refits an RBF SVM"):
-        create_app(path, allow_teach=True)
-
-
 def test_reset_forgets_taught_classes(client):
     client.post("/api/teach", json={"name": "cross", "images": CROSSES})
     state = client.post("/api/teach/reset").json()
@@ -219,19 +203,25 @@ def test_teach_a_model_calibrated_on_a_held_out_part(tmp_path, digits_split, mon
         assert predict(client, cross(5, 20))["top"][0]["class_name"] == "cross"
 
 
-def test_a_model_without_an_exact_svm_cannot_be_taught(tmp_path, digits_split):
+@pytest.mark.parametrize(
+    "svm, message",
+    [
+        ("approx", "cannot be taught new classes: its classifier is not an exact kernel SVM"),
+        ("linear", "its SVM's kernel is 'linear'; teaching refits an RBF SVM"),
+    ],
+)
+def test_a_model_without_an_exact_rbf_svm_cannot_be_taught(tmp_path, digits_split, svm, message):
     from sklearn.decomposition import PCA
     from sklearn.pipeline import Pipeline
 
-    from cnnsvm.classifiers.svm import KernelSVC
+    from cnnsvm.classifiers.svm import KernelSVC, make_svm
     from cnnsvm.data.preprocessing import ImagePreprocessor
 
+    step = KernelSVC(solver="approx") if svm == "approx" else make_svm(kernel="linear")
     train = digits_split.train
-    model = Pipeline(
-        [("preprocess", ImagePreprocessor(image_size=8)), ("pca", PCA(10)), ("svm", KernelSVC(solver="approx"))]
-    ).fit(train.images, train.labels)
-    path = save(model, tmp_path / "plain.joblib")
-    with pytest.raises(ConfigError, match="cannot be taught"):
+    model = Pipeline([("preprocess", ImagePreprocessor(image_size=8)), ("pca", PCA(10)), ("svm", step)])
+    path = save(model.fit(train.images, train.labels), tmp_path / "plain.joblib")
+    with pytest.raises(ConfigError, match=message):
         create_app(path, allow_teach=True)
 
 

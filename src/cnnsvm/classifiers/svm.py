@@ -120,17 +120,10 @@ class GramSVC(ClassifierMixin, BaseEstimator):
         -------
         self : GramSVC
         """
+        _check_gamma(self.gamma)
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
-        if self.gamma == "scale":
-            var = X.var()
-            self.gamma_ = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
-        elif self.gamma == "auto":
-            self.gamma_ = 1.0 / X.shape[1]
-        elif isinstance(self.gamma, numbers.Real) and not isinstance(self.gamma, bool) and self.gamma > 0:
-            self.gamma_ = float(self.gamma)
-        else:
-            raise ConfigError(f"gamma must be 'scale', 'auto' or a number > 0; got {self.gamma!r}")
+        self.gamma_ = _rbf_gamma(self.gamma, X)
         self.svc_ = SVC(C=self.C, kernel="precomputed").fit(self._kernel(X, X), y)
         self.X_fit_ = X
         self.classes_ = self.svc_.classes_
@@ -366,15 +359,11 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         else:
             self.solver_ = "approx"
             self.linear_C_ = self.C / 10.0 if self.linear_C is None else float(self.linear_C)
-            gamma = self.gamma
-            if gamma == "scale":
-                var = X.var()
-                gamma = 1.0 / (X.shape[1] * var) if var > 0 else 1.0
-            elif gamma == "auto":
-                gamma = 1.0 / X.shape[1]
             # Map the data once; the linear fits below all read the same features.
             nystroem = Nystroem(
-                gamma=gamma, n_components=min(self.n_components, len(X)), random_state=self.random_state
+                gamma=_rbf_gamma(self.gamma, X),
+                n_components=min(self.n_components, len(X)),
+                random_state=self.random_state,
             )
             with one_blas_thread():
                 Z = nystroem.fit_transform(X, y)
@@ -397,8 +386,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
             positive("linear_C", self.linear_C)
         positive("n_components", self.n_components, numbers.Integral)
         positive("auto_threshold", self.auto_threshold, numbers.Integral)
-        if not (self.gamma in ("scale", "auto") or (isinstance(self.gamma, numbers.Real) and self.gamma > 0)):
-            raise ConfigError(f"gamma must be 'scale', 'auto' or a number > 0; got {self.gamma!r}")
+        _check_gamma(self.gamma)
 
     def _fit_linear(self, Z, y):
         # The dual solver: on 54000 x 150-300 Nystroem features it converges 2-3x faster than the
@@ -490,6 +478,22 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
             return getattr(self.estimator_, method)(X)
         with one_blas_thread():  # Nystroem's kernel products
             return getattr(self.estimator_, method)(X)
+
+
+def _check_gamma(gamma):
+    valid = isinstance(gamma, numbers.Real) and not isinstance(gamma, bool) and gamma > 0
+    if not (valid or (isinstance(gamma, str) and gamma in ("scale", "auto"))):
+        raise ConfigError(f"gamma must be 'scale', 'auto' or a number > 0; got {gamma!r}")
+
+
+def _rbf_gamma(gamma, X):
+    """The RBF width ``gamma`` stands for on ``X``: "scale" and "auto" resolved as SVC resolves them."""
+    if gamma == "scale":
+        var = X.var()
+        return 1.0 / (X.shape[1] * var) if var > 0 else 1.0
+    if gamma == "auto":
+        return 1.0 / X.shape[1]
+    return float(gamma)
 
 
 def _check_calibration_split(split):
