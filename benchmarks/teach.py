@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _perf_util import cores, cpu_model, git_commit, load_average  # noqa: E402
+from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average, saw_sets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +50,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     from cnnsvm.data import load_split
-    from cnnsvm.experiments.transfer import hybrid_for_extractor, load_extractor, trained_sets
+    from cnnsvm.experiments.transfer import hybrid_for_extractor, load_extractor
     from cnnsvm.inference import prepare_for_model
     from cnnsvm.serve.teach import Teacher, _svc_of
 
@@ -68,14 +68,20 @@ def main(argv=None):
         "command": "python benchmarks/teach.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         "commit": git_commit(ROOT),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "cores": cores(), "note": "shared with other jobs: times are upper bounds"},
+        "machine": {"cpu": cpu_model(), "cores": cores()},
         "load_average_start": load_average(),
     }
     extractor, meta = load_extractor(path)
+    saw = saw_sets(meta)
+    if not saw or any(name in s.lower() for s in saw for name in ("numerals", "consonants")):
+        sys.exit(
+            f"the extractor saw {', '.join(saw) or 'unrecorded sets'}: pass one that never saw NHCD numerals or "
+            "consonants (the set learned and the classes taught)"
+        )
     consonants = load_split(f"npz:{data_dir / 'nhcd_consonants.npz'}?name=nhcd_consonants")
     numerals = load_split(f"npz:{data_dir / 'nhcd_numerals.npz'}?name=nhcd_numerals").test
     start = time.perf_counter()
-    model = hybrid_for_extractor(extractor).fit(consonants.train.images, consonants.train.labels)
+    model = hybrid_for_extractor(extractor, n_jobs=-1).fit(consonants.train.images, consonants.train.labels)
     fit_seconds = time.perf_counter() - start
     base_accuracy = float(model.score(consonants.test.images, consonants.test.labels))
     teacher = Teacher(model, list(consonants.train.class_names))
@@ -111,7 +117,7 @@ def main(argv=None):
     context["load_average_end"] = load_average()
     result = {
         "context": context,
-        "extractor": {"file": path.name, "trained_on": [d["name"] for d in trained_sets(meta)]},
+        "extractor": {"file": path.name, "trained_on": saw},
         "hybrid_fit_seconds": fit_seconds,
         "n_support_vectors": n_support,
         "consonants_accuracy_before": base_accuracy,
@@ -126,18 +132,24 @@ def main(argv=None):
         for t in taught
     )
     refits = [t["refit_ms"] for t in taught]
+    shared = cpu_shared(
+        context["load_average_start"], context["load_average_end"], context["machine"]["cores"]["usable"]
+    )
+    busy = "shared with other jobs (times are upper bounds)" if shared else "1-minute load at most the core count"
     text = f"""# Teaching a served hybrid a new class (`serve --allow-teach`)
 
 Command: `{context["command"]}` — commit `{context["commit"]}` — machine: {context["machine"]["cpu"]},
-{context["machine"]["cores"]["usable"]} usable cores, shared with other jobs (times are upper bounds) — load average
+{context["machine"]["cores"]["usable"]} usable cores, {busy} — load average
 {context["load_average_start"]} at start, {context["load_average_end"]} at the end — {context["started"]}.
 
 A hybrid for NHCD consonants (36 classes) on the frozen extractor `{path.name}` (trained on
-{", ".join(result["extractor"]["trained_on"])}; library defaults: exact RBF SVC, temperature calibration),
+{", ".join(result["extractor"]["trained_on"])}; `hybrid_for_extractor` defaults, as `cnnsvm train --extractor`
+uses them: exact RBF SVC, temperature calibration),
 fitted in {fit_seconds:.1f} s (features + scaler + SVM, {len(consonants.train)} images), {n_support} support vectors,
 test accuracy {100 * base_accuracy:.2f} %. Then taught, one after the other, {args.classes} new classes
 (NHCD numerals, {args.examples} examples each from the numerals' test part) as the web app does: the SVM refitted on
-the support vectors plus the taught examples' features, with its calibration.
+at most 1,500 of the model's support vectors plus the taught examples' features (a `GramSVC`, the same RBF SVM fitted
+on its kernel matrix), its temperature calibrated on 3 folds in threads.
 
 | taught class | SVM refit (ms) | features of the examples (ms) | other test images of it read as the new class |
 |---|---|---|---|
