@@ -494,6 +494,7 @@ def test_train_with_an_extractor_fits_the_svm_on_a_new_set(extractor_file, tmp_p
     assert meta["metadata"]["extractor"]["trained_on"] == ["low", "bars"]
     assert meta["metadata"]["extractor"]["seen_data"] == []
     assert meta["input"]["model_size"] == 16
+    assert load(out).get_params()["svm__calibration_split"] == "auto"  # a new set: held out from 5,000 images
 
 
 @pytest.mark.parametrize(

@@ -210,3 +210,32 @@ def test_gram_svc_refuses_a_bad_gamma_and_predicting_before_fit():
         GramSVC(gamma=-1).fit(X, y)
     with pytest.raises(NotFittedError):
         GramSVC().predict(X)
+
+
+def test_held_out_calibration_falls_back_to_folds_for_a_rare_class(monkeypatch):
+    # A class too rare to be in both the fitted and the held-out part: the folds, not a crash.
+    from cnnsvm.classifiers import svm
+
+    monkeypatch.setattr(svm, "HOLDOUT_FROM", 500)
+    X, y = _blobs(4, n=1000)
+    X = np.vstack([X, X[:3] + 5.0])
+    y = np.concatenate([y, [4, 4, 4]])
+    model = make_svm("exact", calibration_split="auto").fit(X, y)
+    assert isinstance(model.estimator_, CalibratedClassifierCV) and model.estimator_.cv == 3
+    assert model.predict_proba(X).shape == (len(X), 5)
+
+
+def test_calibration_split_auto_keeps_three_folds_below_its_threshold():
+    with pytest.raises(ConfigError, match="leave calibration_folds at 3"):
+        make_svm("exact", calibration_split="auto", calibration_folds=5)
+
+
+def test_a_kernel_svc_pickled_before_calibration_split_existed_still_works():
+    import pickle
+
+    X, y = _blobs(3, n=150)
+    model = KernelSVC(solver="exact").fit(X, y)
+    del model.__dict__["calibration_split"], model.__dict__["n_jobs"]  # as an older release saved it
+    loaded = pickle.loads(pickle.dumps(model))
+    assert loaded.get_params()["calibration_split"] == "folds" and loaded.get_params()["n_jobs"] is None
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))

@@ -225,6 +225,33 @@ def test_a_model_without_an_exact_rbf_svm_cannot_be_taught(tmp_path, digits_spli
         create_app(path, allow_teach=True)
 
 
+def test_a_model_without_probabilities_cannot_be_taught(digits_split):
+    # The server refuses such a model before teaching; the library's Teacher says why too.
+    from cnnsvm.pipeline import make_pca_svc
+    from cnnsvm.serve.teach import Teacher, teachable
+
+    train = digits_split.train
+    model = make_pca_svc(image_size=8, n_components=20, probability=False).fit(train.images, train.labels)
+    assert "not an exact kernel SVM with one calibrated SVC" in teachable(model)
+    with pytest.raises(ConfigError, match="cannot be taught new classes"):
+        Teacher(model, [str(d) for d in range(10)])
+
+
+def test_refit_falls_back_to_sigmoids_when_temperature_scaling_fails(fitted_pca_svc, monkeypatch):
+    from cnnsvm.serve import teach as teach_module
+
+    class TemperatureFails(teach_module.FastCalibratedClassifierCV):
+        def fit(self, X, y, sample_weight=None, **fit_params):
+            if self.method == "temperature":
+                raise RuntimeError("the temperature's optimisation did not converge")
+            return super().fit(X, y, sample_weight=sample_weight, **fit_params)
+
+    monkeypatch.setattr(teach_module, "FastCalibratedClassifierCV", TemperatureFails)
+    teacher = teach_module.Teacher(fitted_pca_svc, [str(d) for d in range(10)])
+    teacher.teach("near zero", teacher._base_X[:3] + 0.5)
+    assert teacher.model.steps[-1][1].method == "sigmoid"
+
+
 def test_refit_base_keeps_the_strongest_support_vectors_of_every_class(fitted_pca_svc):
     from cnnsvm.serve.teach import Teacher, _svc_of
 

@@ -39,9 +39,13 @@ CALIBRATION_HOLDOUT_MAX = 10000
 CALIBRATION_SPLITS = ("folds", "auto")
 
 #: Training-set size from which ``calibration_split="auto"`` holds out instead of folding. Chosen on
-#: validation data (benchmarks/results/calibration.md): equal accuracy at 10,000 samples, 3 to 6 times
-#: faster; 0.1-0.3 points less accurate at 900-3,000 samples, where the folds cost about a second.
-HOLDOUT_FROM = 10000
+#: validation data (benchmarks/results/calibration.md, MNIST features of an extractor that never saw
+#: MNIST): tied with the folds at 5,000 and 10,000 samples (2.7 and 2.6x faster), behind them on every
+#: measure at 2,000, where the folds take under a second.
+HOLDOUT_FROM = 5000
+
+#: Fewest samples of a class for a held-out calibration (at least one of each class held out).
+HOLDOUT_MIN_PER_CLASS = 10
 
 
 class FastSVC(SVC):
@@ -77,8 +81,8 @@ class GramSVC(ClassifierMixin, BaseEstimator):
     libsvm computes each kernel value from two feature vectors (256 multiply-adds on CNN
     features) whenever its solver asks for it. Here the whole matrix is one BLAS product and
     :class:`~sklearn.svm.SVC` with ``kernel="precomputed"`` reads it: the same dual
-    coefficients as ``SVC(kernel="rbf", gamma=gamma)``, about 3x faster to fit on 1,500 points
-    of 37 classes. The kernel against new points needs every training point, so it keeps them
+    coefficients as ``SVC(kernel="rbf", gamma=gamma)``, fitted faster where the matrix is
+    small (benchmarks/results/teach.md). The kernel against new points needs every training point, so it keeps them
     (``X_fit_``) and its memory grows with the square of the training set: it is meant for a
     few thousand points, such as the refit of a served model taught a new class
     (:mod:`cnnsvm.serve.teach`).
@@ -182,6 +186,8 @@ class FastCalibratedClassifierCV(sk_calibration.CalibratedClassifierCV):
     With ``n_jobs``, ``fit`` runs the calibration's folds in threads unless a
     :func:`joblib.parallel_config` chose a backend: libsvm releases the GIL while it
     fits, so the folds share the cores without copying the data to other processes.
+    The hint replaces a caller's ``prefer="processes"`` for these folds (and for any
+    ``Parallel`` inside the estimator's own ``fit``); name a ``backend`` to keep processes.
     """
 
     def fit(self, X, y, sample_weight=None, **fit_params):
@@ -373,6 +379,12 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         self.calibration_ = getattr(final, "method", None)
         return self
 
+    def __setstate__(self, state):
+        # Models saved before these parameters existed: their behaviour then.
+        state.setdefault("calibration_split", "folds")
+        state.setdefault("n_jobs", None)
+        super().__setstate__(state)
+
     def _check_params(self):
         # The numeric parameters, checked before any fitting (scikit-learn's own parameter
         # validation is private API): what is wrong and what to pass instead.
@@ -406,13 +418,17 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         )
 
     def _holdout(self, X, y):
-        # A stratified 10 % (at most CALIBRATION_HOLDOUT_MAX) for the calibration, or None where it
-        # would hold fewer than 20 samples per class or leave a class out of either part.
+        # A stratified 10 % (at most CALIBRATION_HOLDOUT_MAX) for the calibration, or None (then the
+        # folds) where that would hold out fewer than 20 samples per class on average, or where a
+        # class is too rare to appear in both parts.
         classes, counts = np.unique(y, return_counts=True)
         n_cal = min(CALIBRATION_HOLDOUT_MAX, int(round(0.1 * len(X))))
-        if n_cal < 20 * len(classes) or counts.min() < 2 or len(X) - n_cal < len(classes):
+        if n_cal < 20 * len(classes) or counts.min() < HOLDOUT_MIN_PER_CLASS:
             return None
-        return train_test_split(X, y, test_size=n_cal, stratify=y, random_state=self.random_state)
+        parts = train_test_split(X, y, test_size=n_cal, stratify=y, random_state=self.random_state)
+        if len(np.unique(parts[2])) < len(classes) or len(np.unique(parts[3])) < len(classes):
+            return None
+        return parts
 
     def _calibrated(self, fit):
         # Temperature scaling's 1-D optimisation can fail on degenerate decision values (a few
@@ -562,6 +578,10 @@ def make_svm(
     """
     _check_calibration(calibration)
     _check_calibration_split(calibration_split)
+    if calibration_split == "auto" and calibration_folds != 3:
+        raise ConfigError(
+            "calibration_split='auto' calibrates on 3 folds below its threshold; leave calibration_folds at 3"
+        )
     if solver == "exact" and (calibration_split == "folds" or not probability):
         svc = FastSVC(C=C, gamma=gamma, kernel=kernel, random_state=random_state)
         if not probability:
@@ -570,7 +590,10 @@ def make_svm(
     if solver not in SOLVERS:
         raise ConfigError(f"svm must be one of {SOLVERS}; got {solver!r}")
     if kernel != "rbf":
-        raise ConfigError("the approximate SVM and the held-out calibration support the rbf kernel only")
+        raise ConfigError(
+            "the approximate SVM and the held-out calibration support the rbf kernel only; "
+            "use svm='exact' with calibration_split='folds' for another kernel"
+        )
     return KernelSVC(
         solver=solver,
         C=C,

@@ -361,7 +361,7 @@ def hybrid_for_extractor(extractor, *, image_size=None, **params):
         Must be the extractor's input side if given (the network takes nothing else).
     **params
         Other :func:`make_hybrid` parameters (``C``, ``svm``, ``calibration``, ``probability``, ...).
-        ``calibration_split`` defaults to ``"auto"`` here (a new set's fit in seconds: from 10,000
+        ``calibration_split`` defaults to ``"auto"`` here (a new set's fit in seconds: from 5,000
         images the SVM is calibrated on a held-out 10 % instead of 3 folds).
 
     Returns

@@ -14,7 +14,7 @@ it is; only the SVM is fitted again, on
 The kernel width is the fitted SVM's (``gamma="scale"`` would be recomputed on
 other data), C is the SVM's own; the refitted SVM is a
 :class:`~cnnsvm.classifiers.svm.GramSVC` (the same RBF SVM, fitted on its kernel
-matrix: about 3x faster at this size), so only RBF models can be taught. The probability
+matrix, faster at this size), so only RBF models can be taught. The probability
 calibration is fitted again (3-fold, on those points), so each class needs at
 least 3 points: a new class needs at least :data:`MIN_EXAMPLES` examples, and
 a model class with fewer support vectors has them repeated.
@@ -99,12 +99,19 @@ def _svc_of(step):
     return step if isinstance(step, (SVC, GramSVC)) and hasattr(step, "support_vectors_") else None
 
 
+def _calibration_of(step):
+    """The calibration method of a model's last step ("temperature", "sigmoid"), or ``None`` without one."""
+    if isinstance(step, KernelSVC):
+        return getattr(step, "calibration_", None)
+    return step.method if isinstance(step, SklearnCalibrated) else None
+
+
 def teachable(model):
     """Why ``model`` cannot be taught new classes (a sentence), or ``None`` when it can."""
     if not isinstance(model, Pipeline) or len(model.steps) < 2 or find_preprocessor(model) is None:
         return "it is not a cnnsvm pipeline with an image preprocessing step"
     svc = _svc_of(model.steps[-1][1])
-    if svc is None:
+    if svc is None or _calibration_of(model.steps[-1][1]) is None:
         return (
             "its classifier is not an exact kernel SVM with one calibrated SVC (export a hybrid or pca-svc "
             "model trained with the exact SVM and probabilities)"
@@ -267,13 +274,24 @@ class Teacher:
         X, y = np.vstack(X), np.concatenate(y)
         X, y = _at_least(X, y, MIN_EXAMPLES)
         base = self.base_model.steps[-1][1]
-        # The same RBF SVM fitted on its kernel matrix (GramSVC: about 3x faster at this size), with
-        # the model's calibration on 3 folds, in threads.
-        method = base.calibration if isinstance(base, KernelSVC) else base.method
-        step = FastCalibratedClassifierCV(
-            GramSVC(C=_svc_of(base).C, gamma=self._gamma), method=method, cv=MIN_EXAMPLES, ensemble=False, n_jobs=-1
-        )
-        step.fit(X, y)
+        # The same RBF SVM fitted on its kernel matrix (GramSVC, faster at this size), with the
+        # model's calibration on 3 folds, in threads; Platt's sigmoids where temperature scaling
+        # fails on a few points (as KernelSVC does).
+        method = _calibration_of(base)
+        for attempt in (method, "sigmoid"):
+            step = FastCalibratedClassifierCV(
+                GramSVC(C=_svc_of(base).C, gamma=self._gamma),
+                method=attempt,
+                cv=MIN_EXAMPLES,
+                ensemble=False,
+                n_jobs=-1,
+            )
+            try:
+                step.fit(X, y)
+                break
+            except RuntimeError:
+                if attempt != "temperature":
+                    raise
         return Pipeline(self.base_model.steps[:-1] + [(self.base_model.steps[-1][0], step)])
 
     def export(self, base_file=None, base_sha256=None):
