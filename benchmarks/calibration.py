@@ -87,12 +87,14 @@ def main(argv=None):
     from cnnsvm.classifiers.selective import aurc, confidence_score
     from cnnsvm.data import load_split
     from cnnsvm.experiments.transfer import hybrid_for_extractor, load_extractor
+    from cnnsvm.pipeline import library_versions
 
     context = {
         "command": "python benchmarks/calibration.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         "commit": git_commit(ROOT),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpu": cpu_model(), "cores": cores()},
+        "versions": library_versions(),
         "load_average_start": load_average(),
         "draws": list(range(args.first_draw, args.first_draw + args.draws)),
     }
@@ -192,6 +194,7 @@ def write(out, rows, context, extractor, saw):
 
 Command: `{c["command"]}` — commit `{c["commit"]}` — machine: {c["machine"]["cpu"]}, {usable} usable cores,
 {busy} — load average {c["load_average_start"]} at start, {c["load_average_end"]} at the end — {c["started"]}.
+Versions: {", ".join(f"{k} {v}" for k, v in c["versions"].items())}.
 
 Features of MNIST images through the frozen extractor `{extractor.name}` (it saw {", ".join(saw)}, never
 MNIST), standardised; an exact RBF SVC (C=10, gamma='scale') with temperature calibration, fitted either

@@ -52,6 +52,7 @@ def main(argv=None):
     from cnnsvm.data import load_split
     from cnnsvm.experiments.transfer import hybrid_for_extractor, load_extractor
     from cnnsvm.inference import prepare_for_model
+    from cnnsvm.pipeline import library_versions
     from cnnsvm.serve.teach import Teacher, _svc_of
 
     data_dir = Path(args.data_dir)
@@ -69,6 +70,7 @@ def main(argv=None):
         "commit": git_commit(ROOT),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpu": cpu_model(), "cores": cores()},
+        "versions": library_versions(),
         "load_average_start": load_average(),
     }
     extractor, meta = load_extractor(path)
@@ -141,6 +143,7 @@ def main(argv=None):
 Command: `{context["command"]}` — commit `{context["commit"]}` — machine: {context["machine"]["cpu"]},
 {context["machine"]["cores"]["usable"]} usable cores, {busy} — load average
 {context["load_average_start"]} at start, {context["load_average_end"]} at the end — {context["started"]}.
+Versions: {", ".join(f"{k} {v}" for k, v in context["versions"].items())}.
 
 A hybrid for NHCD consonants (36 classes) on the frozen extractor `{path.name}` (trained on
 {", ".join(result["extractor"]["trained_on"])}; `hybrid_for_extractor` defaults, as `cnnsvm train --extractor`
