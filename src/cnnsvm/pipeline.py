@@ -128,7 +128,7 @@ def make_hybrid(
     random_state : int, default=0
     calibration_split : {"folds", "auto"}, default="folds"
         ``"auto"``: on large sets (from 5,000 training images) the SVM is fitted
-        once on 90 % and calibrated on the held-out 10 % instead of 3 folds (2.6x
+        once on 90 % and calibrated on the held-out 10 % instead of 3 folds (2.7x
         faster at 10,000 images, tied on validation data; see
         :func:`cnnsvm.classifiers.svm.make_svm`). The default of
         :func:`cnnsvm.experiments.transfer.hybrid_for_extractor`.

@@ -40,7 +40,7 @@ CALIBRATION_SPLITS = ("folds", "auto")
 
 #: Training-set size from which ``calibration_split="auto"`` holds out instead of folding. Chosen on
 #: validation data (benchmarks/results/calibration.md, MNIST features of an extractor that never saw
-#: MNIST): tied with the folds at 5,000 and 10,000 samples (2.7 and 2.6x faster), behind them on every
+#: MNIST): tied with the folds at 5,000 and 10,000 samples (2.5 and 2.7x faster), behind them on every
 #: measure at 2,000, where the folds take under a second.
 HOLDOUT_FROM = 5000
 
