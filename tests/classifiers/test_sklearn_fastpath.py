@@ -105,3 +105,15 @@ def test_models_pickled_under_the_old_class_name_still_load():
     loaded = pickle.loads(data)
     assert type(loaded) is FastCalibratedClassifierCV
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_subclass_with_its_own_decision_values_is_not_taken_for_an_svc():
+    from cnnsvm.classifiers.svm import FastSVC
+
+    class Shifted(FastSVC):
+        def decision_function(self, X):
+            return super().decision_function(X) + 1.0
+
+    X, y = _data(4)
+    assert fastpath.rbf_svc_decision(Shifted().fit(X, y), X) is None
+    assert fastpath.rbf_svc_decision(FastSVC().fit(X, y), X) is not None

@@ -140,7 +140,9 @@ def rbf_svc_decision(svc, X):
 
 def _applies_to_svc(svc, X):
     return (
-        isinstance(svc, SVC)
+        # SVC itself, or a class that declares it computes its decision values as SVC does (FastSVC);
+        # not a subclass with decision values of its own.
+        (type(svc) is SVC or vars(type(svc)).get("_fast_decision_of_svc", False))
         and svc.kernel == "rbf"
         and svc.decision_function_shape == "ovr"
         and hasattr(svc, "support_vectors_")

@@ -60,6 +60,9 @@ class FastSVC(SVC):
     Any other set-up uses :class:`~sklearn.svm.SVC`'s own.
     """
 
+    #: Its decision values are SVC's (the fast path may compute them; a subclass must declare it again).
+    _fast_decision_of_svc = True
+
     def decision_function(self, X):
         """Decision values (one-vs-rest shape for more than two classes).
 
