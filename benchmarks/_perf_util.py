@@ -146,7 +146,4 @@ def saw_sets(meta):
     """Names of the sets a saved extractor was trained on (a train-extractor file or a compare run's generic model)."""
     from cnnsvm.experiments.transfer import trained_sets
 
-    extra = meta.get("metadata") or {}
-    names = [record["name"] for record in trained_sets(meta)]
-    names += [part.get("dataset") for part in extra.get("fitted_on") or [] if isinstance(part, dict)]
-    return [name for name in names if name]
+    return [record["name"] for record in trained_sets(meta) if record.get("name")]

@@ -85,6 +85,11 @@ def test_report_has_table_json_and_plot_and_keeps_existing_files(curve, tmp_path
     text = paths["md"].read_text()
     assert "| k per class | draws | hybrid (%) | cnn (%) | pca-svc (%) |" in text
     assert "trained on the training parts of: low (719 training images)" in text
+    # no sample hashes recorded (as a comparison's extractor): the report says only names were compared
+    assert "only the names could be compared" in text
+    hashed = {**result, "extractor": {**result["extractor"], "trained_on": [{"name": "low", "n_sample_hashes": 256}]}}
+    text = fewshot.write_report(hashed, tmp_path / "hashed", title="digits 5-9")["md"].read_text()
+    assert "no image of the set learned among the extractor's recorded training samples" in text
     assert "± " in text and "hybrid − cnn" in text
     saved = json.loads(paths["json"].read_text())
     assert [e["k"] for e in saved["summary"]] == [1, "all"]

@@ -111,6 +111,14 @@ def test_trained_sets_of_a_plain_hybrid_name_its_set():
     assert "name of the set being learned" in transfer.overlaps(meta, renamed)[0]
 
 
+def test_trained_sets_of_a_comparisons_extractor_name_its_sets():
+    # cnnsvm compare's generic extractor records the sets it was fitted on under "fitted_on".
+    meta = {"metadata": {"fitted_on": [{"dataset": "low", "n_train": 719, "train_sha256": "ab" * 32}]}}
+    assert transfer.trained_sets(meta) == [{"name": "low", "n_train": 719}]
+    low, _ = _digit_sets()
+    assert "name of the set being learned" in transfer.overlaps(meta, low)[0]
+
+
 def test_stratified_subset_keeps_every_class():
     low, _ = _digit_sets()
     small = transfer.stratified_subset(low, 50, random_state=0)

@@ -458,10 +458,15 @@ def _context_lines(result):
                 + "; ".join(extractor["seen_data"])
                 + "): these are not few-shot scores on a new set."
             )
-        else:
+        elif any(d.get("n_sample_hashes") for d in extractor.get("trained_on", [])):
             lines.append(
                 "- Leave-one-set-out check: no image of the set learned among the extractor's recorded "
                 "training samples, and no set of the same name."
+            )
+        else:
+            lines.append(
+                "- Leave-one-set-out check: no set of the same name. The extractor records no sample of its "
+                "training images (a comparison's extractor), so only the names could be compared."
             )
     per = config["all_per_class"]
     lines.append(
@@ -563,7 +568,10 @@ def extractor_summary(path, meta, findings):
         "file": Path(path).name,
         "sha256": (meta.get("payload") or {}).get("sha256"),
         "trained_on": [
-            {k: d.get(k) for k in ("name", "n_train", "n_available", "n_classes", "image_shape", "train_sha256")}
+            {
+                **{k: d.get(k) for k in ("name", "n_train", "n_available", "n_classes", "image_shape", "train_sha256")},
+                "n_sample_hashes": len(d.get("sample_hashes") or []),
+            }
             for d in trained_sets(meta)
         ],
         "seen_data": list(findings),

@@ -118,12 +118,20 @@ def trained_sets(meta):
     """The training-set records of an extractor's metadata (``[]`` when it has none).
 
     A generic extractor's file lists them under ``metadata.extractor.datasets``; a
-    hybrid model trained by ``cnnsvm train`` names its one set under ``metadata.dataset``.
+    comparison's generic extractor (``cnnsvm compare``) under ``metadata.fitted_on``
+    (names and sizes, no sample hashes); a hybrid model trained by ``cnnsvm train``
+    names its one set under ``metadata.dataset``.
     """
     extra = (meta or {}).get("metadata") or {}
     section = extra.get("extractor") if isinstance(extra.get("extractor"), dict) else {}
     if isinstance(section.get("datasets"), list):
         return [d for d in section["datasets"] if isinstance(d, dict)]
+    if isinstance(extra.get("fitted_on"), list):
+        return [
+            {"name": d["dataset"], "n_train": d.get("n_train")}
+            for d in extra["fitted_on"]
+            if isinstance(d, dict) and d.get("dataset")
+        ]
     dataset = extra.get("dataset")
     if isinstance(dataset, dict) and dataset.get("name"):
         return [{"name": dataset["name"], "spec": dataset.get("spec")}]
