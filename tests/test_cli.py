@@ -582,6 +582,9 @@ def test_fewshot_command_writes_table_and_plot(extractor_file, tmp_path, capsys)
     assert "trained on the training parts of: low" in text and "bars" in text
     assert "| 2 | 2 |" in text and (out / "fewshot.png").exists()
     assert "| k per class |" in capsys.readouterr().out
+    run = json.loads((out / "fewshot.json").read_text())["environment"]
+    assert {"scikit-learn", "tensorflow"} <= set(run["versions"]) and "cwd" not in run
+    assert f"scikit-learn {run['versions']['scikit-learn']}" in text
     assert (
         main(
             [

@@ -415,6 +415,13 @@ def write_report(result, out_dir, *, overwrite=False, name="fewshot", title="", 
     if preamble:
         lines += [preamble.rstrip(), ""]
     lines += _context_lines(result)
+    run = result.get("environment")
+    if run:
+        lines.append(
+            f"- Run: `{run.get('command')}`, code {run.get('source') or 'of unknown commit'}, "
+            + ", ".join(f"{k} {v}" for k, v in (run.get("versions") or {}).items())
+            + f"; 1-minute load average {run.get('load_average')} at the start; {run.get('created')}."
+        )
     lines += [
         "",
         markdown_table(summary, methods),
@@ -554,6 +561,11 @@ def run_fewshot_cli(
     result["extractor"] = extractor_summary(extractor_path, meta, findings)
     if command:
         result["command"] = command
+    from cnnsvm.experiments.environment import environment_record
+
+    # what repeats the run: versions, machine, code commit, load (not the working folder: no machine paths)
+    record = environment_record([random_state], command=command)
+    result["environment"] = {k: v for k, v in record.items() if k != "cwd"}
     paths = write_report(result, out_dir, overwrite=overwrite, title=f"Few-shot: {split.name}")
     print(markdown_table(summarise(result["rows"]), result["config"]["methods"]))
     print(f"wrote {paths['md']}, {paths['json'].name}, {paths['png'].name}")
