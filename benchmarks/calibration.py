@@ -33,12 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average, saw_sets  # noqa: E402
 
+from cnnsvm.progress import log  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("folds", "held-out")
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv=None):

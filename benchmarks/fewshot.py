@@ -38,15 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average, saw_sets  # noqa: E402
 
+from cnnsvm.progress import log  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 #: Order of the runs: k = 20 (the bar) first, then the ends and middle of the curve, so that a run cut
 #: short (the CNN from scratch takes minutes per draw on 2 shared cores) still spans the curve.
 ORDER = (20, 1, 5, "all", 50, 2, 10)
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv=None):

@@ -38,12 +38,9 @@ from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average  #
 
 from cnnsvm.experiments.executors import executor_settings, open_executor  # noqa: E402
 from cnnsvm.experiments.store import to_jsonable  # noqa: E402
+from cnnsvm.progress import log  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def format_seconds(seconds):

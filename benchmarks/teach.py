@@ -33,11 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average, saw_sets  # noqa: E402
 
+from cnnsvm.progress import log  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def main(argv=None):

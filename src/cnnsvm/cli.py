@@ -484,15 +484,12 @@ def cmd_train(args):
         extractor_record = _extractor_record(args.extractor, extractor_meta, trained_sets, findings)
     image_size = args.image_size or 28
     params = {"image_size": image_size, "random_state": args.seed}
-    if extractor is not None:
+    if args.method == "hybrid":
         params.update(
-            C=args.C,
-            svm=args.svm,
-            calibration=args.calibration,
-            softmax_weight=args.softmax_weight,
-            calibration_split="auto",  # as hybrid_for_extractor: a new set's fit in seconds
-            n_jobs=args.jobs,
+            C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight, n_jobs=args.jobs
         )
+    if extractor is not None:
+        params["calibration_split"] = "auto"  # as hybrid_for_extractor: a new set's fit in seconds
         model = make_method("hybrid", extractor=extractor, **params)
     elif args.method in ("hybrid", "cnn"):
         params.update(
@@ -506,10 +503,6 @@ def cmd_train(args):
         )
         if args.architecture:
             params["architecture"] = args.architecture
-    if extractor is None and args.method == "hybrid":
-        params.update(
-            C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight, n_jobs=args.jobs
-        )
     if args.method == "pca-svc":
         params.update(C=args.C, n_components=args.components, calibration=args.calibration, n_jobs=args.jobs)
     if extractor is None:

@@ -248,7 +248,8 @@ def test_refit_falls_back_to_sigmoids_when_temperature_scaling_fails(fitted_pca_
 
     monkeypatch.setattr(teach_module, "FastCalibratedClassifierCV", TemperatureFails)
     teacher = teach_module.Teacher(fitted_pca_svc, [str(d) for d in range(10)])
-    teacher.teach("near zero", teacher._base_X[:3] + 0.5)
+    with pytest.warns(RuntimeWarning, match="temperature scaling failed"):
+        teacher.teach("near zero", teacher._base_X[:3] + 0.5)
     assert teacher.model.steps[-1][1].method == "sigmoid"
 
 

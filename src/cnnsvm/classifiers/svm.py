@@ -434,20 +434,7 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
         return parts
 
     def _calibrated(self, fit):
-        # Temperature scaling's 1-D optimisation can fail on degenerate decision values (a few
-        # samples, a constant fold): then Platt's sigmoids, with a warning; calibration_ says which.
-        try:
-            return fit(self.calibration)
-        except RuntimeError as exc:
-            if self.calibration != "temperature":
-                raise
-            warnings.warn(
-                f"temperature scaling failed ({exc}); the SVM's probabilities are calibrated with "
-                "Platt's sigmoids instead",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return fit("sigmoid")
+        return calibrated_with_fallback(fit, self.calibration, stacklevel=4)
 
     def predict(self, X):
         """Predicted class of each sample.
@@ -497,6 +484,38 @@ class KernelSVC(ClassifierMixin, BaseEstimator):
             return getattr(self.estimator_, method)(X)
         with one_blas_thread():  # Nystroem's kernel products
             return getattr(self.estimator_, method)(X)
+
+
+def calibrated_with_fallback(fit, calibration, stacklevel=3):
+    """``fit(calibration)``, or ``fit("sigmoid")`` where temperature scaling fails.
+
+    Temperature scaling's 1-D optimisation can fail on degenerate decision values (a few
+    samples, a constant fold): then Platt's sigmoids, with a :class:`RuntimeWarning`; the
+    fitted calibration's ``method`` says which.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(method)`` returns a fitted calibrated classifier.
+    calibration : {"temperature", "sigmoid"}
+    stacklevel : int, default=3
+        Of the warning.
+
+    Returns
+    -------
+    estimator
+    """
+    try:
+        return fit(calibration)
+    except RuntimeError as exc:
+        if calibration != "temperature":
+            raise
+        warnings.warn(
+            f"temperature scaling failed ({exc}); the SVM's probabilities are calibrated with Platt's sigmoids instead",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+        return fit("sigmoid")
 
 
 def _check_gamma(gamma):

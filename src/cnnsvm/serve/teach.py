@@ -40,7 +40,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
-from cnnsvm.classifiers.svm import FastCalibratedClassifierCV, GramSVC, KernelSVC
+from cnnsvm.classifiers.svm import FastCalibratedClassifierCV, GramSVC, KernelSVC, calibrated_with_fallback
 from cnnsvm.exceptions import ConfigError, DataError
 from cnnsvm.pipeline import find_preprocessor
 
@@ -178,6 +178,8 @@ class Teacher:
         self.limits = limits or TeachLimits()
         svc = _svc_of(model.steps[-1][1])
         self._gamma = float(svc.gamma_ if isinstance(svc, GramSVC) else svc._gamma)
+        self._C = float(svc.C)
+        self._calibration = _calibration_of(model.steps[-1][1])
         keep = _strongest_support(svc, max_base)
         self._base_X = np.asarray(svc.support_vectors_, dtype=np.float64)[keep]
         self._base_y = np.repeat(np.asarray(svc.classes_), svc.n_support_)[keep]
@@ -273,25 +275,15 @@ class Teacher:
             y.append(np.full(len(rows), label))
         X, y = np.vstack(X), np.concatenate(y)
         X, y = _at_least(X, y, MIN_EXAMPLES)
-        base = self.base_model.steps[-1][1]
         # The same RBF SVM fitted on its kernel matrix (GramSVC, faster at this size), with the
         # model's calibration on 3 folds, in threads; Platt's sigmoids where temperature scaling
-        # fails on a few points (as KernelSVC does).
-        method = _calibration_of(base)
-        for attempt in (method, "sigmoid"):
-            step = FastCalibratedClassifierCV(
-                GramSVC(C=_svc_of(base).C, gamma=self._gamma),
-                method=attempt,
-                cv=MIN_EXAMPLES,
-                ensemble=False,
-                n_jobs=-1,
-            )
-            try:
-                step.fit(X, y)
-                break
-            except RuntimeError:
-                if attempt != "temperature":
-                    raise
+        # fails on a few points, as KernelSVC does.
+        step = calibrated_with_fallback(
+            lambda method: FastCalibratedClassifierCV(
+                GramSVC(C=self._C, gamma=self._gamma), method=method, cv=MIN_EXAMPLES, ensemble=False, n_jobs=-1
+            ).fit(X, y),
+            self._calibration,
+        )
         return Pipeline(self.base_model.steps[:-1] + [(self.base_model.steps[-1][0], step)])
 
     def export(self, base_file=None, base_sha256=None):
