@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from cnnsvm.classifiers import CNNClassifier, GenericSoftmaxClassifier, KernelSVC, RejectOptionClassifier
+from cnnsvm.classifiers.pairwise import PairwiseSVC
 from cnnsvm.classifiers.svm import GramSVC
 from cnnsvm.data.preprocessing import ImagePreprocessor
 from cnnsvm.features import CNNFeatureExtractor
@@ -132,6 +133,7 @@ ESTIMATORS = [
     KernelSVC(solver="approx", n_components=50),
     KernelSVC(solver="exact", probability=False),
     GramSVC(),
+    PairwiseSVC(),
     RejectOptionClassifier(LogisticRegression(), threshold=0.0),
 ]
 

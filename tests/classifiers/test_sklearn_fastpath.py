@@ -117,3 +117,36 @@ def test_a_subclass_with_its_own_decision_values_is_not_taken_for_an_svc():
     X, y = _data(4)
     assert fastpath.rbf_svc_decision(Shifted().fit(X, y), X) is None
     assert fastpath.rbf_svc_decision(FastSVC().fit(X, y), X) is not None
+
+
+def test_fast_one_vs_one_decision_equals_libsvm_whatever_the_shape():
+    X, y = _data(5)
+    svc = SVC(C=3.0).fit(X, y)  # decision_function_shape="ovr"
+    ovo = SVC(C=3.0, decision_function_shape="ovo").fit(X, y).decision_function(X)
+    np.testing.assert_allclose(fastpath.rbf_svc_ovo_decision(svc, X), ovo, rtol=1e-10, atol=1e-12)
+    assert fastpath.rbf_svc_ovo_decision(SVC(kernel="linear").fit(X, y), X) is None
+
+
+def test_fitted_gamma_and_inverse_temperature_are_what_the_models_compute_with():
+    from scipy.special import softmax
+
+    X, y = _data(4)
+    svc = SVC(gamma="scale").fit(X, y)
+    assert fastpath.fitted_gamma(svc) == pytest.approx(1.0 / (X.shape[1] * X.var()))
+    model = make_svm("exact", calibration="temperature").fit(X, y)
+    beta = fastpath.inverse_temperature(model)
+    decision = model.calibrated_classifiers_[0].estimator.decision_function(X)
+    np.testing.assert_allclose(softmax(beta * decision, axis=1), model.predict_proba(X), atol=1e-12)
+    assert fastpath.inverse_temperature(make_svm("exact", calibration="sigmoid").fit(X, y)) is None
+    assert fastpath.inverse_temperature(make_svm("exact", calibration="temperature").fit(X, y % 2)) is None
+
+
+def test_no_inverse_temperature_when_the_calibrator_no_longer_has_one(monkeypatch):
+    # What a renamed beta_ would do: the self-check fails, and nothing reads a wrong temperature.
+    X, y = _data(4)
+    model = make_svm("exact", calibration="temperature").fit(X, y)
+    monkeypatch.setattr(fastpath, "TEMPERATURE_ATTRIBUTE", "renamed_beta_")
+    fastpath._problem.cache_clear()
+    with pytest.warns(RuntimeWarning, match="temperature calibrator has no renamed_beta_"):
+        assert fastpath.inverse_temperature(model) is None
+    assert fastpath.fitted_gamma(SVC().fit(X, y)) is None

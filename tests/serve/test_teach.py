@@ -1,5 +1,6 @@
 """Teaching a served model a new class from a few drawings (``--allow-teach``), and its bounds."""
 
+import copy
 import io
 import zipfile
 
@@ -94,24 +95,71 @@ def _circle(radius, size=280, width=22):
     return image
 
 
-def test_the_refit_is_the_same_rbf_svm_on_its_kernel_matrix(fitted_pca_svc):
-    # Teaching refits a GramSVC: the SVM an RBF SVC with the model's C and kernel width would be.
+def _support_of_class(svc, k):
+    start = np.concatenate([[0], np.cumsum(svc.n_support_)])
+    return svc.support_vectors_[start[k] : start[k + 1]]
+
+
+def test_teaching_fits_only_the_new_class_pairs(fitted_pca_svc, digits_split):
+    # The taught SVM is the one an RBF SVC with the model's C and kernel width, refitted on the
+    # model's support vectors plus the examples, would be; the old pairs are the model's own;
+    # the probabilities keep the model's temperature.
+    from scipy.special import softmax
     from sklearn.svm import SVC
 
-    from cnnsvm.classifiers.svm import GramSVC
-    from cnnsvm.serve.teach import Teacher, _svc_of
+    from cnnsvm.classifiers._sklearn_fastpath import fitted_gamma
+    from cnnsvm.classifiers.ovo import class_pairs
+    from cnnsvm.classifiers.pairwise import PairwiseSVC
+    from cnnsvm.serve.teach import Teacher, _svc_of, _temperature_of
 
     teacher = Teacher(fitted_pca_svc, [str(d) for d in range(10)])
-    features = teacher._base_X[:3] + 0.5  # three examples near class 0's support vectors
-    teacher.teach("near zero", features)
-    step = teacher.model.steps[-1][1]
-    gram = step.calibrated_classifiers_[0].estimator
-    assert isinstance(gram, GramSVC) and step.cv == 3 and step.method == "temperature"
     base = _svc_of(fitted_pca_svc.steps[-1][1])
-    X = np.vstack([teacher._base_X, features])
-    y = np.concatenate([teacher._base_y, [10, 10, 10]])
-    plain = SVC(C=base.C, gamma=base._gamma).fit(X, y)
-    np.testing.assert_allclose(gram.decision_function(X), plain.decision_function(X), rtol=1e-6, atol=1e-8)
+    features = _support_of_class(base, 0)[:3] + 0.5  # three examples near class 0's support vectors
+    answer = teacher.teach("near zero", features)
+    assert answer["label"] == 10 and answer["refit_ms"] > 0
+    step = teacher.model.steps[-1][1]
+    assert isinstance(step, PairwiseSVC) and step.classes_.tolist() == list(range(11))
+    pairs = class_pairs(11)
+    new_pairs = [p for p, (i, j) in enumerate(pairs) if j == 10]
+    old_pairs = [p for p, (i, j) in enumerate(pairs) if j < 10]  # in class_pairs(10)'s order
+    X = np.vstack([base.support_vectors_, features])
+    y = np.concatenate([np.repeat(base.classes_, base.n_support_), [10, 10, 10]])
+    refit = SVC(C=base.C, gamma=fitted_gamma(base), decision_function_shape="ovo").fit(X, y)
+    test = teacher.features(digits_split.test.images)
+    ovo = step._ovo(test)
+    np.testing.assert_allclose(ovo[:, new_pairs], refit.decision_function(test)[:, new_pairs], rtol=1e-6, atol=1e-8)
+    own = copy.copy(base).set_params(decision_function_shape="ovo")  # the model's own pairs
+    np.testing.assert_allclose(ovo[:, old_pairs], own.decision_function(test), rtol=1e-9, atol=1e-9)
+    beta = _temperature_of(fitted_pca_svc.steps[-1][1])
+    np.testing.assert_allclose(step.predict_proba(test), softmax(beta * step.decision_function(test), axis=1))
+    # The model's own classes are read as before wherever the new class does not win.
+    before, after = fitted_pca_svc.predict(digits_split.test.images), teacher.model.predict(digits_split.test.images)
+    assert (after[after != 10] == before[after != 10]).all()
+
+
+def test_each_new_class_extends_the_current_svm_and_more_examples_refit_the_taught_pairs(fitted_pca_svc):
+    # Classes taught one after the other give the SVM of all of them taught at once; more
+    # examples of a taught class fit its pairs again, from the model's own SVM.
+    from sklearn.frozen import FrozenEstimator
+
+    from cnnsvm.classifiers.pairwise import PairwiseSVC
+    from cnnsvm.serve.teach import Teacher, _svc_of
+
+    base = _svc_of(fitted_pca_svc.steps[-1][1])
+    near = [_support_of_class(base, k)[:4] + 0.5 for k in (0, 1)]
+    teacher = Teacher(fitted_pca_svc, [str(d) for d in range(10)])
+    teacher.teach("a", near[0][:3])
+    teacher.teach("b", near[1][:3])
+    chained = teacher.model.steps[-1][1]
+    assert isinstance(chained.base.estimator, PairwiseSVC)  # b added to the SVM that had a
+    at_once = PairwiseSVC(FrozenEstimator(base)).fit(np.vstack([near[0][:3], near[1][:3]]), [10] * 3 + [11] * 3)
+    probe = np.vstack(near) + 0.1
+    np.testing.assert_allclose(chained.decision_function(probe), at_once.decision_function(probe), atol=1e-9)
+    answer = teacher.teach("a", near[0][3:])
+    assert answer == {**answer, "label": 10, "n_examples": 4}
+    again = teacher.model.steps[-1][1]
+    assert again.base.estimator is base and sorted(again.new_classes_) == [10, 11]
+    assert (again.example_labels_ == 10).sum() == 4 and teacher.class_names[-2:] == ["a", "b"]
 
 
 def test_reset_forgets_taught_classes(client):
@@ -207,7 +255,7 @@ def test_teach_a_model_calibrated_on_a_held_out_part(tmp_path, digits_split, mon
     "svm, message",
     [
         ("approx", "cannot be taught new classes: its classifier is not an exact kernel SVM"),
-        ("linear", "its SVM's kernel is 'linear'; teaching refits an RBF SVM"),
+        ("linear", "its SVM's kernel is 'linear'; teaching extends an RBF SVM"),
     ],
 )
 def test_a_model_without_an_exact_rbf_svm_cannot_be_taught(tmp_path, digits_split, svm, message):
@@ -237,31 +285,13 @@ def test_a_model_without_probabilities_cannot_be_taught(digits_split):
         Teacher(model, [str(d) for d in range(10)])
 
 
-def test_refit_falls_back_to_sigmoids_when_temperature_scaling_fails(fitted_pca_svc, monkeypatch):
-    from cnnsvm.serve import teach as teach_module
+def test_a_platt_calibrated_model_cannot_be_taught(digits_split):
+    # A new class keeps the model's temperature: a model with Platt's sigmoids has none to keep.
+    from cnnsvm.pipeline import make_pca_svc
+    from cnnsvm.serve.teach import Teacher, teachable
 
-    class TemperatureFails(teach_module.FastCalibratedClassifierCV):
-        def fit(self, X, y, sample_weight=None, **fit_params):
-            if self.method == "temperature":
-                raise RuntimeError("the temperature's optimisation did not converge")
-            return super().fit(X, y, sample_weight=sample_weight, **fit_params)
-
-    monkeypatch.setattr(teach_module, "FastCalibratedClassifierCV", TemperatureFails)
-    teacher = teach_module.Teacher(fitted_pca_svc, [str(d) for d in range(10)])
-    with pytest.warns(RuntimeWarning, match="temperature scaling failed"):
-        teacher.teach("near zero", teacher._base_X[:3] + 0.5)
-    assert teacher.model.steps[-1][1].method == "sigmoid"
-
-
-def test_refit_base_keeps_the_strongest_support_vectors_of_every_class(fitted_pca_svc):
-    from cnnsvm.serve.teach import Teacher, _svc_of
-
-    svc = _svc_of(fitted_pca_svc.steps[-1][1])
-    teacher = Teacher(fitted_pca_svc, [str(d) for d in range(10)], max_base=40)
-    assert len(teacher._base_X) <= 40 < len(svc.support_vectors_)
-    assert set(teacher._base_y) == set(range(10))
-    weight = abs(svc.dual_coef_).sum(axis=0)
-    first = slice(0, svc.n_support_[0])
-    kept = teacher._base_X[teacher._base_y == 0]
-    strongest = svc.support_vectors_[first][weight[first].argsort()[::-1][: len(kept)]]
-    assert sorted(map(tuple, kept)) == sorted(map(tuple, strongest))
+    train = digits_split.train
+    model = make_pca_svc(image_size=8, n_components=20, calibration="sigmoid").fit(train.images, train.labels)
+    assert "not temperature-calibrated" in teachable(model)
+    with pytest.raises(ConfigError, match="calibration='temperature', the default"):
+        Teacher(model, [str(d) for d in range(10)])

@@ -1,5 +1,9 @@
 """Faster prediction for calibrated SVMs: the one module that reads scikit-learn's private state.
 
+It also reads two fitted values scikit-learn does not publish: an SVC's resolved RBF width
+(:func:`fitted_gamma`) and a temperature calibration's inverse temperature
+(:func:`inverse_temperature`), which teaching a served model new classes keeps.
+
 scikit-learn computes an RBF :class:`~sklearn.svm.SVC`'s decision values in libsvm, one
 kernel value at a time, and the calibrated probabilities of
 :class:`~sklearn.calibration.CalibratedClassifierCV` class by class, with input checks and
@@ -13,7 +17,7 @@ about 10x faster on CNN features (features of 1024 images against 1161 support v
 - the items of ``CalibratedClassifierCV.calibrated_classifiers_`` (their ``estimator``,
   ``calibrators``, ``classes`` and ``method``), ``sklearn.calibration._SigmoidCalibration``
   with its ``a_`` and ``b_`` (Platt's ``expit(-(a * f + b))``), and a temperature
-  calibrator's ``predict`` of the decision matrix.
+  calibrator's ``predict`` of the decision matrix and its ``beta_`` (``softmax(beta_ * f)``).
 
 :func:`supported` checks once per process, on small fitted models, that the installed
 scikit-learn still provides all this and that the fast arithmetic reproduces scikit-learn's
@@ -31,23 +35,26 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 import sklearn
-from scipy.special import expit
+from scipy.special import expit, softmax
 from sklearn import calibration as _calibration
 from sklearn.svm import SVC
 from sklearn.utils.validation import validate_data
 
 from cnnsvm.classifiers.blas_threads import one_blas_thread
+from cnnsvm.classifiers.ovo import class_pairs, ovr_from_ovo
 
 #: The private parts of scikit-learn read here (what :func:`supported` checks).
 SVC_ATTRIBUTES = ("_n_support", "_dual_coef_", "_intercept_", "_gamma")
 CALIBRATED_ATTRIBUTES = ("estimator", "calibrators", "classes", "method")
 SIGMOID_CALIBRATOR = "_SigmoidCalibration"
 SIGMOID_ATTRIBUTES = ("a_", "b_")
+TEMPERATURE_ATTRIBUTE = "beta_"
 RELIES_ON = (
     *(f"sklearn.svm.SVC.{a}" for a in SVC_ATTRIBUTES),
     *(f"CalibratedClassifierCV.calibrated_classifiers_[i].{a}" for a in CALIBRATED_ATTRIBUTES),
     f"sklearn.calibration.{SIGMOID_CALIBRATOR}",
     *(f"sklearn.calibration.{SIGMOID_CALIBRATOR}.{a}" for a in SIGMOID_ATTRIBUTES),
+    f"a temperature calibrator's {TEMPERATURE_ATTRIBUTE} (its inverse temperature)",
 )
 
 
@@ -95,6 +102,9 @@ def _self_check():
         return f"a fitted SVC has no {', '.join(missing)}"
     if not np.allclose(_rbf_svc_decision(svc, X), svc.decision_function(X), rtol=1e-7, atol=1e-9):
         return "the SVC's decision values computed from its support vectors differ from its own"
+    ovo = SVC(gamma="scale", decision_function_shape="ovo").fit(X, y).decision_function(X)
+    if not np.allclose(_rbf_svc_ovo(svc, X), ovo, rtol=1e-7, atol=1e-9):
+        return "the SVC's one-vs-one decision values computed from its support vectors differ from its own"
     binary = y < 2
     for method, X_cal, y_cal in (("sigmoid", X, y), ("sigmoid", X[binary], y[binary]), ("temperature", X, y)):
         model = _calibration.CalibratedClassifierCV(SVC(), method=method, cv=2, ensemble=False).fit(X_cal, y_cal)
@@ -106,6 +116,13 @@ def _self_check():
             missing = [a for a in SIGMOID_ATTRIBUTES if not all(hasattr(c, a) for c in calibrated.calibrators)]
             if missing:
                 return f"a sigmoid calibrator has no {', '.join(missing)}"
+        else:
+            beta = _inverse_temperature(model)
+            if beta is None:
+                return f"a temperature calibrator has no {TEMPERATURE_ATTRIBUTE}"
+            expected = softmax(beta * calibrated.estimator.decision_function(X_cal), axis=1)
+            if not np.allclose(expected, model.predict_proba(X_cal), atol=1e-9):
+                return "temperature-calibrated probabilities are no longer softmax(beta_ * decision values)"
         fast = _calibrated_proba(model, X_cal)
         if fast is None:
             return f"a {method}-calibrated SVC ({len(model.classes_)} classes) no longer has the expected structure"
@@ -138,13 +155,34 @@ def rbf_svc_decision(svc, X):
     return _rbf_svc_decision(svc, X)
 
 
-def _applies_to_svc(svc, X):
+def rbf_svc_ovo_decision(svc, X):
+    """One-vs-one decision values of a fitted multi-class RBF SVC, whatever its ``decision_function_shape``.
+
+    What ``svc.decision_function(X)`` returns with ``decision_function_shape="ovo"`` (positive
+    where a pair's first class wins), computed with matrix products.
+
+    Parameters
+    ----------
+    svc : estimator
+    X : array-like of shape (n_samples, n_features)
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes * (n_classes - 1) / 2) or None
+        ``None`` where this does not apply (as :func:`rbf_svc_decision`).
+    """
+    if not _applies_to_svc(svc, X, shape=None) or not supported():
+        return None
+    return _rbf_svc_ovo(svc, X)
+
+
+def _applies_to_svc(svc, X, shape="ovr"):
     return (
         # SVC itself, or a class that declares it computes its decision values as SVC does (FastSVC);
         # not a subclass with decision values of its own.
         (type(svc) is SVC or vars(type(svc)).get("_fast_decision_of_svc", False))
         and svc.kernel == "rbf"
-        and svc.decision_function_shape == "ovr"
+        and shape in (None, svc.decision_function_shape)
         and hasattr(svc, "support_vectors_")
         and len(svc.classes_) >= 3
         and not sp.issparse(svc.support_vectors_)
@@ -154,12 +192,16 @@ def _applies_to_svc(svc, X):
 
 
 def _rbf_svc_decision(svc, X):
+    return ovr_from_ovo(_rbf_svc_ovo(svc, X), len(svc.classes_))
+
+
+def _rbf_svc_ovo(svc, X):
     n_support = svc._n_support
     X = validate_data(svc, X, reset=False, dtype=np.float64, order="C")
     sv, coef, gamma = svc.support_vectors_, svc._dual_coef_, svc._gamma
     n_class = len(svc.classes_)
     start = np.concatenate([[0], np.cumsum(n_support)])
-    pairs = [(i, j) for i in range(n_class) for j in range(i + 1, n_class)]
+    pairs = class_pairs(n_class)
     # weights[k, p]: coefficient of support vector k in the decision of class pair p (libsvm's layout).
     weights = np.zeros((len(sv), len(pairs)))
     for p, (i, j) in enumerate(pairs):
@@ -180,16 +222,53 @@ def _rbf_svc_decision(svc, X):
             np.exp(k, out=k)
             dec[a : a + step] = k @ weights
     dec += svc._intercept_
-    # One-vs-rest as sklearn's _ovr_decision_function: votes, ties broken by the summed
-    # confidences squashed into (-1/3, 1/3).
-    first = np.zeros((len(pairs), n_class))
-    second = np.zeros((len(pairs), n_class))
-    first[np.arange(len(pairs)), [i for i, _ in pairs]] = 1.0
-    second[np.arange(len(pairs)), [j for _, j in pairs]] = 1.0
-    wins_first = ~(dec < 0)
-    votes = wins_first @ first + (~wins_first) @ second
-    confidence = dec @ first - dec @ second
-    return votes + confidence / (3 * (np.abs(confidence) + 1))
+    return dec
+
+
+def fitted_gamma(svc):
+    """The RBF width a fitted :class:`~sklearn.svm.SVC` uses (``gamma="scale"`` or ``"auto"`` resolved).
+
+    Parameters
+    ----------
+    svc : SVC
+
+    Returns
+    -------
+    float or None
+        ``None`` where :func:`supported` is false.
+    """
+    if not supported() or not hasattr(svc, "_gamma"):
+        return None
+    return float(svc._gamma)
+
+
+def inverse_temperature(model):
+    """The inverse temperature ``beta`` of a temperature-calibrated classifier.
+
+    Its probabilities are ``softmax(beta * f)``, ``f`` the calibrated estimator's decision values.
+
+    Parameters
+    ----------
+    model : CalibratedClassifierCV
+        Fitted with ``method="temperature"`` and one calibrated classifier (``ensemble=False``,
+        or a frozen estimator).
+
+    Returns
+    -------
+    float or None
+        ``None`` for any other calibration, or where :func:`supported` is false.
+    """
+    if not supported():
+        return None
+    return _inverse_temperature(model)
+
+
+def _inverse_temperature(model):
+    calibrated = getattr(model, "calibrated_classifiers_", None)
+    if not calibrated or len(calibrated) != 1 or not _temperature_of_decision(calibrated[0]):
+        return None
+    beta = getattr(calibrated[0].calibrators[0], TEMPERATURE_ATTRIBUTE, None)
+    return None if beta is None else float(beta)
 
 
 def calibrated_proba(model, X):

@@ -85,10 +85,11 @@ class GramSVC(ClassifierMixin, BaseEstimator):
     features) whenever its solver asks for it. Here the whole matrix is one BLAS product and
     :class:`~sklearn.svm.SVC` with ``kernel="precomputed"`` reads it: the same dual
     coefficients as ``SVC(kernel="rbf", gamma=gamma)``, fitted faster where the matrix is
-    small (benchmarks/results/teach.md). The kernel against new points needs every training point, so it keeps them
+    small. The kernel against new points needs every training point, so it keeps them
     (``X_fit_``) and its memory grows with the square of the training set: it is meant for a
-    few thousand points, such as the refit of a served model taught a new class
-    (:mod:`cnnsvm.serve.teach`).
+    few thousand points. (Models taught new classes by earlier releases of
+    :mod:`cnnsvm.serve.teach` hold one; teaching now adds pairs with
+    :class:`~cnnsvm.classifiers.pairwise.PairwiseSVC`.)
 
     Parameters
     ----------

@@ -1,23 +1,21 @@
-"""Teaching a served model new classes: refit its SVM on frozen features, in well under a second.
+"""Teaching a served model new classes: fit only the SVM pairs of the new class, on frozen features.
 
 A served hybrid is images -> preprocessing -> frozen CNN -> scaler -> SVM (a
 pca-svc model has PCA in place of the CNN). Every step before the SVM stays as
-it is; only the SVM is fitted again, on
+it is. The SVM is one-vs-one: one binary SVM per pair of classes, each fitted on
+the points of its two classes alone. A new class adds the pairs between it and
+every other class and changes no other pair, so the taught SVM is a
+:class:`~cnnsvm.classifiers.pairwise.PairwiseSVC`: the model's own SVM, whose
+pairs are kept, plus one small RBF SVM per new pair, fitted on the new class's
+examples and the other class's support vectors (the file keeps no other training
+data) with the model's C and kernel width. That is the SVM an SVC refitted on the
+model's support vectors plus the examples would be, and the model's own classes
+are read as before wherever the new class does not win.
 
-- the support vectors of the model's own SVM, with their classes: the training
-  points that define its boundaries (the file keeps no other training data);
-  at most :data:`MAX_BASE_POINTS` of them, the most influential of each class
-  (largest dual coefficients), so that the refit stays well under a second even
-  when most training points are support vectors;
-- the features of the examples taught, each new name a new class.
-
-The kernel width is the fitted SVM's (``gamma="scale"`` would be recomputed on
-other data), C is the SVM's own; the refitted SVM is a
-:class:`~cnnsvm.classifiers.svm.GramSVC` (the same RBF SVM, fitted on its kernel
-matrix, faster at this size), so only RBF models can be taught. The probability
-calibration is fitted again (3-fold, on those points), so each class needs at
-least 3 points: a new class needs at least :data:`MIN_EXAMPLES` examples, and
-a model class with fewer support vectors has them repeated.
+The probabilities keep the model's temperature (``softmax(beta * votes)``, with the
+``beta`` its calibration fitted on out-of-sample decision values): a few examples
+could not calibrate it again. So only an RBF SVM with temperature calibration (the
+default) can be taught.
 
 What can be taught is bounded (:class:`TeachLimits`); teaching is off unless the
 server is started with ``--allow-teach``.
@@ -40,14 +38,14 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
-from cnnsvm.classifiers.svm import FastCalibratedClassifierCV, GramSVC, KernelSVC, calibrated_with_fallback
+from cnnsvm.classifiers._sklearn_fastpath import inverse_temperature
+from cnnsvm.classifiers.pairwise import PairwiseSVC
+from cnnsvm.classifiers.svm import GramSVC, KernelSVC
 from cnnsvm.exceptions import ConfigError, DataError
 from cnnsvm.pipeline import find_preprocessor
 
-#: Fewest examples of a new class (the calibration's 3 folds need 3).
+#: Fewest examples of a new class: a symbol is drawn in more than one way.
 MIN_EXAMPLES = 3
-#: Most support vectors of the model kept as the base of a refit (spread evenly over its classes).
-MAX_BASE_POINTS = 1500
 #: Characters a class name may hold besides letters, combining marks and digits.
 NAME_PUNCTUATION = " -_.'()"
 
@@ -88,7 +86,10 @@ class TeachLimits:
 
 
 def _svc_of(step):
-    """The fitted SVC (:class:`~sklearn.svm.SVC`, or a taught model's :class:`GramSVC`) of a model's last step."""
+    """The fitted SVM of a model's last step: an :class:`~sklearn.svm.SVC`, a :class:`GramSVC` or a taught model's
+    :class:`PairwiseSVC`; ``None`` for any other."""
+    if isinstance(step, PairwiseSVC):
+        return step if hasattr(step, "pair_coef_") else None
     if isinstance(step, KernelSVC):
         step = getattr(step, "estimator_", None)
     if isinstance(step, SklearnCalibrated):
@@ -99,25 +100,33 @@ def _svc_of(step):
     return step if isinstance(step, (SVC, GramSVC)) and hasattr(step, "support_vectors_") else None
 
 
-def _calibration_of(step):
-    """The calibration method of a model's last step ("temperature", "sigmoid"), or ``None`` without one."""
+def _temperature_of(step):
+    """The inverse temperature of a model's last step, or ``None`` where its SVM is not temperature-calibrated."""
+    if isinstance(step, PairwiseSVC):
+        return step.inverse_temperature
     if isinstance(step, KernelSVC):
-        return getattr(step, "calibration_", None)
-    return step.method if isinstance(step, SklearnCalibrated) else None
+        step = getattr(step, "estimator_", None)
+    return inverse_temperature(step) if isinstance(step, SklearnCalibrated) else None
 
 
 def teachable(model):
     """Why ``model`` cannot be taught new classes (a sentence), or ``None`` when it can."""
     if not isinstance(model, Pipeline) or len(model.steps) < 2 or find_preprocessor(model) is None:
         return "it is not a cnnsvm pipeline with an image preprocessing step"
-    svc = _svc_of(model.steps[-1][1])
-    if svc is None or _calibration_of(model.steps[-1][1]) is None:
+    step = model.steps[-1][1]
+    svc = _svc_of(step)
+    if svc is None or not hasattr(step, "predict_proba"):
         return (
             "its classifier is not an exact kernel SVM with one calibrated SVC (export a hybrid or pca-svc "
             "model trained with the exact SVM and probabilities)"
         )
     if getattr(svc, "kernel", "rbf") != "rbf":
-        return f"its SVM's kernel is {svc.kernel!r}; teaching refits an RBF SVM"
+        return f"its SVM's kernel is {svc.kernel!r}; teaching extends an RBF SVM"
+    if _temperature_of(step) is None:
+        return (
+            "its SVM's probabilities are not temperature-calibrated (a new class keeps the model's temperature): "
+            "train it with calibration='temperature', the default"
+        )
     if not np.issubdtype(np.asarray(model.classes_).dtype, np.integer):
         return "its classes are not integer labels"
     return None
@@ -149,7 +158,7 @@ class NameClash(DataError):
 
 
 class Teacher:
-    """Holds a served model and the classes taught to it; refits its SVM on frozen features.
+    """Holds a served model and the classes taught to it; adds their SVM pairs on frozen features.
 
     Parameters
     ----------
@@ -158,8 +167,6 @@ class Teacher:
     class_names : list of str
         Names ordered as ``model.classes_``.
     limits : TeachLimits, optional
-    max_base : int, default=MAX_BASE_POINTS
-        Most support vectors kept as the base of a refit.
 
     Attributes
     ----------
@@ -167,25 +174,23 @@ class Teacher:
         The current model (the original one until something is taught).
     class_names : list of str
         Its class names.
+    last_refit_seconds : float or None
+        How long the last :meth:`teach` took to fit the SVM pairs.
     """
 
-    def __init__(self, model, class_names, limits=None, max_base=MAX_BASE_POINTS):
+    def __init__(self, model, class_names, limits=None):
         reason = teachable(model)
         if reason:
             raise ConfigError(f"this model cannot be taught new classes: {reason}")
         self.base_model = model
         self.base_names = list(class_names)
         self.limits = limits or TeachLimits()
-        svc = _svc_of(model.steps[-1][1])
-        self._gamma = float(svc.gamma_ if isinstance(svc, GramSVC) else svc._gamma)
-        self._C = float(svc.C)
-        self._calibration = _calibration_of(model.steps[-1][1])
-        keep = _strongest_support(svc, max_base)
-        self._base_X = np.asarray(svc.support_vectors_, dtype=np.float64)[keep]
-        self._base_y = np.repeat(np.asarray(svc.classes_), svc.n_support_)[keep]
+        self._base_svm = _svc_of(model.steps[-1][1])
+        self._beta = float(_temperature_of(model.steps[-1][1]))
         self._taught = {}  # name -> (label, features list)
         self._lock = threading.Lock()
-        self._current = (model, list(class_names))  # swapped as one, so a reader never mixes two states
+        # (model, names, SVM) swapped as one, so a reader never mixes two states
+        self._current = (model, list(class_names), self._base_svm)
         self.last_refit_seconds = None
 
     @property
@@ -200,7 +205,7 @@ class Teacher:
 
     def current(self):
         """``(model, class_names)`` of one and the same state."""
-        model, names = self._current
+        model, names, _ = self._current
         return model, list(names)
 
     @property
@@ -232,7 +237,10 @@ class Teacher:
         return name
 
     def teach(self, name, features):
-        """Add examples (their features) of class ``name`` and refit the SVM.
+        """Add examples (their features) of class ``name`` and fit its SVM pairs.
+
+        A new name adds one class to the current SVM (only its pairs are fitted); more
+        examples of a taught name fit the pairs of every taught class again, on the model's own SVM.
 
         Returns
         -------
@@ -241,19 +249,23 @@ class Teacher:
         """
         with self._lock:
             name = self.check(name, len(features))
-            if name in self._taught:
-                label, rows = self._taught[name]
-            else:
-                classes = np.asarray(self.base_model.classes_)
-                used = [int(c) for c in classes] + [lab for lab, _ in self._taught.values()]
-                label, rows = max(used) + 1, []
-            candidate = dict(self._taught)
-            candidate[name] = (label, rows + [np.asarray(f, np.float64) for f in features])
+            rows = [np.asarray(f, np.float64) for f in features]
             start = time.perf_counter()
-            model = self._refit(candidate)
+            if name in self._taught:
+                label, known = self._taught[name]
+                candidate = {**self._taught, name: (label, known + rows)}
+                X = np.vstack([np.vstack(r) for _, r in candidate.values()])
+                y = np.concatenate([np.full(len(r), lab) for lab, r in candidate.values()])
+                svm = self._extend(self._base_svm, X, y)
+            else:
+                used = [int(c) for c in self.base_model.classes_] + [lab for lab, _ in self._taught.values()]
+                label = max(used) + 1
+                candidate = {**self._taught, name: (label, rows)}
+                svm = self._extend(self._current[2], np.vstack(rows), np.full(len(rows), label))
             self.last_refit_seconds = time.perf_counter() - start
+            model = Pipeline(self.base_model.steps[:-1] + [(self.base_model.steps[-1][0], svm)])
             self._taught = candidate
-            self._current = (model, self.base_names + list(candidate))
+            self._current = (model, self.base_names + list(candidate), svm)
             return {
                 "name": name,
                 "label": int(label),
@@ -265,26 +277,11 @@ class Teacher:
         """Forget every taught class: back to the model as it was loaded."""
         with self._lock:
             self._taught = {}
-            self._current = (self.base_model, list(self.base_names))
+            self._current = (self.base_model, list(self.base_names), self._base_svm)
 
-    def _refit(self, taught):
-        X = [self._base_X]
-        y = [self._base_y]
-        for label, rows in taught.values():
-            X.append(np.vstack(rows))
-            y.append(np.full(len(rows), label))
-        X, y = np.vstack(X), np.concatenate(y)
-        X, y = _at_least(X, y, MIN_EXAMPLES)
-        # The same RBF SVM fitted on its kernel matrix (GramSVC, faster at this size), with the
-        # model's calibration on 3 folds, in threads; Platt's sigmoids where temperature scaling
-        # fails on a few points, as KernelSVC does.
-        step = calibrated_with_fallback(
-            lambda method: FastCalibratedClassifierCV(
-                GramSVC(C=self._C, gamma=self._gamma), method=method, cv=MIN_EXAMPLES, ensemble=False, n_jobs=-1
-            ).fit(X, y),
-            self._calibration,
-        )
-        return Pipeline(self.base_model.steps[:-1] + [(self.base_model.steps[-1][0], step)])
+    def _extend(self, svm, X, y):
+        # The base's C and kernel width (PairwiseSVC's defaults), the model's temperature.
+        return PairwiseSVC(FrozenEstimator(svm), inverse_temperature=self._beta).fit(X, y)
 
     def export(self, base_file=None, base_sha256=None):
         """The taught model as a zip of its model file and sidecar (``cnnsvm.pipeline.save``).
@@ -310,8 +307,9 @@ class Teacher:
                         "classes": taught,
                         "base_model": base_file,
                         "base_sha256": base_sha256,
-                        "how": "SVM refitted on the base model's support vectors and the taught examples' "
-                        "features; every step before the SVM unchanged",
+                        "how": "the base model's SVM kept, plus one RBF SVM per pair of a taught class and "
+                        "another class (on the taught examples' features and the other class's support "
+                        "vectors); the base's temperature; every step before the SVM unchanged",
                     },
                 },
             )
@@ -320,32 +318,3 @@ class Teacher:
                 for file in (path, path.with_name(path.name + ".json")):
                     archive.write(file, arcname=file.name)
         return buffer.getvalue()
-
-
-def _strongest_support(svc, max_points):
-    """Indices of at most ``max_points`` support vectors: per class, those with the largest dual coefficients."""
-    counts = np.asarray(svc.n_support_)
-    per_class = max(MIN_EXAMPLES, int(max_points) // max(len(counts), 1))
-    weight = np.abs(np.asarray(svc.dual_coef_)).sum(axis=0)
-    keep, start = [], 0
-    for count in counts:
-        block = np.arange(start, start + count)
-        if count > per_class:
-            block = np.sort(block[np.argsort(-weight[block], kind="stable")[:per_class]])
-        keep.append(block)
-        start += count
-    return np.concatenate(keep)
-
-
-def _at_least(X, y, n):
-    """Repeat the rows of classes with fewer than ``n`` rows until they have ``n``."""
-    extra_X, extra_y = [], []
-    for label in np.unique(y):
-        rows = np.flatnonzero(y == label)
-        if len(rows) < n:
-            picks = np.resize(rows, n - len(rows))
-            extra_X.append(X[picks])
-            extra_y.append(y[picks])
-    if not extra_X:
-        return X, y
-    return np.vstack([X, *extra_X]), np.concatenate([y, *extra_y])

@@ -411,7 +411,7 @@
       }
       examples.length = 0;
       $("teach-status").textContent =
-        `Taught “${payload.name}” (${payload.n_examples} examples; SVM refitted in ${payload.refit_ms} ms). Draw it to try.`;
+        `Taught “${payload.name}” (${payload.n_examples} examples; SVM pairs fitted in ${payload.refit_ms} ms). Draw it to try.`;
       loadModel();
     } catch (e) {
       $("teach-status").textContent = `Cannot reach the server (${e.message}).`;
