@@ -1,7 +1,9 @@
-"""Teaching a served hybrid a new class: how long the SVM refit takes, and whether the class is recognised.
+"""Teaching a served hybrid a new class: how long fitting its SVM pairs takes, and whether it is recognised.
 
 A hybrid for NHCD consonants (36 classes) is fitted on a frozen generic extractor
-(the one ``benchmarks/fewshot.py`` trains, from MNIST, numerals and vowels), as
+that never saw NHCD numerals or consonants (``--extractor``; by default the newest one
+``benchmarks/fewshot.py`` trained, from MNIST, numerals and vowels, is refused for having
+seen the numerals taught: pass e.g. an MNIST-only comparison's extractor), as
 ``cnnsvm train --extractor`` does. It is then taught, as ``serve --allow-teach``
 does (:class:`cnnsvm.serve.teach.Teacher`), new classes from 3 examples each:
 NHCD numerals 0, 1, 2, ... (symbols it has no class for), taken from the
@@ -13,9 +15,9 @@ teaching.
 
 Writes benchmarks/results/teach.md and teach.json.
 
-Usage (from the repository root, after benchmarks/fewshot.py has trained its extractor)::
+Usage (from the repository root, with the extractor of an MNIST-only comparison)::
 
-    nice -n 10 python benchmarks/teach.py [--extractor runs/fewshot-bench/generic-....joblib] [--classes 5]
+    nice -n 10 python benchmarks/teach.py --extractor runs/mnist/generic/seed0/augmented/model.joblib [--classes 5]
 """
 
 from __future__ import annotations

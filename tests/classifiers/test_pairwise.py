@@ -116,3 +116,23 @@ def test_bad_bases_and_labels_get_clear_errors():
         PairwiseSVC().fit(X_new, y_new)
     with pytest.raises(NotFittedError):
         PairwiseSVC().predict(X)
+
+
+def test_parameters_are_checked_and_the_fitted_base_is_what_predicts():
+    X, y = _blobs([0, 1, 2])
+    X_new, y_new = _blobs([3], n=5, seed=1)
+    base = SVC().fit(X, y)
+    with pytest.raises(ValueError, match="with a base: the new pairs use the base's RBF width"):
+        PairwiseSVC(FrozenEstimator(base), gamma=5.0).fit(X_new, y_new)
+    for bad in ("abc", 0.0, -1.0, np.inf):
+        with pytest.raises(ValueError, match="inverse_temperature must be a positive finite number"):
+            PairwiseSVC(FrozenEstimator(base), inverse_temperature=bad).fit(X_new, y_new)
+    with pytest.raises(ValueError, match="C must be a positive number"):
+        PairwiseSVC(FrozenEstimator(base), C=0).fit(X_new, y_new)
+    with pytest.raises(ValueError, match="must both be integers or both be strings"):
+        PairwiseSVC(FrozenEstimator(base)).fit(X_new, np.array(["new"] * 5))
+    model = PairwiseSVC(FrozenEstimator(base)).fit(X_new, y_new)
+    expected = model.decision_function(X)
+    model.set_params(base=FrozenEstimator(SVC(C=0.01).fit(X, y)))  # parameters change nothing until fit
+    np.testing.assert_array_equal(model.decision_function(X), expected)
+    assert model.base_ is base

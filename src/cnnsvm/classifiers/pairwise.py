@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import numbers
 
 import numpy as np
 from scipy.special import softmax
@@ -48,14 +49,16 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
     C : float, default=None
         Penalty of the new pairs; ``None``: the base's, or 1.0 without a base.
     gamma : float, "scale" or "auto", default=None
-        RBF width of the new pairs; ``None``: the base's, or ``"scale"`` without a base
-        (the base's width is kept either way when there is one: its pairs use it).
+        RBF width without a base (``None``: ``"scale"``). With a base it must stay ``None``:
+        the new pairs use the base's width, so that every pair reads one kernel.
     inverse_temperature : float, default=None
         With it, :meth:`predict_proba` is ``softmax(inverse_temperature * decision_function)``:
         temperature scaling with a given temperature, such as the base model's own.
 
     Attributes
     ----------
+    base_ : estimator or None
+        The fitted SVM of ``base`` (unwrapped), whose pairs are kept.
     classes_ : ndarray of shape (n_classes,)
         Sorted: the base's classes and the new ones.
     new_classes_ : ndarray
@@ -70,6 +73,9 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
         The points the new pairs' decision values read.
     pair_coef_ : ndarray of shape (n_rows, n_new_pairs)
     pair_intercept_ : ndarray of shape (n_new_pairs,)
+    base_pairs_, new_pairs_ : ndarray of int
+        Positions of the base's pairs and of the fitted ones among all pairs
+        (:func:`~cnnsvm.classifiers.ovo.class_pairs` order).
     n_features_in_ : int
 
     Examples
@@ -108,9 +114,8 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
-        if self.gamma is not None:
-            _check_gamma(self.gamma)
-        base = self._fitted_base()
+        self._check_params()
+        base = self.base_ = self._fitted_base()
         new = np.unique(y)
         if base is None:
             if len(new) < 2:
@@ -130,8 +135,11 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
                     f"y holds classes the base SVM has already ({clash[:5].tolist()}): give examples of new "
                     "classes only (refit the whole SVM to change an existing class)"
                 )
-            if new.dtype.kind != base_classes.dtype.kind and {new.dtype.kind, base_classes.dtype.kind} - {"i", "u"}:
-                raise ValueError(f"the new classes ({new.dtype}) and the base's ({base_classes.dtype}) differ in kind")
+            if (new.dtype.kind in "iu") != (base_classes.dtype.kind in "iu"):
+                raise ValueError(
+                    f"the new classes ({new.dtype}) and the base's ({base_classes.dtype}) must both be integers "
+                    "or both be strings"
+                )
             self.C_ = _base_C(base) if self.C is None else float(self.C)
             self.gamma_ = _base_gamma(base)
         classes = np.concatenate([base_classes, new])
@@ -144,6 +152,20 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
         is_new = order >= len(base_classes)
         self._fit_new_pairs(points, is_new)
         return self
+
+    def _check_params(self):
+        if self.C is not None and not (isinstance(self.C, numbers.Real) and self.C > 0):
+            raise ValueError(f"C must be a positive number or None; got {self.C!r}")
+        if self.gamma is not None:
+            if self.base is not None:
+                raise ValueError(
+                    f"gamma={self.gamma!r} with a base: the new pairs use the base's RBF width (one kernel for "
+                    "every pair); leave gamma=None"
+                )
+            _check_gamma(self.gamma)
+        beta = self.inverse_temperature
+        if beta is not None and not (isinstance(beta, numbers.Real) and np.isfinite(beta) and beta > 0):
+            raise ValueError(f"inverse_temperature must be a positive finite number or None; got {beta!r}")
 
     def _fitted_base(self):
         if self.base is None:
@@ -159,10 +181,10 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
     def _fit_new_pairs(self, points, is_new):
         pairs = class_pairs(len(points))
         start = np.concatenate([[0], np.cumsum([len(p) for p in points])])
-        self._base_pairs = np.array([p for p, (i, j) in enumerate(pairs) if not (is_new[i] or is_new[j])], dtype=int)
-        self._new_pairs = np.array([p for p, (i, j) in enumerate(pairs) if is_new[i] or is_new[j]], dtype=int)
+        self.base_pairs_ = np.array([p for p, (i, j) in enumerate(pairs) if not (is_new[i] or is_new[j])], dtype=int)
+        self.new_pairs_ = np.array([p for p, (i, j) in enumerate(pairs) if is_new[i] or is_new[j]], dtype=int)
         rows, coefs, intercepts = [], [], []
-        for p in self._new_pairs:
+        for p in self.new_pairs_:
             i, j = pairs[p]
             # Hundreds of small fits of checked data: scikit-learn's per-call checks would cost more than libsvm.
             with config_context(assume_finite=True, skip_parameter_validation=True):
@@ -176,7 +198,7 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
             intercepts.append(-svc.intercept_[0])
         used = np.unique(np.concatenate(rows))
         self.pair_support_ = np.vstack(points)[used]
-        self.pair_coef_ = np.zeros((len(used), len(self._new_pairs)))
+        self.pair_coef_ = np.zeros((len(used), len(self.new_pairs_)))
         for column, (r, c) in enumerate(zip(rows, coefs, strict=True)):
             self.pair_coef_[np.searchsorted(used, r), column] = c
         self.pair_intercept_ = np.asarray(intercepts)
@@ -185,11 +207,11 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
         """One-vs-one decision values of every pair (:func:`~cnnsvm.classifiers.ovo.class_pairs` order)."""
         n_classes = len(self.classes_)
         decision = np.empty((len(X), n_classes * (n_classes - 1) // 2))
-        if len(self._base_pairs):
-            decision[:, self._base_pairs] = _base_ovo(self._fitted_base(), X)
+        if len(self.base_pairs_):
+            decision[:, self.base_pairs_] = _base_ovo(self.base_, X)
         with one_blas_thread():
             kernel = rbf_kernel(X, self.pair_support_, gamma=self.gamma_)
-        decision[:, self._new_pairs] = kernel @ self.pair_coef_ + self.pair_intercept_
+        decision[:, self.new_pairs_] = kernel @ self.pair_coef_ + self.pair_intercept_
         return decision
 
     def decision_function(self, X):
@@ -246,7 +268,7 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
 def _class_points(svm):
     """The training points of each class of a fitted SVM, in ``classes_`` order (for an SVC: its support vectors)."""
     if isinstance(svm, PairwiseSVC):
-        base = svm._fitted_base()
+        base = svm.base_
         known = dict(zip(base.classes_.tolist(), _class_points(base), strict=True)) if base is not None else {}
         for label in svm.new_classes_:
             known[label.item()] = svm.examples_[svm.example_labels_ == label]

@@ -119,8 +119,8 @@ def create_app(
     key : str or bytes, optional
         Model key the file must be signed with (default: ``CNNSVM_MODEL_KEY``).
     allow_teach : bool, default=False
-        Turn on ``/api/teach``: new classes taught from a few drawings refit the SVM
-        on the frozen features (see :mod:`cnnsvm.serve.teach`); off, it answers 403.
+        Turn on ``/api/teach``: new classes taught from a few drawings add their SVM
+        pairs on the frozen features (see :mod:`cnnsvm.serve.teach`); off, it answers 403.
     teach_limits : TeachLimits, optional
         Bounds of teaching (examples per class, classes, name length).
 

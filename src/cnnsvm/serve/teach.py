@@ -9,13 +9,18 @@ every other class and changes no other pair, so the taught SVM is a
 pairs are kept, plus one small RBF SVM per new pair, fitted on the new class's
 examples and the other class's support vectors (the file keeps no other training
 data) with the model's C and kernel width. That is the SVM an SVC refitted on the
-model's support vectors plus the examples would be, and the model's own classes
-are read as before wherever the new class does not win.
+model's support vectors plus the examples would be. The old classes' pairs are
+untouched; an answer can still move from one old class to another through their
+votes against the new class (on the consonants of benchmarks/results/teach.md
+none did).
 
 The probabilities keep the model's temperature (``softmax(beta * votes)``, with the
 ``beta`` its calibration fitted on out-of-sample decision values): a few examples
 could not calibrate it again. So only an RBF SVM with temperature calibration (the
-default) can be taught.
+default) of at least 3 classes can be taught (a 2-class model's temperature scales
+one margin, not votes). A hybrid whose probabilities blend in its CNN's softmax
+(:class:`~cnnsvm.hybrid.HybridPipeline`) answers with its SVM alone once taught:
+the softmax has no output for the new class.
 
 What can be taught is bounded (:class:`TeachLimits`); teaching is off unless the
 server is started with ``--allow-teach``.
@@ -33,12 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sklearn
 from sklearn.calibration import CalibratedClassifierCV as SklearnCalibrated
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from cnnsvm.classifiers._sklearn_fastpath import inverse_temperature
+from cnnsvm.classifiers._sklearn_fastpath import supported as fastpath_supported
 from cnnsvm.classifiers.pairwise import PairwiseSVC
 from cnnsvm.classifiers.svm import GramSVC, KernelSVC
 from cnnsvm.exceptions import ConfigError, DataError
@@ -85,13 +92,17 @@ class TeachLimits:
         }
 
 
+def _calibrated_of(step):
+    """A model's last step as the calibrated classifier it holds (a KernelSVC's fitted one)."""
+    return getattr(step, "estimator_", None) if isinstance(step, KernelSVC) else step
+
+
 def _svc_of(step):
     """The fitted SVM of a model's last step: an :class:`~sklearn.svm.SVC`, a :class:`GramSVC` or a taught model's
     :class:`PairwiseSVC`; ``None`` for any other."""
     if isinstance(step, PairwiseSVC):
         return step if hasattr(step, "pair_coef_") else None
-    if isinstance(step, KernelSVC):
-        step = getattr(step, "estimator_", None)
+    step = _calibrated_of(step)
     if isinstance(step, SklearnCalibrated):
         calibrated = getattr(step, "calibrated_classifiers_", [])
         step = calibrated[0].estimator if len(calibrated) == 1 else None
@@ -104,8 +115,7 @@ def _temperature_of(step):
     """The inverse temperature of a model's last step, or ``None`` where its SVM is not temperature-calibrated."""
     if isinstance(step, PairwiseSVC):
         return step.inverse_temperature
-    if isinstance(step, KernelSVC):
-        step = getattr(step, "estimator_", None)
+    step = _calibrated_of(step)
     return inverse_temperature(step) if isinstance(step, SklearnCalibrated) else None
 
 
@@ -122,6 +132,16 @@ def teachable(model):
         )
     if getattr(svc, "kernel", "rbf") != "rbf":
         return f"its SVM's kernel is {svc.kernel!r}; teaching extends an RBF SVM"
+    if len(model.classes_) < 3:
+        return (
+            f"it has {len(model.classes_)} classes: a 2-class model's temperature scales one margin, not the "
+            "votes of 3 or more classes, so a new class could not keep it"
+        )
+    if getattr(_calibrated_of(step), "method", None) == "temperature" and not fastpath_supported():
+        return (
+            f"its SVM's temperature cannot be read on scikit-learn {sklearn.__version__} (cnnsvm's check of "
+            "scikit-learn's calibration failed: see the RuntimeWarning)"
+        )
     if _temperature_of(step) is None:
         return (
             "its SVM's probabilities are not temperature-calibrated (a new class keeps the model's temperature): "
