@@ -170,3 +170,23 @@ def test_ray_runs_tasks_and_shares_data(tmp_path):
         outcomes = {o.key: o for o in (ex.next_done(timeout=120) for _ in range(5))}
     assert all(np.array_equal(outcomes[f"t{i}"].value, np.arange(5) + i) for i in range(4))
     assert isinstance(outcomes["broken"].error, ZeroDivisionError)
+
+
+def test_local_dask_workers_each_see_one_gpu(monkeypatch):
+    # No GPU is needed: what is checked is the CUDA_VISIBLE_DEVICES each worker gets before TensorFlow loads.
+    from cnnsvm.experiments import executors
+
+    from .worker_probe import gpu_probe
+
+    monkeypatch.setattr(executors, "local_gpus", lambda: ["3", "5"])
+    with executors.open_executor(executor_settings(kind="dask", threads=1)) as ex:
+        assert ex.slots == 2
+        for i in range(6):
+            ex.submit(f"probe{i}", gpu_probe)
+        outcomes = [ex.next_done(timeout=120) for _ in range(6)]
+    seen = {}
+    for o in outcomes:
+        assert o.error is None, o.error
+        seen.setdefault(o.value["pid"], set()).add(o.value["gpu"])
+    assert all(len(gpus) == 1 for gpus in seen.values())
+    assert set().union(*seen.values()) == {"3", "5"}

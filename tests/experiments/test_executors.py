@@ -19,7 +19,7 @@ from cnnsvm.experiments.executors import (
 from cnnsvm.experiments.jobs import store_files
 from cnnsvm.experiments.tracker import TaskTracker
 
-from .worker_probe import tensorflow_probe
+from .worker_probe import gpu_probe, tensorflow_probe
 
 
 def test_command_line_values_win_over_the_file():
@@ -263,3 +263,47 @@ def test_ctrl_c_stops_running_process_tasks_instead_of_waiting_for_them():
     assert time.monotonic() - start < 120  # did not wait out the 300-s task
     assert not {p.pid for p in multiprocessing.active_children()} & pids
     executor.close(stop_running=True)  # closing again is harmless
+
+
+def test_local_gpus_come_from_cuda_visible_devices_or_nvidia_smi(monkeypatch):
+    import subprocess
+
+    from cnnsvm.experiments import executors
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0, 2")
+    assert executors.local_gpus() == ["0", "2"]
+    for none in ("", "-1"):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", none)
+        assert executors.local_gpus() == []
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    executors._nvidia_smi_gpus.cache_clear()
+    monkeypatch.setattr(executors.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+    listed = subprocess.CompletedProcess([], 0, stdout="0\n1\n")
+    monkeypatch.setattr(executors.subprocess, "run", lambda *a, **k: listed)
+    assert executors.local_gpus() == ["0", "1"]
+    executors._nvidia_smi_gpus.cache_clear()
+    monkeypatch.setattr(executors.shutil, "which", lambda name: None)
+    assert executors.local_gpus() == []
+    executors._nvidia_smi_gpus.cache_clear()
+
+
+def test_with_gpus_a_local_pool_has_one_worker_per_gpu_and_each_worker_sees_one(monkeypatch):
+    from cnnsvm.experiments import executors
+
+    monkeypatch.setattr(executors, "local_gpus", lambda: ["3", "5"])
+    assert executor_settings(kind="processes").n_workers() == 2  # one per GPU unless workers is given
+    assert executor_settings(kind="processes", workers=3).n_workers() == 3
+    assert executor_settings(kind="serial").gpus() == [] and executor_settings(kind="dask", address="x:1").gpus() == []
+    assert "on GPU 3, 5" in executor_settings(kind="processes").describe()
+    with open_executor(executor_settings(kind="processes", threads=1)) as ex:
+        for i in range(6):
+            ex.submit(f"probe{i}", gpu_probe)
+        outcomes = [ex.next_done(timeout=120) for _ in range(6)]
+    seen = {}
+    for o in outcomes:
+        assert o.error is None, o.error
+        seen.setdefault(o.value["pid"], set()).add(o.value["gpu"])
+        assert o.value["growth"] == "true" and not o.value["tensorflow"]
+    assert all(len(gpus) == 1 for gpus in seen.values())  # a worker keeps its GPU
+    assert set().union(*seen.values()) <= {"3", "5"} and len(seen) == 2
+    assert len(set().union(*seen.values())) == 2  # the two workers were given the two GPUs

@@ -29,3 +29,16 @@ def tensorflow_probe():
         "intra": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter": tf.config.threading.get_inter_op_parallelism_threads(),
     }
+
+
+def gpu_probe(seconds=0.5):
+    """Which GPU this worker was shown, and whether TensorFlow was loaded when it was."""
+    import time
+
+    time.sleep(seconds)  # long enough for every worker of a small pool to take a task
+    return {
+        "pid": os.getpid(),
+        "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "growth": os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH"),
+        "tensorflow": "tensorflow" in sys.modules,
+    }

@@ -25,6 +25,12 @@ What the engines share:
   process forked from one that has loaded TensorFlow), and limits its
   thread pools (TensorFlow, OpenMP, BLAS) to its share of the cores:
   ``threads`` = usable cores // workers on a local machine.
+- GPUs: where this machine has some (:func:`local_gpus`), a local pool has one
+  worker per GPU unless ``workers`` says otherwise, and each worker sees one GPU
+  (``CUDA_VISIBLE_DEVICES``, given out in turn; several workers on one GPU grow
+  their memory as they need it). TensorFlow trains on the GPU it sees. The
+  serial executor leaves the process as it is; a remote cluster's workers see
+  what their own start gave them.
 
 This module imports neither NumPy nor TensorFlow, so that a worker process
 can set its thread counts before they load.
@@ -32,12 +38,15 @@ can set its thread counts before they load.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import numbers
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -61,6 +70,40 @@ THREAD_VARIABLES = (
 EXECUTOR_KEYS = ("kind", "workers", "address", "threads")
 
 
+def local_gpus():
+    """Ids of this machine's GPUs as ``CUDA_VISIBLE_DEVICES`` names them, without loading TensorFlow.
+
+    ``CUDA_VISIBLE_DEVICES`` when it is set (empty or ``-1``: none), else the GPUs
+    ``nvidia-smi`` lists, else none.
+
+    Returns
+    -------
+    list of str
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [g.strip() for g in visible.split(",") if g.strip()]
+        return [] if ids in ([], ["-1"]) else ids
+    return list(_nvidia_smi_gpus())
+
+
+@functools.cache
+def _nvidia_smi_gpus():
+    if shutil.which("nvidia-smi") is None:
+        return ()
+    try:
+        listed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(line.strip() for line in listed.splitlines() if line.strip().isdigit())
+
+
 def usable_cores():
     """Cores this process may run on (its affinity mask where the platform has one)."""
     try:
@@ -77,8 +120,9 @@ class ExecutorSettings:
     ----------
     kind : {"serial", "processes", "dask", "ray"}
     workers : int or None
-        Worker processes of a local pool or cluster (default: the usable
-        cores). With ``address``, Dask waits until that many workers joined.
+        Worker processes of a local pool or cluster (default: one per GPU where
+        this machine has GPUs, else the usable cores). With ``address``, Dask
+        waits until that many workers joined.
     address : str or None
         A running Dask scheduler (``tcp://host:8786``) or Ray cluster
         (``ray://host:10001``, ``host:6379`` or ``auto``) to join.
@@ -98,10 +142,14 @@ class ExecutorSettings:
         return self.kind in ("processes", "dask", "ray") and self.address is None
 
     def n_workers(self):
-        """Worker processes of a local pool (``workers`` or the usable cores)."""
+        """Worker processes of a local pool (``workers``, else one per GPU, else the usable cores)."""
         if self.kind == "serial":
             return 1
-        return self.workers or usable_cores()
+        return self.workers or len(self.gpus()) or usable_cores()
+
+    def gpus(self):
+        """The GPUs the local workers share out, one each in turn (none for serial or a remote cluster)."""
+        return local_gpus() if self.local else []
 
     def worker_threads(self):
         """Threads per worker process (``None``: serial, leave the process as it is)."""
@@ -119,10 +167,18 @@ class ExecutorSettings:
             return "serial (this process)"
         where = f"at {self.address}" if self.address else f"{self.n_workers()} local workers"
         threads = self.worker_threads()
-        return f"{self.kind}, {where} x {threads} thread{'s' if threads != 1 else ''}"
+        gpus = self.gpus()
+        on = f" on GPU {', '.join(gpus)} (one each, in turn)" if gpus else ""
+        return f"{self.kind}, {where} x {threads} thread{'s' if threads != 1 else ''}{on}"
 
     def to_dict(self):
-        return {"kind": self.kind, "workers": self.workers, "address": self.address, "threads": self.threads}
+        return {
+            "kind": self.kind,
+            "workers": self.workers,
+            "address": self.address,
+            "threads": self.threads,
+            "gpus": self.gpus(),
+        }
 
 
 def _positive_int(value, where):
@@ -258,33 +314,68 @@ def configured_threads():
     return _configured_threads
 
 
-def run_task(fn, threads, *args):
-    """What a worker runs: configure its threads, call ``fn(*args)``, time it.
+def pin_gpu(gpu):
+    """Show this process one GPU (before TensorFlow loads; afterwards nothing changes).
+
+    Returns
+    -------
+    bool
+        Whether ``CUDA_VISIBLE_DEVICES`` was set.
+    """
+    if gpu is None or "tensorflow" in sys.modules:
+        return False
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # workers sharing a GPU each take what they use
+    return True
+
+
+def _dask_worker_slot():
+    """The number a :class:`~distributed.LocalCluster` gave this worker (0, 1, ...), or ``None``."""
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return None
+    return name if isinstance(name, int) else None
+
+
+def run_task(fn, threads, *args, gpus=()):
+    """What a worker runs: configure its threads (and GPU), call ``fn(*args)``, time it.
 
     Tasks of one process run one after the other, even on a Dask worker
     started with several threads (Keras keeps global state, and concurrent
-    trainings would compete for the same cores).
+    trainings would compete for the same cores). With ``gpus``, a local Dask
+    worker sees the GPU of its number (in turn) from its first task on.
 
     Returns
     -------
     (value, seconds, worker) : (object, float, str)
     """
     with _one_task_at_a_time:
+        slot = _dask_worker_slot() if gpus else None
+        if slot is not None:
+            pin_gpu(gpus[slot % len(gpus)])
         configure_worker(threads)
         start = time.perf_counter()
         value = fn(*args)
         return value, time.perf_counter() - start, worker_id()
 
 
-def _init_process(threads, started):
-    """Initializer of a ``processes`` worker: thread counts before NumPy or TensorFlow load.
+def _init_process(threads, started, gpus=(), counter=None):
+    """Initializer of a ``processes`` worker: thread counts (and GPU) before NumPy or TensorFlow load.
 
     The worker ignores SIGINT (a Ctrl-C in the terminal reaches the whole
     process group): the ``cnnsvm`` process handles it and stops the workers
     itself, so an idle worker does not die printing a traceback. Its pid goes
-    to ``started``, so that the pool's owner can stop it.
+    to ``started``, so that the pool's owner can stop it. With ``gpus``, the
+    n-th worker started sees ``gpus[n % len(gpus)]``.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if gpus:
+        with counter.get_lock():
+            slot, counter.value = counter.value, counter.value + 1
+        pin_gpu(gpus[slot % len(gpus)])
     configure_worker(threads)
     started.put(os.getpid())
 
@@ -419,7 +510,7 @@ class ProcessExecutor(Executor):
             max_workers=self._workers,
             mp_context=context,
             initializer=_init_process,
-            initargs=(self.threads, self._started),
+            initargs=(self.threads, self._started, tuple(settings.gpus()), context.Value("i", 0)),
         )
         self._futures = {}
 
@@ -496,6 +587,7 @@ class DaskExecutor(Executor):
             ) from exc
         self._distributed = distributed
         self._cluster = None
+        self._gpus = tuple(settings.gpus())
         if settings.address is None:
             # One thread per worker process: one training at a time in each; the nanny
             # starts every worker as a new interpreter with the thread variables set.
@@ -539,7 +631,14 @@ class DaskExecutor(Executor):
 
     def submit(self, key, fn, *args, priority=0):
         future = self._client.submit(
-            run_task, fn, self.threads, *args, key=f"cnnsvm-{key}-{os.urandom(4).hex()}", priority=priority, pure=False
+            run_task,
+            fn,
+            self.threads,
+            *args,
+            gpus=self._gpus,
+            key=f"cnnsvm-{key}-{os.urandom(4).hex()}",
+            priority=priority,
+            pure=False,
         )
         self._futures[future] = key
         self._done.add(future)
@@ -589,9 +688,11 @@ class RayExecutor(Executor):
         self._ray = ray
         self._own = not ray.is_initialized()
         runtime_env = {"env_vars": thread_environment(self.threads)}
+        gpus = settings.gpus()
         if self._own:
             if settings.address is None:
                 ray.init(
+                    num_gpus=len(gpus),
                     num_cpus=settings.n_workers() * self.threads,
                     include_dashboard=False,
                     runtime_env=runtime_env,
@@ -603,8 +704,10 @@ class RayExecutor(Executor):
                     ray.init(address=settings.address, runtime_env=runtime_env, log_to_driver=False)
                 except ConnectionError as exc:
                     raise ConfigError(f"no Ray cluster answered at {settings.address} ({exc})") from exc
-        # Each task asks for `threads` CPUs, so a node runs cores // threads tasks at once.
-        self._remote = ray.remote(num_cpus=self.threads, max_retries=0)(run_task)
+        # Each task asks for `threads` CPUs, so a node runs cores // threads tasks at once; with local GPUs,
+        # a share of them too: Ray shows each task the GPU it was given (CUDA_VISIBLE_DEVICES).
+        share = len(gpus) / settings.n_workers() if gpus else 0
+        self._remote = ray.remote(num_cpus=self.threads, num_gpus=share, max_retries=0)(run_task)
         self._refs = {}
 
     @property
