@@ -275,6 +275,8 @@ def test_local_gpus_come_from_cuda_visible_devices_or_nvidia_smi(monkeypatch):
     for none in ("", "-1"):
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", none)
         assert executors.local_gpus() == []
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,-1,0")  # CUDA stops at the first invalid id
+    assert executors.local_gpus() == ["1"]
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     executors._nvidia_smi_gpus.cache_clear()
     monkeypatch.setattr(executors.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
@@ -307,3 +309,24 @@ def test_with_gpus_a_local_pool_has_one_worker_per_gpu_and_each_worker_sees_one(
     assert all(len(gpus) == 1 for gpus in seen.values())  # a worker keeps its GPU
     assert set().union(*seen.values()) <= {"3", "5"} and len(seen) == 2
     assert len(set().union(*seen.values())) == 2  # the two workers were given the two GPUs
+
+
+def test_pin_gpu_shows_one_gpu_and_refuses_once_tensorflow_is_loaded(monkeypatch):
+    from cnnsvm.experiments import executors
+
+    for name in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "TF_FORCE_GPU_ALLOW_GROWTH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    assert executors.pin_gpu([], 0) is None and "CUDA_VISIBLE_DEVICES" not in os.environ
+    assert executors.pin_gpu(["3", "5"], 3) == "5"
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "5" and os.environ["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    monkeypatch.setitem(sys.modules, "tensorflow", object())
+    with pytest.raises(RuntimeError, match="loaded TensorFlow before it was given a GPU"):
+        executors.pin_gpu(["3", "5"], 0)
+
+
+@pytest.mark.parametrize(("workers", "gpus", "share"), [(2, 3, 1.0), (1, 2, 1.0), (3, 2, 0.5), (4, 2, 0.5), (4, 0, 0)])
+def test_each_ray_task_reserves_a_share_that_lets_every_worker_run(workers, gpus, share):
+    from cnnsvm.experiments.executors import gpu_share
+
+    assert gpu_share(workers, gpus) == share

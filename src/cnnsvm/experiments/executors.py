@@ -27,10 +27,10 @@ What the engines share:
   ``threads`` = usable cores // workers on a local machine.
 - GPUs: where this machine has some (:func:`local_gpus`), a local pool has one
   worker per GPU unless ``workers`` says otherwise, and each worker sees one GPU
-  (``CUDA_VISIBLE_DEVICES``, given out in turn; several workers on one GPU grow
-  their memory as they need it). TensorFlow trains on the GPU it sees. The
-  serial executor leaves the process as it is; a remote cluster's workers see
-  what their own start gave them.
+  (``CUDA_VISIBLE_DEVICES``, given out in turn when it starts, before any task
+  can load TensorFlow; several workers on one GPU grow their memory as they need
+  it). TensorFlow trains on the GPU it sees. The serial executor leaves the
+  process as it is; a remote cluster's workers see what their own start gave them.
 
 This module imports neither NumPy nor TensorFlow, so that a worker process
 can set its thread counts before they load.
@@ -41,6 +41,7 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
+import math
 import numbers
 import os
 import shutil
@@ -82,8 +83,8 @@ def local_gpus():
     """
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        ids = [g.strip() for g in visible.split(",") if g.strip()]
-        return [] if ids in ([], ["-1"]) else ids
+        ids = [g.strip() for g in visible.split(",")]
+        return list(itertools.takewhile(lambda g: g not in ("", "-1"), ids))  # CUDA stops at the first invalid id
     return list(_nvidia_smi_gpus())
 
 
@@ -314,48 +315,54 @@ def configured_threads():
     return _configured_threads
 
 
-def pin_gpu(gpu):
-    """Show this process one GPU (before TensorFlow loads; afterwards nothing changes).
+def pin_gpu(gpus, slot):
+    """Show this worker process one GPU: ``gpus[slot % len(gpus)]`` (nothing without ``gpus``).
+
+    Must run before TensorFlow loads in the process: afterwards it would change nothing.
 
     Returns
     -------
-    bool
-        Whether ``CUDA_VISIBLE_DEVICES`` was set.
+    str or None
+        The GPU shown.
+
+    Raises
+    ------
+    RuntimeError
+        If TensorFlow is loaded already.
     """
-    if gpu is None or "tensorflow" in sys.modules:
-        return False
-    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # workers sharing a GPU each take what they use
-    return True
-
-
-def _dask_worker_slot():
-    """The number a :class:`~distributed.LocalCluster` gave this worker (0, 1, ...), or ``None``."""
-    try:
-        from distributed import get_worker
-
-        name = get_worker().name
-    except (ImportError, ValueError):
+    if not gpus:
         return None
-    return name if isinstance(name, int) else None
+    if "tensorflow" in sys.modules:
+        raise RuntimeError(f"worker {worker_id()} loaded TensorFlow before it was given a GPU")
+    gpu = str(gpus[int(slot) % len(gpus)])
+    os.environ["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"  # number the GPUs as nvidia-smi does
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # workers sharing a GPU each take what they use
+    return gpu
 
 
-def run_task(fn, threads, *args, gpus=()):
-    """What a worker runs: configure its threads (and GPU), call ``fn(*args)``, time it.
+def gpu_share(workers, n_gpus):
+    """The share of one GPU each of ``workers`` tasks reserves so that they all run: 1/k, k tasks per GPU."""
+    return 1 / math.ceil(workers / n_gpus) if n_gpus else 0
+
+
+def _pin_dask_worker(gpus, dask_worker=None):
+    """Run on every worker of a local Dask cluster at its start (``Client.run``): its GPU by its number."""
+    return pin_gpu(gpus, dask_worker.name)
+
+
+def run_task(fn, threads, *args):
+    """What a worker runs: configure its threads, call ``fn(*args)``, time it.
 
     Tasks of one process run one after the other, even on a Dask worker
     started with several threads (Keras keeps global state, and concurrent
-    trainings would compete for the same cores). With ``gpus``, a local Dask
-    worker sees the GPU of its number (in turn) from its first task on.
+    trainings would compete for the same cores).
 
     Returns
     -------
     (value, seconds, worker) : (object, float, str)
     """
     with _one_task_at_a_time:
-        slot = _dask_worker_slot() if gpus else None
-        if slot is not None:
-            pin_gpu(gpus[slot % len(gpus)])
         configure_worker(threads)
         start = time.perf_counter()
         value = fn(*args)
@@ -375,7 +382,7 @@ def _init_process(threads, started, gpus=(), counter=None):
     if gpus:
         with counter.get_lock():
             slot, counter.value = counter.value, counter.value + 1
-        pin_gpu(gpus[slot % len(gpus)])
+        pin_gpu(gpus, slot)
     configure_worker(threads)
     started.put(os.getpid())
 
@@ -587,7 +594,6 @@ class DaskExecutor(Executor):
             ) from exc
         self._distributed = distributed
         self._cluster = None
-        self._gpus = tuple(settings.gpus())
         if settings.address is None:
             # One thread per worker process: one training at a time in each; the nanny
             # starts every worker as a new interpreter with the thread variables set.
@@ -599,6 +605,9 @@ class DaskExecutor(Executor):
                 env=thread_environment(self.threads),
             )
             self._client = distributed.Client(self._cluster)
+            gpus = settings.gpus()
+            if gpus:  # each worker its GPU, by its number (0, 1, ...), before any task reaches it
+                self._client.run(_pin_dask_worker, gpus)
         else:
             try:
                 self._client = distributed.Client(settings.address, timeout=connect_timeout)
@@ -631,14 +640,7 @@ class DaskExecutor(Executor):
 
     def submit(self, key, fn, *args, priority=0):
         future = self._client.submit(
-            run_task,
-            fn,
-            self.threads,
-            *args,
-            gpus=self._gpus,
-            key=f"cnnsvm-{key}-{os.urandom(4).hex()}",
-            priority=priority,
-            pure=False,
+            run_task, fn, self.threads, *args, key=f"cnnsvm-{key}-{os.urandom(4).hex()}", priority=priority, pure=False
         )
         self._futures[future] = key
         self._done.add(future)
@@ -687,8 +689,11 @@ class RayExecutor(Executor):
             raise ConfigError("the ray executor needs Ray: pip install 'cnnsvm[ray]' (or ray)") from exc
         self._ray = ray
         self._own = not ray.is_initialized()
-        runtime_env = {"env_vars": thread_environment(self.threads)}
         gpus = settings.gpus()
+        env_vars = thread_environment(self.threads)
+        if gpus:  # tasks sharing a GPU each take the memory they use
+            env_vars["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+        runtime_env = {"env_vars": env_vars}
         if self._own:
             if settings.address is None:
                 ray.init(
@@ -705,8 +710,8 @@ class RayExecutor(Executor):
                 except ConnectionError as exc:
                     raise ConfigError(f"no Ray cluster answered at {settings.address} ({exc})") from exc
         # Each task asks for `threads` CPUs, so a node runs cores // threads tasks at once; with local GPUs,
-        # a share of them too: Ray shows each task the GPU it was given (CUDA_VISIBLE_DEVICES).
-        share = len(gpus) / settings.n_workers() if gpus else 0
+        # a share of one GPU too (as many tasks per GPU as the workers need): Ray shows each task its GPU.
+        share = gpu_share(settings.n_workers(), len(gpus))
         self._remote = ray.remote(num_cpus=self.threads, num_gpus=share, max_retries=0)(run_task)
         self._refs = {}
 
