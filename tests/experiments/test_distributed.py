@@ -176,17 +176,12 @@ def test_local_dask_workers_each_see_one_gpu(monkeypatch):
     # No GPU is needed: what is checked is the CUDA_VISIBLE_DEVICES each worker gets before TensorFlow loads.
     from cnnsvm.experiments import executors
 
-    from .worker_probe import gpu_probe
+    from .worker_probe import gpus_by_worker
 
     monkeypatch.setattr(executors, "local_gpus", lambda: ["3", "5"])
     with executors.open_executor(executor_settings(kind="dask", threads=1)) as ex:
         assert ex.slots == 2
-        for i in range(6):
-            ex.submit(f"probe{i}", gpu_probe)
-        outcomes = [ex.next_done(timeout=120) for _ in range(6)]
-    seen = {}
-    for o in outcomes:
-        assert o.error is None, o.error
-        seen.setdefault(o.value["pid"], set()).add(o.value["gpu"])
+        seen, facts = gpus_by_worker(ex)
+    assert not any(f["tensorflow"] for f in facts)
     assert all(len(gpus) == 1 for gpus in seen.values())
     assert set().union(*seen.values()) == {"3", "5"}

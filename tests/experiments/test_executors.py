@@ -19,7 +19,7 @@ from cnnsvm.experiments.executors import (
 from cnnsvm.experiments.jobs import store_files
 from cnnsvm.experiments.tracker import TaskTracker
 
-from .worker_probe import gpu_probe, tensorflow_probe
+from .worker_probe import gpus_by_worker, tensorflow_probe
 
 
 def test_command_line_values_win_over_the_file():
@@ -298,14 +298,8 @@ def test_with_gpus_a_local_pool_has_one_worker_per_gpu_and_each_worker_sees_one(
     assert executor_settings(kind="serial").gpus() == [] and executor_settings(kind="dask", address="x:1").gpus() == []
     assert "on GPU 3, 5" in executor_settings(kind="processes").describe()
     with open_executor(executor_settings(kind="processes", threads=1)) as ex:
-        for i in range(6):
-            ex.submit(f"probe{i}", gpu_probe)
-        outcomes = [ex.next_done(timeout=120) for _ in range(6)]
-    seen = {}
-    for o in outcomes:
-        assert o.error is None, o.error
-        seen.setdefault(o.value["pid"], set()).add(o.value["gpu"])
-        assert o.value["growth"] == "true" and not o.value["tensorflow"]
+        seen, facts = gpus_by_worker(ex)
+    assert all(f["growth"] == "true" and not f["tensorflow"] for f in facts)
     assert all(len(gpus) == 1 for gpus in seen.values())  # a worker keeps its GPU
     assert set().union(*seen.values()) <= {"3", "5"} and len(seen) == 2
     assert len(set().union(*seen.values())) == 2  # the two workers were given the two GPUs

@@ -42,3 +42,16 @@ def gpu_probe(seconds=0.5):
         "growth": os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH"),
         "tensorflow": "tensorflow" in sys.modules,
     }
+
+
+def gpus_by_worker(executor, n_tasks=6):
+    """Run ``n_tasks`` :func:`gpu_probe` tasks; ``{pid: set of GPUs it was shown}`` and every probe's facts."""
+    for i in range(n_tasks):
+        executor.submit(f"probe{i}", gpu_probe)
+    seen, facts = {}, []
+    for _ in range(n_tasks):
+        outcome = executor.next_done(timeout=120)
+        assert outcome.error is None, outcome.error
+        seen.setdefault(outcome.value["pid"], set()).add(outcome.value["gpu"])
+        facts.append(outcome.value)
+    return seen, facts
