@@ -184,18 +184,18 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
         self.base_pairs_ = np.array([p for p, (i, j) in enumerate(pairs) if not (is_new[i] or is_new[j])], dtype=int)
         self.new_pairs_ = np.array([p for p, (i, j) in enumerate(pairs) if is_new[i] or is_new[j]], dtype=int)
         rows, coefs, intercepts = [], [], []
-        for p in self.new_pairs_:
-            i, j = pairs[p]
-            # Hundreds of small fits of checked data: scikit-learn's per-call checks would cost more than libsvm.
-            with config_context(assume_finite=True, skip_parameter_validation=True):
+        # Hundreds of small fits of checked data: scikit-learn's per-call checks would cost more than libsvm.
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            for p in self.new_pairs_:
+                i, j = pairs[p]
                 svc = SVC(C=self.C_, kernel="rbf", gamma=self.gamma_).fit(
                     np.vstack([points[i], points[j]]), np.repeat([0, 1], [len(points[i]), len(points[j])])
                 )
-            local = svc.support_
-            rows.append(np.where(local < len(points[i]), start[i] + local, start[j] + local - len(points[i])))
-            # A binary SVC's decision is positive for its second class; a pair's is positive for its first.
-            coefs.append(-svc.dual_coef_[0])
-            intercepts.append(-svc.intercept_[0])
+                local = svc.support_
+                rows.append(np.where(local < len(points[i]), start[i] + local, start[j] + local - len(points[i])))
+                # A binary SVC's decision is positive for its second class; a pair's is positive for its first.
+                coefs.append(-svc.dual_coef_[0])
+                intercepts.append(-svc.intercept_[0])
         used = np.unique(np.concatenate(rows))
         self.pair_support_ = np.vstack(points)[used]
         self.pair_coef_ = np.zeros((len(used), len(self.new_pairs_)))
