@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 from cnnsvm.classifiers.cnn import CNNClassifier
 from cnnsvm.data.preprocessing import ImagePreprocessor
 from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
+from cnnsvm.features.ensemble import ExtractorEnsemble
 from cnnsvm.features.views import unwrap_extractor
 
 
@@ -35,7 +36,7 @@ def describe_method(model):
     if isinstance(model, Pipeline):
         names = dict(model.steps)
         inner = unwrap_extractor(names.get("cnn"))
-        if isinstance(inner, CNNFeatureExtractor):
+        if isinstance(inner, (CNNFeatureExtractor, ExtractorEnsemble)):
             return "hybrid"
         if isinstance(inner, CNNClassifier):
             return "cnn"

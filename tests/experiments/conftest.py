@@ -41,7 +41,17 @@ def experiment_data(data_dir, **changes):
     """A comparison config (as read from TOML) over the two tiny sets; fast CNN settings."""
     data = {
         "name": "tiny",
-        "methods": ["mlp", "pca-svc", "cnn-article", "cnn", "hybrid", "hybrid-svm", "hybrid-noaug", "generic-softmax"],
+        "methods": [
+            "mlp",
+            "pca-svc",
+            "cnn-article",
+            "cnn",
+            "hybrid",
+            "hybrid-single",
+            "hybrid-svm",
+            "hybrid-noaug",
+            "generic-softmax",
+        ],
         "seeds": [0],
         "image_size": SIDE,
         "datasets": [

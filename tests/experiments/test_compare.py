@@ -36,7 +36,8 @@ def test_run_fills_every_cell(full_run):
         assert acc[dataset]["pca-svc"]["mean"] >= 0.95
     table = (out / "tables" / "accuracy.md").read_text().splitlines()
     assert table[2].startswith(
-        "| dataset | mlp | pca-svc | cnn-article | cnn | hybrid | hybrid-svm | hybrid-noaug | generic-softmax |"
+        "| dataset | mlp | pca-svc | cnn-article | cnn | hybrid | hybrid-single | hybrid-svm | hybrid-noaug "
+        "| generic-softmax |"
     )
     rows = [line for line in table if line.startswith(("| alpha", "| beta"))]
     assert len(rows) == 2 and all("-" not in row.split("|", 2)[2] for row in rows)
@@ -170,11 +171,49 @@ def test_changed_svc_redoes_only_the_hybrid_cells(full_run, data_dir, tmp_path):
     shutil.copytree(full_run["out"], out)
     config = parse_experiment(experiment_data(data_dir, svc={"C": 3.0}))
     again = run_comparison(config, out=out, verbose=False)
-    hybrids = ("hybrid", "hybrid-svm", "hybrid-noaug")
+    hybrids = ("hybrid", "hybrid-single", "hybrid-svm", "hybrid-noaug")
     assert sorted(again.ran) == sorted(f"{d}/{m}/seed0" for d in DATASETS for m in hybrids)
     assert "generic/augmented/seed0" in again.skipped
     hybrid = json.loads((out / "cells" / "alpha" / "hybrid" / "seed0" / "result.json").read_text())
     assert hybrid["params"]["C"] == 3.0
+
+
+def test_an_ensemble_of_generic_extractors_reuses_the_lone_one(full_run, data_dir, tmp_path):
+    import shutil
+
+    from cnnsvm.experiments.generic import member_seed
+    from cnnsvm.features import CNNFeatureExtractor, ExtractorEnsemble
+    from cnnsvm.features.views import unwrap_extractor
+
+    out = tmp_path / "ensemble"
+    shutil.copytree(full_run["out"], out)
+    methods = ["hybrid", "hybrid-single", "generic-softmax"]
+    config = parse_experiment(
+        experiment_data(data_dir, methods=methods, generic={"architecture": "small", "members": 2})
+    )
+    run = run_comparison(config, out=out, verbose=False)
+    # member 0 is the lone extractor of the first run (same fingerprint, kept); member 1 is new, and so is
+    # every cell that reads it; the hybrid on member 0 alone is the first run's hybrid cell, kept
+    assert "generic/augmented/seed0" in run.skipped
+    expected = ["generic/augmented/seed0/member1"] + [
+        f"{d}/{m}/seed0" for d in DATASETS for m in methods if m != "hybrid-single"
+    ]
+    assert sorted(run.ran) == sorted(expected)
+    assert all(f"{d}/hybrid-single/seed0" in run.skipped for d in DATASETS)
+    member1 = json.loads((out / "generic" / "seed0" / "augmented-member1" / "result.json").read_text())
+    assert member1["member"] == 1 and member1["params"]["random_state"] == member_seed(0, 1) != 0
+    for dataset in DATASETS:
+        cells = out / "cells" / dataset
+        ensemble = unwrap_extractor(load(cells / "hybrid" / "seed0" / "model.joblib").named_steps["cnn"])
+        assert isinstance(ensemble, ExtractorEnsemble)
+        assert [m.random_state for m in ensemble.extractors] == [0, member_seed(0, 1)]
+        single = unwrap_extractor(load(cells / "hybrid-single" / "seed0" / "model.joblib").named_steps["cnn"])
+        assert isinstance(single, CNNFeatureExtractor) and single.random_state == 0
+        first = np.load(full_run["out"] / "cells" / dataset / "hybrid" / "seed0" / "predictions.npz")
+        np.testing.assert_array_equal(
+            np.load(cells / "hybrid-single" / "seed0" / "predictions.npz")["y_pred"], first["y_pred"]
+        )
+    assert "member" in (out / "tables" / "generic.md").read_text()
 
 
 def test_several_seeds_give_mean_std_and_mcnemar(full_run, data_dir, tmp_path):

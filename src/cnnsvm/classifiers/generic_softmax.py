@@ -100,7 +100,7 @@ class GenericSoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self : GenericSoftmaxClassifier
         """
         inner = unwrap_extractor(self.extractor)
-        check_is_fitted(inner, "network_")
+        check_is_fitted(inner)
         combined = np.asarray(inner.classes_)
         n = len(combined) - int(self.label_offset) if self.n_classes is None else int(self.n_classes)
         wanted = np.arange(int(self.label_offset), int(self.label_offset) + n)

@@ -29,6 +29,7 @@ from cnnsvm.experiments.config import (
     CNN_METHODS,
     GENERIC_VARIANT,
     HYBRID_METHODS,
+    SINGLE_MEMBER_METHODS,
     override_epochs,
     parse_experiment,
 )
@@ -100,17 +101,26 @@ def load_experiment(path, overrides=(), *, with_executor=False):
 
 
 def _task_plan(config):
-    """Ordered tasks: ``("generic", variant, seed)`` and ``("cell", method, seed)`` entries."""
+    """Ordered tasks: ``("generic", (variant, member), seed)`` and ``("cell", method, seed)`` entries."""
     plan = []
     for seed in config.seeds:
         trained = set()
         for method in config.methods:
             variant = GENERIC_VARIANT.get(method)
             if variant and variant not in trained:
-                plan.append(("generic", variant, seed))
+                plan.extend(("generic", (variant, m), seed) for m in range(config.generic_members))
                 trained.add(variant)
             plan.append(("cell", method, seed))
     return plan
+
+
+def _members_of(config, method):
+    """Indices of the generic extractor's members that ``method`` reads."""
+    return (0,) if method in SINGLE_MEMBER_METHODS else tuple(range(config.generic_members))
+
+
+def _generic_task_id(variant, seed, member):
+    return f"generic/{variant}/seed{seed}" + (f"/member{member}" if member else "")
 
 
 def _task_kind(method):
@@ -193,7 +203,7 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
     ran, skipped : list of str
         Task ids, in the order they finished or were found finished.
     generic_results : dict
-        ``(variant, seed) -> result`` of every generic extractor.
+        ``(variant, seed, member) -> result`` of every generic extractor.
     """
     plan = _task_plan(config)
     serial = settings.kind == "serial"
@@ -202,33 +212,41 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
     generic_fp, tasks = {}, []  # (task id, kind, spec), in the file's order
     for kind, what, seed in plan:
         if kind == "generic":
-            generic_fp[(what, seed)] = fingerprint(
+            variant, member = what
+            key = (variant, seed, member)
+            generic_fp[key] = fingerprint(
                 {
                     "kind": "generic",
-                    "variant": what,
+                    "variant": variant,
                     "seed": seed,
+                    **({"member": member} if member else {}),  # member 0: the fingerprint of a lone extractor
                     "image_size": config.image_size,
-                    "params": _with_architecture(config.generic_params(what)),
+                    "params": _with_architecture(config.generic_params(variant)),
                     "data": [(n, tr, k) for n, tr, _, k in data_key],
                 }
             )
             tasks.append(
                 (
-                    f"generic/{what}/seed{seed}",
+                    _generic_task_id(variant, seed, member),
                     "generic",
                     {
                         "kind": "generic",
-                        "variant": what,
+                        "variant": variant,
                         "seed": seed,
-                        "folder": rundir.generic(what, seed),
-                        "fp": generic_fp[(what, seed)],
+                        "member": member,
+                        "folder": rundir.generic(variant, seed, member),
+                        "fp": generic_fp[key],
                     },
                 )
             )
             continue
         variant = GENERIC_VARIANT.get(what)
+        members = [(variant, seed, m) for m in _members_of(config, what)] if variant else []
         for i, d in enumerate(datasets):
-            fp = _cell_fingerprint(config, data_key[i], what, seed, generic_fp[(variant, seed)] if variant else None)
+            generic = [generic_fp[k] for k in members]
+            fp = _cell_fingerprint(
+                config, data_key[i], what, seed, generic[0] if len(generic) == 1 else generic or None
+            )
             tasks.append(
                 (
                     f"{d.name}/{what}/seed{seed}",
@@ -239,6 +257,7 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
                         "seed": seed,
                         "dataset": i,
                         "variant": variant,
+                        "members": members,
                         "folder": rundir.cell(d.name, what, seed),
                         "fp": fp,
                     },
@@ -257,7 +276,7 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
             continue
         skipped.append(task)
         if kind == "generic":
-            generic_results[(spec["variant"], spec["seed"])] = stored
+            generic_results[(spec["variant"], spec["seed"], spec["member"])] = stored
             tracker.skip(task, f"finished earlier (trained in {format_seconds(stored['fit_seconds'])})")
         else:
             tracker.skip(task, f"finished earlier (accuracy {stored['accuracy']:.4f})")
@@ -308,7 +327,7 @@ def _dispatch(
 
     shared = [executor.share(d) for d in datasets]  # sent once to the workers, where the engine can
     spec_of = {task: spec for task, _, spec in to_run}
-    waiting = {}  # (variant, seed) -> cell tasks submitted when that extractor is stored
+    waiting = {}  # cell task -> the extractors (variant, seed, member) it still waits for
 
     def priority(task, kind):
         # serially: the file's order; in parallel, extractors first (they unlock cells), then the file's order
@@ -323,19 +342,19 @@ def _dispatch(
                 config,
                 spec["variant"],
                 spec["seed"],
+                spec["member"],
                 spec["fp"],
                 job_verbose,
                 *shared,
                 priority=priority(task, kind),
             )
             return
-        method, seed, variant = spec["method"], spec["seed"], spec["variant"]
-        extra, parts, handle = {}, None, None
+        method, seed, variant, members = spec["method"], spec["seed"], spec["variant"], spec["members"]
+        extra, parts = {}, None
         if variant:
-            key = (variant, seed)
-            extra = {"generic": {"variant": variant, "fingerprint": generic_fp[key]}}
-            parts = [tuple(p) for p in generic_results[key]["parts"]]
-            handle = generic_files[key]
+            fps = [generic_fp[k] for k in members]
+            extra = {"generic": {"variant": variant, "fingerprint": fps[0] if len(fps) == 1 else fps}}
+            parts = [tuple(p) for p in generic_results[members[0]]["parts"]]
         params = {**config.method_params(method), "image_size": config.image_size, "random_state": seed}
         executor.submit(
             task,
@@ -347,9 +366,9 @@ def _dispatch(
             spec["fp"],
             params,
             extra,
-            handle,
             parts,
             job_verbose,
+            *[generic_files[k] for k in members],  # each its own argument, so that engines resolve them
             priority=priority(task, kind),
         )
 
@@ -358,14 +377,17 @@ def _dispatch(
         generic_files[key] = executor.share({name: (folder / name).read_bytes() for name in MODEL_FILES})
 
     def queue(task, kind):
-        variant = spec_of[task].get("variant") if kind != "generic" else None
-        key = (variant, spec_of[task]["seed"])
-        if variant and key not in generic_files:
+        missing = []
+        for key in spec_of[task].get("members", []) if kind != "generic" else []:
+            if key in generic_files:
+                continue
             if key in generic_results:  # stored by an earlier run: read its model files once
                 share_generic(key)
             else:
-                waiting.setdefault(key, []).append((task, kind))
-                return
+                missing.append(key)
+        if missing:
+            waiting[task] = (kind, set(missing))
+            return
         if not serial:
             say(f"  queued {task}: {reasons[task]}")
         submit(task, kind)
@@ -392,11 +414,16 @@ def _dispatch(
             ran.append(task)
             where = "" if serial else f" on {outcome.worker}"
             tracker.finished(task, outcome.seconds, where)
-            if spec["kind"] == "generic":  # release the cells that wait for this extractor
-                key = (spec["variant"], spec["seed"])
+            if spec["kind"] == "generic":  # release the cells that waited for this extractor alone
+                key = (spec["variant"], spec["seed"], spec["member"])
                 generic_results[key] = result
                 generic_files[key] = executor.share(model_files(outcome.value["files"]))
-                for waiting_task, kind in waiting.pop(key, []):
+                for waiting_task in [t for t, (_, keys) in waiting.items() if key in keys]:
+                    kind, keys = waiting[waiting_task]
+                    keys.discard(key)
+                    if keys:
+                        continue
+                    del waiting[waiting_task]
                     if not serial:
                         say(f"  queued {waiting_task}: {reasons[waiting_task]}")
                     submit(waiting_task, kind)
@@ -467,7 +494,7 @@ def run_comparison(config, out=None, *, verbose=True, executor=None):
         read_json(rundir.cell(d.name, m, s) / RESULT) for s in config.seeds for m in config.methods for d in datasets
     ]
     tests = _mcnemar_tests(rundir, config, datasets, results)
-    generic_list = [generic_results[k] for k in sorted(generic_results, key=lambda k: (k[1], k[0]))]
+    generic_list = [generic_results[k] for k in sorted(generic_results, key=lambda k: (k[1], k[0], k[2]))]
     summary = write_reports(
         rundir,
         name=config.name,

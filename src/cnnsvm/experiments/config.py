@@ -23,6 +23,8 @@ A comparison file looks like this (every key but ``datasets`` is optional)::
 
     [generic]                      # the generic extractor: [training] + any CNN parameter
     architecture = "default"       # default | article | small, plus overrides: filters, dense_units ...
+    members = 1                    # >1: an ensemble of that many extractors trained alike from other
+                                   #   seeds, read side by side (cnnsvm.features.ExtractorEnsemble)
 
     [svc]                          # the SVC on CNN features (hybrid, hybrid-noaug)
     C = 10.0
@@ -54,14 +56,26 @@ from cnnsvm.experiments.params import (
     SVC_PARAMS,
     TRAINING_PARAMS,
     check_table,
+    int_at_least,
 )
 
 #: The methods a comparison can run, in table order.
-METHODS = ("mlp", "pca-svc", "cnn-article", "cnn", "hybrid", "hybrid-svm", "hybrid-noaug", "generic-softmax")
+METHODS = (
+    "mlp",
+    "pca-svc",
+    "cnn-article",
+    "cnn",
+    "hybrid",
+    "hybrid-single",
+    "hybrid-svm",
+    "hybrid-noaug",
+    "generic-softmax",
+)
 
 #: Methods that read the generic extractor, and which variant of it.
 GENERIC_VARIANT = {
     "hybrid": "augmented",
+    "hybrid-single": "augmented",
     "hybrid-svm": "augmented",
     "generic-softmax": "augmented",
     "hybrid-noaug": "noaug",
@@ -69,7 +83,12 @@ GENERIC_VARIANT = {
 
 #: Methods that fit a scaler + SVM on the generic extractor's features. ``hybrid-svm`` is the
 #: hybrid whose probabilities are the SVM's alone (no blend with the CNN's softmax): an ablation.
-HYBRID_METHODS = ("hybrid", "hybrid-svm", "hybrid-noaug")
+#: ``hybrid-single`` is the hybrid on the first member of an ensemble of extractors alone
+#: (``[generic] members > 1``): the ablation of the ensemble.
+HYBRID_METHODS = ("hybrid", "hybrid-single", "hybrid-svm", "hybrid-noaug")
+
+#: Methods that read only the first member of an ensemble of generic extractors.
+SINGLE_MEMBER_METHODS = ("hybrid-single",)
 
 #: Methods that train a CNN of their own, and the preset each starts from.
 CNN_METHODS = {"cnn": "default", "cnn-article": "article"}
@@ -81,6 +100,7 @@ METHOD_PARAMS = {
     "cnn": CNN_PARAMS,
     "cnn-article": CNN_PARAMS,
     "hybrid": SVC_PARAMS,
+    "hybrid-single": SVC_PARAMS,
     "hybrid-svm": SVC_PARAMS,
     "hybrid-noaug": SVC_PARAMS,
     "generic-softmax": {},
@@ -146,8 +166,8 @@ class ExperimentConfig:
 
     # -------------------------------------------------------------- resolved
     def generic_params(self, variant):
-        """Parameters of the generic extractor (``"augmented"`` or ``"noaug"``), seed excluded."""
-        params = {**self.training, **self.generic}
+        """Parameters of the generic extractor (``"augmented"`` or ``"noaug"``), seed and ``members`` excluded."""
+        params = {**self.training, **{k: v for k, v in self.generic.items() if k != "members"}}
         if variant == "noaug":
             params["augmentation"] = 0.0
         return params
@@ -172,6 +192,11 @@ class ExperimentConfig:
         if method in ("pca-svc", "mlp"):
             return dict(self.method.get(method, {}))
         return {}
+
+    @property
+    def generic_members(self):
+        """How many extractors the generic extractor is (``[generic] members``; 1: one network)."""
+        return int(self.generic.get("members", 1))
 
     @property
     def generic_variants(self):
@@ -320,7 +345,7 @@ def parse_experiment(data, *, default_name="experiment", source=""):
 
     datasets = parse_datasets(merged.get("datasets"))
     training = check_table(merged["training"], TRAINING_PARAMS, "[training]")
-    generic = check_table(merged["generic"], CNN_PARAMS, "[generic]")
+    generic = check_table(merged["generic"], {**CNN_PARAMS, "members": int_at_least(1)}, "[generic]")
     svc = check_table(merged["svc"], SVC_PARAMS, "[svc]")
     method_tables = merged["method"]
     if not isinstance(method_tables, dict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
@@ -20,6 +21,7 @@ from cnnsvm.data import combine_datasets
 from cnnsvm.data.preprocessing import ImagePreprocessor
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
+from cnnsvm.features.ensemble import ExtractorEnsemble
 from cnnsvm.features.views import unwrap_extractor
 
 
@@ -49,11 +51,11 @@ def make_generic_softmax(extractor, *, image_size, label_offset=0, n_classes=Non
 
 
 def extractor_of(model):
-    """The :class:`CNNFeatureExtractor` inside a generic-softmax pipeline or a hybrid pipeline."""
+    """The :class:`CNNFeatureExtractor` (or :class:`ExtractorEnsemble`) inside a generic-softmax or hybrid pipeline."""
     steps = dict(model.steps) if isinstance(model, Pipeline) else {}
     step = steps.get("softmax") or steps.get("cnn")
     step = unwrap_extractor(getattr(step, "extractor", step) if isinstance(step, GenericSoftmaxClassifier) else step)
-    if not isinstance(step, CNNFeatureExtractor):
+    if not isinstance(step, (CNNFeatureExtractor, ExtractorEnsemble)):
         raise ConfigError(f"{type(model).__name__} holds no CNNFeatureExtractor")
     return step
 
@@ -93,6 +95,18 @@ def train_generic_extractor(train_sets, params, *, image_size, random_state, ver
     model.steps[0] = ("preprocess", preprocess)
     model.steps[1][1].fit()
     return model, combined, time.perf_counter() - start
+
+
+def member_seed(seed, member):
+    """``random_state`` of member ``member`` of an ensemble of generic extractors for ``seed``.
+
+    Member 0 is ``seed`` itself (a lone extractor is member 0 of its ensemble, so
+    an ensemble reuses it); the others come from ``numpy``'s seed sequence of
+    ``(seed, member)``, so no two (seed, member) pairs share a network seed.
+    """
+    if member == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(member)]).generate_state(1)[0] >> 1)
 
 
 def part_of(parts, name):

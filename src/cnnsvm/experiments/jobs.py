@@ -26,7 +26,7 @@ from cnnsvm.experiments.store import MODEL, RESULT
 MODEL_FILES = (MODEL, MODEL + ".json")
 
 _generic_cache = {}  # sha256 of the model bytes -> loaded pipeline (this process only)
-_CACHE_SIZE = 2
+_CACHE_SIZE = 4  # two ensembles of two
 
 
 @contextmanager
@@ -98,24 +98,27 @@ def _prepare_tensorflow(pipeline=None):
 
 
 # ------------------------------------------------------------------ compare
-def generic_job(config, variant, seed, fingerprint, verbose, *datasets):
-    """Train one generic extractor on ``datasets`` (each its own argument, so that engines
-    resolve shared handles); returns its result and files (model included)."""
+def generic_job(config, variant, seed, member, fingerprint, verbose, *datasets):
+    """Train one generic extractor (member ``member`` of an ensemble) on ``datasets`` (each its own
+    argument, so that engines resolve shared handles); returns its result and files (model included)."""
     from cnnsvm.experiments.tasks import run_generic_task
 
     _prepare_tensorflow()
     with scratch_folder() as folder:
-        _, result = run_generic_task(config, variant, seed, list(datasets), folder, fingerprint, verbose=verbose)
+        _, result = run_generic_task(
+            config, variant, seed, list(datasets), folder, fingerprint, member=member, verbose=verbose
+        )
         files = collect_files(folder)
     return {"result": result, "files": files}
 
 
-def cell_job(config, method, seed, dataset, fingerprint, params, extra=None, generic_files=None, parts=None, verbose=0):
-    """Fit, score and export one cell; ``generic_files`` are the extractor's model files (hybrid methods)."""
+def cell_job(config, method, seed, dataset, fingerprint, params, extra=None, parts=None, verbose=0, *generic_files):
+    """Fit, score and export one cell; ``generic_files``: the model files of each generic extractor
+    it reads (hybrid methods; several for an ensemble), each its own argument."""
     from cnnsvm.experiments.tasks import build_model, run_cell
 
     _prepare_tensorflow()
-    generic = load_model_files(generic_files) if generic_files is not None else None
+    generic = [load_model_files(files) for files in generic_files] or None
     model = build_model(
         config, method, seed=seed, dataset_name=dataset.name, generic_model=generic, parts=parts, verbose=verbose
     )

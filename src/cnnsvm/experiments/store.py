@@ -69,9 +69,9 @@ class RunDirectory:
         """Folder of one dataset x method x seed cell."""
         return self.root / "cells" / dataset / method / f"seed{seed}"
 
-    def generic(self, variant, seed):
-        """Folder of one generic extractor."""
-        return self.root / "generic" / f"seed{seed}" / variant
+    def generic(self, variant, seed, member=0):
+        """Folder of one generic extractor (member ``member`` of an ensemble)."""
+        return self.root / "generic" / f"seed{seed}" / (f"{variant}-member{member}" if member else variant)
 
     @property
     def tables(self):

@@ -26,11 +26,13 @@ from cnnsvm.experiments.datasets import images_digest
 from cnnsvm.experiments.generic import (
     extractor_of,
     make_generic_softmax,
+    member_seed,
     part_of,
     train_generic_extractor,
 )
 from cnnsvm.experiments.metrics import evaluate_model, format_confusion
 from cnnsvm.experiments.store import MODEL, RESULT, write_json, write_text
+from cnnsvm.features.ensemble import ExtractorEnsemble
 from cnnsvm.features.views import is_frozen, unwrap_extractor
 from cnnsvm.pipeline import load, make_cnn, make_hybrid, make_mlp, make_pca_svc, save
 
@@ -52,9 +54,10 @@ def build_model(config, method, *, seed, dataset_name, generic_model=None, parts
         ``random_state`` of every random step.
     dataset_name : str
         The dataset the model is for (selects its softmax block for ``generic-softmax``).
-    generic_model : Pipeline, optional
+    generic_model : Pipeline or list of Pipeline, optional
         The fitted generic extractor (see :func:`train_generic_extractor`), for
-        ``hybrid``, ``hybrid-noaug`` and ``generic-softmax``.
+        ``hybrid``, ``hybrid-noaug`` and ``generic-softmax``; several: the members
+        of an ensemble (:class:`~cnnsvm.features.ExtractorEnsemble`).
     parts : list, optional
         ``extra["parts"]`` of the generic extractor's training set.
     verbose : int
@@ -71,7 +74,8 @@ def build_model(config, method, *, seed, dataset_name, generic_model=None, parts
         return make_mlp(image_size=size, random_state=seed, **config.method_params(method))
     if method in CNN_METHODS:
         return make_cnn(image_size=size, random_state=seed, verbose=verbose, **config.cnn_params(method))
-    extractor = extractor_of(generic_model)
+    members = [extractor_of(m) for m in (generic_model if isinstance(generic_model, list) else [generic_model])]
+    extractor = members[0] if len(members) == 1 else ExtractorEnsemble(members).fit()
     if method in HYBRID_METHODS:
         p = config.svc_params(method)
         options = {k: p[k] for k in ("train_views", "calibration", "softmax_weight") if k in p}
@@ -129,7 +133,7 @@ def history_summary(history):
 
 
 # ---------------------------------------------------------------- generic
-def run_generic_task(config, variant, seed, datasets, folder, fingerprint, *, verbose=0):
+def run_generic_task(config, variant, seed, datasets, folder, fingerprint, *, member=0, verbose=0):
     """Train a generic extractor on the training parts of ``datasets`` and store it.
 
     Parameters
@@ -141,6 +145,9 @@ def run_generic_task(config, variant, seed, datasets, folder, fingerprint, *, ve
         Only their ``train`` parts are used.
     folder : Path
     fingerprint : str
+    member : int, default=0
+        Which member of an ensemble (``[generic] members``): its network's seed is
+        :func:`~cnnsvm.experiments.generic.member_seed` of ``seed`` (``seed`` itself for member 0).
 
     Returns
     -------
@@ -151,19 +158,22 @@ def run_generic_task(config, variant, seed, datasets, folder, fingerprint, *, ve
     """
     folder = Path(folder)
     params = config.generic_params(variant)
+    random_state = member_seed(seed, member)
     model, combined, seconds = train_generic_extractor(
-        [d.train for d in datasets], params, image_size=config.image_size, random_state=seed, verbose=verbose
+        [d.train for d in datasets], params, image_size=config.image_size, random_state=random_state, verbose=verbose
     )
     extractor = extractor_of(model)
     history = extractor.history_
-    write_history(history, folder, f"generic extractor ({variant}), seed {seed}")
+    title = f"generic extractor ({variant}), seed {seed}" + (f", member {member}" if member else "")
+    write_history(history, folder, title)
     parts = [list(p) for p in combined.extra["parts"]]
     result = {
-        "task": f"generic/{variant}/seed{seed}",
+        "task": f"generic/{variant}/seed{seed}" + (f"/member{member}" if member else ""),
         "variant": variant,
         "seed": seed,
+        "member": member,
         "fingerprint": fingerprint,
-        "params": {**params, "image_size": config.image_size, "random_state": seed},
+        "params": {**params, "image_size": config.image_size, "random_state": random_state},
         "fit_seconds": seconds,
         "network_fit_seconds": extractor.fit_time_,
         "precision": extractor.precision_,

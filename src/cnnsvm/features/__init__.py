@@ -3,11 +3,13 @@
 from cnnsvm.features.architectures import PRESETS, build_network, resolve_architecture
 from cnnsvm.features.augmentation import build_augmentation
 from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
+from cnnsvm.features.ensemble import ExtractorEnsemble
 from cnnsvm.features.views import FrozenExtractor, unwrap_extractor
 
 __all__ = [
     "PRESETS",
     "CNNFeatureExtractor",
+    "ExtractorEnsemble",
     "FrozenExtractor",
     "build_augmentation",
     "build_network",

@@ -106,7 +106,7 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         return type(self)(**self.get_params(deep=False))
 
     def __sklearn_is_fitted__(self):
-        check_is_fitted(self.extractor, "network_")
+        check_is_fitted(self.extractor)
         return True
 
     def fit(self, X=None, y=None):
@@ -121,7 +121,7 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         self : FrozenExtractor
         """
         check_train_views(self.train_views)
-        check_is_fitted(self.extractor, "network_")
+        check_is_fitted(self.extractor)
         return self
 
     def transform(self, X):

@@ -1,0 +1,173 @@
+"""Several fitted CNN extractors side by side: one feature vector, one softmax.
+
+Networks trained alike but from different random starts make different
+mistakes. :class:`ExtractorEnsemble` hands the SVM the members' features side
+by side (one RBF kernel over all of them) and offers the mean of their softmax
+heads as the ensemble's own. On validation data carved from the NHCD training
+parts, two generic extractors read this way beat either alone
+(``benchmarks/results/selection.md``, "An ensemble of extractors").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from cnnsvm.exceptions import ConfigError, DataError
+from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
+
+
+class ExtractorEnsemble(TransformerMixin, BaseEstimator):
+    """Fitted :class:`CNNFeatureExtractor` members read as one extractor.
+
+    Nothing is trained: ``fit`` only checks that the members are fitted, take the
+    same input and were trained on the same classes. ``clone`` keeps the fitted
+    members (cloning them would unfit them).
+
+    Parameters
+    ----------
+    extractors : list of CNNFeatureExtractor
+        At least two, fitted, with the same ``input_shape_`` and ``classes_``.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The members' classes (the columns of :meth:`softmax`).
+    input_shape_ : tuple of int
+        ``(height, width)`` of the images the members take.
+    widths_ : tuple of int
+        Number of features each member contributes, in order.
+
+    Examples
+    --------
+    >>> ensemble = ExtractorEnsemble([extractor_a, extractor_b]).fit()  # doctest: +SKIP
+    >>> hybrid = make_hybrid(ensemble, image_size=28, label_offset=0)  # doctest: +SKIP
+    """
+
+    def __init__(self, extractors):
+        self.extractors = extractors
+
+    def __sklearn_clone__(self):
+        return type(self)(list(self.extractors))
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "widths_")
+
+    def fit(self, X=None, y=None):
+        """Check the members; nothing is trained.
+
+        Parameters
+        ----------
+        X, y : ignored
+
+        Returns
+        -------
+        self : ExtractorEnsemble
+        """
+        members = list(self.extractors) if isinstance(self.extractors, (list, tuple)) else None
+        if not members or len(members) < 2:
+            raise ConfigError("ExtractorEnsemble needs a list of at least two fitted extractors")
+        for i, member in enumerate(members):
+            if not isinstance(member, CNNFeatureExtractor):
+                raise ConfigError(f"member {i} is a {type(member).__name__}, not a CNNFeatureExtractor")
+            try:
+                check_is_fitted(member)
+            except NotFittedError:
+                raise ConfigError(
+                    f"member {i} is not fitted: train each extractor before putting it in an ensemble"
+                ) from None
+        first = members[0]
+        for i, member in enumerate(members[1:], start=1):
+            if tuple(member.input_shape_) != tuple(first.input_shape_):
+                raise ConfigError(
+                    f"member {i} takes {member.input_shape_} images, member 0 takes {first.input_shape_}: "
+                    "the members of an ensemble must read the same images"
+                )
+            if not np.array_equal(np.asarray(member.classes_), np.asarray(first.classes_)):
+                raise ConfigError(
+                    f"member {i} was trained on other classes than member 0: the members of an ensemble must be "
+                    "trained on the same data (with different seeds)"
+                )
+        self.classes_ = np.asarray(first.classes_)
+        self.input_shape_ = tuple(first.input_shape_)
+        self.widths_ = tuple(int(len(m.get_feature_names_out())) for m in members)
+        return self
+
+    @property
+    def augmentation(self):
+        """The members' augmentation strength (for views of the training images); ``None`` if they differ."""
+        strengths = {m.augmentation for m in self.extractors}
+        return strengths.pop() if len(strengths) == 1 else None
+
+    def transform(self, X):
+        """The members' features side by side.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images, float pixels in [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples, sum(widths_))
+        """
+        check_is_fitted(self)
+        return np.hstack([m.transform(X) for m in self.extractors])
+
+    def softmax(self, X):
+        """The mean of the members' softmax probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return self.softmax_from_features(self.transform(X))
+
+    def softmax_from_features(self, features):
+        """The mean of the members' softmax heads applied to their parts of ``features``.
+
+        Parameters
+        ----------
+        features : array-like of shape (n_samples, sum(widths_))
+            What :meth:`transform` returned.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[1] != sum(self.widths_):
+            raise DataError(
+                f"expected features of shape (n_samples, {sum(self.widths_)}) from this ensemble's transform; "
+                f"got {features.shape}"
+            )
+        bounds = np.cumsum((0,) + self.widths_)
+        return np.mean(
+            [
+                m.softmax_from_features(features[:, a:b])
+                for m, a, b in zip(self.extractors, bounds[:-1], bounds[1:], strict=True)
+            ],
+            axis=0,
+        )
+
+    def get_feature_names_out(self, input_features=None):
+        """``m0_embedding0``, ..., ``m1_embedding0``, ...: member index and the member's own name.
+
+        Parameters
+        ----------
+        input_features : ignored
+
+        Returns
+        -------
+        ndarray of str objects
+        """
+        check_is_fitted(self)
+        names = [f"m{i}_{n}" for i, m in enumerate(self.extractors) for n in m.get_feature_names_out()]
+        return np.asarray(names, dtype=object)
