@@ -52,8 +52,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/datasets")
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the validation split (and of the extractor)")
+    ap.add_argument("--extractor-seed", type=int, default=None, help="seed of the extractor's training, if not --seed")
     ap.add_argument("--schedule", default="cosine")
+    ap.add_argument("--patience", type=int, default=5, help="early-stopping guard of the extractor's training")
     ap.add_argument("--out", default=None)
     ap.add_argument("--save-extractor", default=None, help="joblib file for the trained (preprocessor, extractor)")
     ap.add_argument(
@@ -88,7 +90,10 @@ def main():
     else:
         prep = ImagePreprocessor(image_size=28).fit(union.images)
         X_union = prep.transform(union.images)
-        ext = CNNFeatureExtractor(epochs=args.epochs, schedule=args.schedule, random_state=args.seed, verbose=1)
+        ext_seed = args.seed if args.extractor_seed is None else args.extractor_seed
+        ext = CNNFeatureExtractor(
+            epochs=args.epochs, schedule=args.schedule, patience=args.patience, random_state=ext_seed, verbose=1
+        )
         ext.fit(X_union, union.labels)
     train_seconds = time.perf_counter() - start
     if args.save_extractor:
@@ -101,7 +106,7 @@ def main():
     # The extractor's own validation rows: the same split _validation_split draws (indices only).
     n_val = int(round(ext.validation_fraction * len(X_union)))
     _, holdout_rows = train_test_split(
-        np.arange(len(X_union)), test_size=n_val, stratify=union.labels, random_state=args.seed
+        np.arange(len(X_union)), test_size=n_val, stratify=union.labels, random_state=ext.random_state
     )
     holdout = np.zeros(len(X_union), bool)
     holdout[holdout_rows] = True

@@ -1,0 +1,118 @@
+"""Choose between one generic extractor and an ensemble of them, on validation data carved from NHCD training parts.
+
+Never reads a test part. The validation split is the one of
+``benchmarks/selection.py`` (each set's training part split again, stratified
+85/15 with ``random_state=--split-seed``); every extractor given was trained by
+that script on the three 85 % parts with that split seed (``--extractor-seed``
+changes only the network's own randomness), so no validation image reached any
+of them.
+
+Compared, per set, with the default hybrid (StandardScaler, RBF SVC with C = 10
+and gamma = "scale", temperature calibration by 3-fold CV, probabilities the mean
+of the SVM's and the generic softmax restricted to the set's classes):
+
+- each extractor alone;
+- ``concat``: one SVM on the members' features side by side, blended with the
+  mean of their softmaxes (what :class:`cnnsvm.features.ExtractorEnsemble` gives);
+- ``mean``: one hybrid per member, their blended probabilities averaged.
+
+    python benchmarks/ensemble_selection.py A.joblib B.joblib --out results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import joblib
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from cnnsvm.classifiers.selective import confidence_score, selective_summary
+from cnnsvm.data import combine_datasets, load_split
+
+SETS = ("numerals", "vowels", "consonants")
+
+
+def hybrid_proba(F_fit, y_fit, F_val, soft_val):
+    """The default hybrid's blended probabilities on validation features."""
+    scaler = StandardScaler().fit(F_fit)
+    svm = CalibratedClassifierCV(SVC(C=10.0, gamma="scale"), method="temperature", cv=3, ensemble=False)
+    svm.fit(scaler.transform(F_fit), y_fit)
+    soft = soft_val / soft_val.sum(axis=1, keepdims=True)
+    return svm.classes_, 0.5 * svm.predict_proba(scaler.transform(F_val)) + 0.5 * soft
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("extractors", nargs="+", help="joblib files of (preprocessor, extractor) saved by selection.py")
+    ap.add_argument("--data", default="../shared/datasets")
+    ap.add_argument("--split-seed", type=int, default=0)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+
+    fit_parts, val_parts = [], []
+    for name in SETS:
+        split = load_split(f"npz:{args.data}/nhcd_{name}.npz?name={name}", test_size=0.2, random_state=0)
+        train = split.train.with_light_ink()  # the test part is not used below
+        idx_fit, idx_val = train_test_split(
+            np.arange(len(train)), test_size=0.15, stratify=train.labels, random_state=args.split_seed
+        )
+        fit_parts.append(train.subset(idx_fit))
+        val_parts.append(train.subset(idx_val))
+    union = combine_datasets(fit_parts, name="generic")
+    members = [joblib.load(path) for path in args.extractors]
+    results = {"split_seed": args.split_seed, "extractors": args.extractors, "members": [], "sets": {}}
+    for _, ext in members:
+        results["members"].append(
+            {
+                "random_state": ext.random_state,
+                "epochs_run": ext.n_epochs_,
+                "best_val_accuracy": max(ext.history_.get("val_accuracy", [0])),
+            }
+        )
+    for part, val in zip(fit_parts, val_parts, strict=True):
+        start = time.perf_counter()
+        offset, n = next((o, k) for p, o, k in union.extra["parts"] if p == part.name)
+        columns = np.arange(offset, offset + n)
+        feats_fit, feats_val, softs = [], [], []
+        for prep, ext in members:
+            feats_fit.append(ext.transform(prep.transform(part.images)))
+            F_val = ext.transform(prep.transform(val.images))
+            feats_val.append(F_val)
+            softs.append(ext.softmax_from_features(F_val)[:, columns])
+        y_fit, y_val = part.labels, val.labels
+        out, probas = {"n_fit": len(part), "n_val": len(val)}, []
+        for i in range(len(members)):
+            classes, p = hybrid_proba(feats_fit[i], y_fit, feats_val[i], softs[i])
+            probas.append(p)
+            out[f"member{i}"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+        soft_mean = np.mean(softs, axis=0)
+        classes, p = hybrid_proba(np.hstack(feats_fit), y_fit, np.hstack(feats_val), soft_mean)
+        out["concat"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+        p = np.mean(probas, axis=0)
+        out["mean"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+        s = soft_mean / soft_mean.sum(axis=1, keepdims=True)
+        out["softmax-mean"] = selective_summary(y_val, s.argmax(1), confidence_score(s))
+        out["seconds"] = time.perf_counter() - start
+        results["sets"][part.name] = out
+        print(
+            part.name,
+            {
+                k: (round(100 * v["accuracy"], 2), round(100 * v["aurc"], 3))
+                for k, v in out.items()
+                if isinstance(v, dict)
+            },
+            flush=True,
+        )
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
