@@ -76,6 +76,41 @@ def test_a_gram_svc_base_and_a_chain_of_additions_give_the_same_svm():
     np.testing.assert_allclose(chained.decision_function(probe), at_once.decision_function(probe), atol=1e-6)
 
 
+def test_a_chain_reads_one_kernel_at_prediction(monkeypatch):
+    # Three classes taught one after another: the same decision values as the three added at once,
+    # from one kernel evaluation over the merged support points instead of one per level.
+    import cnnsvm.classifiers.pairwise as pairwise
+
+    X, y = _blobs([0, 2, 4])
+    svc = SVC(C=2.0).fit(X, y)
+    taught = [_blobs([c], n=5, seed=c) for c in (1, 3, 5)]
+    model = svc
+    for X_c, y_c in taught:
+        model = PairwiseSVC(FrozenEstimator(model)).fit(X_c, y_c)
+    at_once = PairwiseSVC(FrozenEstimator(svc)).fit(
+        np.vstack([t[0] for t in taught]), np.concatenate([t[1] for t in taught])
+    )
+    probe, _ = _blobs(list(range(6)), n=4, seed=9)
+    calls = []
+    real = pairwise.rbf_kernel
+    monkeypatch.setattr(pairwise, "rbf_kernel", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
+    decision = model.decision_function(probe)
+    assert len(calls) == 1
+    # a point that several levels' pairs read (a base class's support vector) is in the kernel once
+    levels, level = [], model
+    while isinstance(level, PairwiseSVC):
+        levels.append(len(level.pair_support_))
+        level = level.base_
+    assert len(np.unique(model._flat[3], axis=0)) == calls[0][0] < sum(levels)
+    np.testing.assert_allclose(decision, at_once.decision_function(probe), atol=1e-6)
+    # a model pickled before the merged form existed gets it when loaded
+    state = model.__getstate__()
+    del state["_flat"]
+    old = PairwiseSVC.__new__(PairwiseSVC)
+    old.__setstate__(state)
+    np.testing.assert_allclose(old.decision_function(probe), decision, atol=1e-12)
+
+
 def test_probabilities_are_a_softmax_of_the_votes_at_the_given_temperature():
     X, y = _blobs([0, 1, 2])
     base = SVC().fit(X, y)

@@ -151,7 +151,55 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
         points = [base_points[i] if i < len(base_classes) else X[y == classes[i]] for i in order]
         is_new = order >= len(base_classes)
         self._fit_new_pairs(points, is_new)
+        self._flatten()
         return self
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "pair_coef_" in self.__dict__ and "_flat" not in self.__dict__:
+            self._flatten()  # pickled before the merged form existed
+
+    def _flatten(self):
+        """Merge the pairs fitted at every level of a chain into one kernel expansion.
+
+        A PairwiseSVC on a PairwiseSVC (a class taught after another) would evaluate one
+        RBF kernel per level at prediction, on support sets that share most of their
+        points. The merged form keeps the chain's first SVC (the ``root``) for its own
+        pairs and reads every other pair from one kernel over the union of the levels'
+        support points: the same decision values, one kernel evaluation.
+        """
+        n = len(self.classes_)
+        index = {pair: k for k, pair in enumerate(class_pairs(n))}
+        base = self.base_
+        if isinstance(base, PairwiseSVC):
+            root, (root_pairs, flat_pairs, support, coef, intercept) = base._flat[0], base._flat[1:]
+            # Base classes keep their order among ours, so a base pair (i, j) is our (pos[i], pos[j]).
+            pos = np.searchsorted(self.classes_, base.classes_)
+            base_pairs = class_pairs(len(base.classes_))
+            remap = np.array([index[(pos[i], pos[j])] for i, j in base_pairs], dtype=int)
+            root_pairs = remap[root_pairs] if len(root_pairs) else root_pairs
+            flat_pairs = np.concatenate([remap[flat_pairs], self.new_pairs_])
+            points, inverse = np.unique(np.vstack([support, self.pair_support_]), axis=0, return_inverse=True)
+            merged = np.zeros((len(points), coef.shape[1] + self.pair_coef_.shape[1]))
+            np.add.at(merged[:, : coef.shape[1]], inverse[: len(support)], coef)
+            np.add.at(merged[:, coef.shape[1] :], inverse[len(support) :], self.pair_coef_)
+            self._flat = (
+                root,
+                root_pairs,
+                flat_pairs,
+                points,
+                merged,
+                np.concatenate([intercept, self.pair_intercept_]),
+            )
+        else:
+            self._flat = (
+                base,
+                self.base_pairs_,
+                self.new_pairs_,
+                self.pair_support_,
+                self.pair_coef_,
+                self.pair_intercept_,
+            )
 
     def _check_params(self):
         if self.C is not None and not (isinstance(self.C, numbers.Real) and self.C > 0):
@@ -205,13 +253,14 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
 
     def _ovo(self, X):
         """One-vs-one decision values of every pair (:func:`~cnnsvm.classifiers.ovo.class_pairs` order)."""
+        root, root_pairs, flat_pairs, support, coef, intercept = self._flat
         n_classes = len(self.classes_)
         decision = np.empty((len(X), n_classes * (n_classes - 1) // 2))
-        if len(self.base_pairs_):
-            decision[:, self.base_pairs_] = _base_ovo(self.base_, X)
+        if len(root_pairs):
+            decision[:, root_pairs] = _base_ovo(root, X)
         with one_blas_thread():
-            kernel = rbf_kernel(X, self.pair_support_, gamma=self.gamma_)
-        decision[:, self.new_pairs_] = kernel @ self.pair_coef_ + self.pair_intercept_
+            kernel = rbf_kernel(X, support, gamma=self.gamma_)
+        decision[:, flat_pairs] = kernel @ coef + intercept
         return decision
 
     def decision_function(self, X):
