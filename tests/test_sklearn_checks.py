@@ -27,7 +27,7 @@ from cnnsvm.classifiers import CNNClassifier, GenericSoftmaxClassifier, KernelSV
 from cnnsvm.classifiers.pairwise import PairwiseSVC
 from cnnsvm.classifiers.svm import GramSVC
 from cnnsvm.data.preprocessing import ImagePreprocessor
-from cnnsvm.features import CNNFeatureExtractor
+from cnnsvm.features import CNNFeatureExtractor, ExtractorEnsemble
 
 TINY_CNN = dict(architecture="small", epochs=2, batch_size=32, augmentation=0, validation_fraction=0)
 
@@ -125,11 +125,55 @@ def _generic_softmax():
     return GenericSoftmaxClassifier(FrozenEstimator(extractor))
 
 
+ENSEMBLE_FITS_NOTHING = "fit checks the fitted members and learns nothing from X (it may even be called without data)"
+ENSEMBLE_FAILS = {
+    **{
+        name: FROZEN
+        for name in (
+            "check_fit_score_takes_y",
+            "check_estimators_dtypes",
+            "check_dtype_object",
+            "check_pipeline_consistency",
+            "check_estimators_pickle",
+            "check_f_contiguous_array_estimator",
+            "check_transformer_data_not_an_array",
+            "check_transformer_general",
+            "check_transformer_preserve_dtypes",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+            "check_dict_unchanged",
+            "check_fit_idempotent",
+        )
+    },
+    **{
+        name: ENSEMBLE_FITS_NOTHING
+        for name in (
+            "check_complex_data",
+            "check_n_features_in",
+            "check_n_features_in_after_fitting",
+            "check_estimators_empty_data_messages",
+            "check_estimators_nan_inf",
+            "check_estimator_sparse_tag",
+            "check_fit1d",
+        )
+    },
+}
+
+
+def _ensemble():
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(30, 16), np.arange(30) % 3
+    return ExtractorEnsemble(
+        [CNNFeatureExtractor(**{**TINY_CNN, "epochs": 1}, random_state=s).fit(X, y) for s in (0, 1)]
+    )
+
+
 ESTIMATORS = [
     CNNClassifier(architecture="small", epochs=8, batch_size=32, augmentation=0, validation_fraction=0),
     CNNFeatureExtractor(**{**TINY_CNN, "epochs": 1}),  # the transformer checks need no learning
     ImagePreprocessor(image_size=4, ink="light"),
     _generic_softmax(),
+    _ensemble(),
     KernelSVC(solver="approx", n_components=50),
     KernelSVC(solver="exact", probability=False),
     GramSVC(),
@@ -143,6 +187,8 @@ def _expected_failures(estimator):
         return PREPROCESSOR_FAILS
     if isinstance(estimator, GenericSoftmaxClassifier):
         return GENERIC_SOFTMAX_FAILS
+    if isinstance(estimator, ExtractorEnsemble):
+        return ENSEMBLE_FAILS
     return {}
 
 
