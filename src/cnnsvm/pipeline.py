@@ -23,6 +23,7 @@ from cnnsvm.classifiers.svm import make_svm
 from cnnsvm.data.preprocessing import ImagePreprocessor
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
+from cnnsvm.features.ensemble import ExtractorEnsemble
 from cnnsvm.features.views import FrozenExtractor, check_train_views, unwrap_extractor
 from cnnsvm.hybrid import HybridPipeline
 from cnnsvm.model_structure import describe_method, find_preprocessor
@@ -92,10 +93,11 @@ def make_hybrid(
 
     Parameters
     ----------
-    extractor : CNNFeatureExtractor, optional
+    extractor : CNNFeatureExtractor or ExtractorEnsemble, optional
         A fitted extractor is wrapped in :class:`~cnnsvm.features.FrozenExtractor`
         and not retrained when the pipeline is fitted; an unfitted one (or
-        ``None``: a new one from ``extractor_params``) is trained by ``fit``.
+        ``None``: a new one from ``extractor_params``) is trained by ``fit``. An
+        ensemble (of fitted members) is always frozen.
     image_size : int, default=28
         Side of the network's square input.
     C, gamma, kernel : SVC parameters.
@@ -155,6 +157,8 @@ def make_hybrid(
     elif extractor_params:
         raise ConfigError("pass either a ready extractor or extractor parameters, not both")
     extractor = unwrap_extractor(extractor)
+    if isinstance(extractor, ExtractorEnsemble) and not _is_fitted(extractor):
+        extractor = clone(extractor).fit()  # checks its fitted members; trains nothing
     if _is_fitted(extractor):
         extractor = FrozenExtractor(extractor, train_views=train_views or "images", random_state=random_state)
     elif train_views is not None:

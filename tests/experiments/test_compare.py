@@ -260,3 +260,13 @@ def test_cli_compare_resumes_and_reports_errors(full_run, data_dir, tmp_path, ca
     assert main(["compare", str(path), "--out", str(tmp_path / "bad"), "--set", 'methods=["svm"]']) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["cnnsvm compare: error: unknown method 'svm' in methods; choose among " + ", ".join(METHODS)]
+
+
+def test_only_the_members_some_method_reads_are_trained(data_dir):
+    from cnnsvm.experiments.compare import _task_plan
+
+    two = {"architecture": "small", "members": 2}
+    single = parse_experiment(experiment_data(data_dir, methods=["hybrid-single", "pca-svc"], generic=two))
+    assert [t for t in _task_plan(single) if t[0] == "generic"] == [("generic", ("augmented", 0), 0)]
+    both = parse_experiment(experiment_data(data_dir, methods=["hybrid-single", "hybrid"], generic=two))
+    assert [t[1] for t in _task_plan(both) if t[0] == "generic"] == [("augmented", 0), ("augmented", 1)]

@@ -85,3 +85,29 @@ def test_hybrid_on_an_ensemble_blends_the_mean_softmax_and_round_trips(members, 
     loaded, meta = load(path, return_metadata=True)
     assert meta["method"] == "hybrid"
     np.testing.assert_array_equal(loaded.predict(images), hybrid.predict(images))
+
+
+def test_make_hybrid_freezes_an_ensemble_not_yet_checked(members):
+    # Without .fit(), the ensemble is still a frozen extractor: the softmax is blended only with a
+    # label_offset, never read at offset 0 as if the pipeline had trained the network.
+    X, y = _images(per_class=15, seed=4)
+    images = (X.reshape(-1, 8, 8) * 255).astype(np.uint8)
+    hybrid = make_hybrid(ExtractorEnsemble(members), image_size=8).fit(images, y)
+    assert hybrid.softmax_weight_ == 0.0
+    assert isinstance(hybrid.named_steps["cnn"].extractor, ExtractorEnsemble)
+    views = make_hybrid(ExtractorEnsemble(members), image_size=8, train_views="augmented", label_offset=0)
+    assert views.named_steps["cnn"].train_views == "augmented"
+
+
+def test_views_of_members_trained_with_other_strengths_need_an_explicit_strength(members):
+    from cnnsvm.features import FrozenExtractor
+
+    X, y = _images()
+    strong = CNNFeatureExtractor(architecture="small", epochs=1, batch_size=16, augmentation=0.5, random_state=2)
+    ensemble = ExtractorEnsemble([members[0], strong.fit(X, y)]).fit()
+    with pytest.raises(ConfigError, match="different augmentation strengths"):
+        FrozenExtractor(ensemble, train_views="augmented").fit_transform(X)
+    plain = FrozenExtractor(ensemble, train_views="images").fit_transform(X)  # no strength needed
+    np.testing.assert_array_equal(plain, ensemble.transform(X))
+    views = FrozenExtractor(ensemble, train_views="augmented", augmentation=0.5).fit_transform(X)
+    assert views.shape == plain.shape and not np.allclose(views, plain)

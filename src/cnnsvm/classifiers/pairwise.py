@@ -154,10 +154,17 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
         self._flatten()
         return self
 
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns the live __dict__
+        # The merged form copies every earlier level's support points: rebuilt on loading, not stored,
+        # so that a chain's model file grows with its levels, not with their square.
+        state.pop("_flat", None)
+        return state
+
     def __setstate__(self, state):
         super().__setstate__(state)
-        if "pair_coef_" in self.__dict__ and "_flat" not in self.__dict__:
-            self._flatten()  # pickled before the merged form existed
+        if "pair_coef_" in self.__dict__:
+            self._flatten()
 
     def _flatten(self):
         """Merge the pairs fitted at every level of a chain into one kernel expansion.
@@ -180,6 +187,7 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
             root_pairs = remap[root_pairs] if len(root_pairs) else root_pairs
             flat_pairs = np.concatenate([remap[flat_pairs], self.new_pairs_])
             points, inverse = np.unique(np.vstack([support, self.pair_support_]), axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)  # numpy 2.0.0 returns it as a column
             merged = np.zeros((len(points), coef.shape[1] + self.pair_coef_.shape[1]))
             np.add.at(merged[:, : coef.shape[1]], inverse[: len(support)], coef)
             np.add.at(merged[:, coef.shape[1] :], inverse[len(support) :], self.pair_coef_)

@@ -1,10 +1,10 @@
 """``cnnsvm compare`` and ``cnnsvm demo``: run a comparison experiment, resumably.
 
 The run is a set of tasks: one per generic extractor (trained once per
-variant and seed, on the training parts of all datasets together) and one
-per dataset x method x seed cell. Cells are independent; a cell of a method
-that reads a generic extractor is submitted when that extractor's task has
-finished (or at once, when it is stored from an earlier run). The tasks run
+variant, seed and ensemble member, on the training parts of all datasets
+together) and one per dataset x method x seed cell. Cells are independent; a
+cell of a method that reads generic extractors is submitted when the last of
+their tasks has finished (or at once, when they are stored from an earlier run). The tasks run
 on an executor (:mod:`.executors`: serial by default, a local process pool,
 Dask or Ray); serially they run in the order the file lists the methods,
 seed by seed. Workers return their results and files, which this process
@@ -54,6 +54,7 @@ from cnnsvm.experiments.store import (
     RESULT,
     RunDirectory,
     fingerprint,
+    generic_task_id,
     read_json,
     write_json,
     write_text,
@@ -108,7 +109,9 @@ def _task_plan(config):
         for method in config.methods:
             variant = GENERIC_VARIANT.get(method)
             if variant and variant not in trained:
-                plan.extend(("generic", (variant, m), seed) for m in range(config.generic_members))
+                # as many members as the methods on this variant read (hybrid-single alone: one)
+                n = max(len(_members_of(config, m)) for m in config.methods if GENERIC_VARIANT.get(m) == variant)
+                plan.extend(("generic", (variant, member), seed) for member in range(n))
                 trained.add(variant)
             plan.append(("cell", method, seed))
     return plan
@@ -117,10 +120,6 @@ def _task_plan(config):
 def _members_of(config, method):
     """Indices of the generic extractor's members that ``method`` reads."""
     return (0,) if method in SINGLE_MEMBER_METHODS else tuple(range(config.generic_members))
-
-
-def _generic_task_id(variant, seed, member):
-    return f"generic/{variant}/seed{seed}" + (f"/member{member}" if member else "")
 
 
 def _task_kind(method):
@@ -227,7 +226,7 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
             )
             tasks.append(
                 (
-                    _generic_task_id(variant, seed, member),
+                    generic_task_id(variant, seed, member),
                     "generic",
                     {
                         "kind": "generic",

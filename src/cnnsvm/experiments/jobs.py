@@ -4,8 +4,8 @@ A worker may not see the run folder (a remote cluster), so every job writes
 its artefacts into a private temporary folder and returns them as
 ``{"result": dict, "files": {relative path: bytes}}``; the runner writes
 them into the run folder (``result.json`` last, see :func:`store_files`).
-A hybrid cell receives its generic extractor as the bytes of the stored
-model file and loads it with :func:`cnnsvm.persistence.load` (checksum and
+A hybrid cell receives its generic extractor (each member of an ensemble) as
+the bytes of the stored model file and loads it with :func:`cnnsvm.persistence.load` (checksum and
 versions verified): no Keras object is pickled across processes.
 """
 
@@ -26,7 +26,7 @@ from cnnsvm.experiments.store import MODEL, RESULT
 MODEL_FILES = (MODEL, MODEL + ".json")
 
 _generic_cache = {}  # sha256 of the model bytes -> loaded pipeline (this process only)
-_CACHE_SIZE = 4  # two ensembles of two
+_CACHE_SIZE = 4  # least recently used out first; an ensemble's members are loaded together
 
 
 @contextmanager
@@ -76,7 +76,9 @@ def load_model_files(files):
     from cnnsvm.persistence import load
 
     digest = hashlib.sha256(files[MODEL]).hexdigest()
-    if digest not in _generic_cache:
+    if digest in _generic_cache:
+        _generic_cache[digest] = _generic_cache.pop(digest)  # most recently used last: evicted last
+    else:
         with scratch_folder() as folder:
             for name in MODEL_FILES:
                 (folder / name).write_bytes(files[name])

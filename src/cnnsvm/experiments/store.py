@@ -51,6 +51,11 @@ def fingerprint(data):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def generic_task_id(variant, seed, member=0):
+    """Task id of a generic extractor (member ``member`` of an ensemble): ``generic/augmented/seed0/member1``."""
+    return f"generic/{variant}/seed{seed}" + (f"/member{member}" if member else "")
+
+
 class RunDirectory:
     """Paths of a run's artefacts.
 
@@ -58,7 +63,7 @@ class RunDirectory:
 
         RUN/config.toml, config.json, environment.json, data.json, run.log
         RUN/results.md, results.json, cells.csv, tables/*.{md,csv}
-        RUN/generic/seed<S>/<augmented|noaug>/   the generic extractors
+        RUN/generic/seed<S>/<augmented|noaug>[-member<M>]/   the generic extractors (members of an ensemble)
         RUN/cells/<dataset>/<method>/seed<S>/    one folder per cell
     """
 

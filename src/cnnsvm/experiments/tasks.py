@@ -31,7 +31,7 @@ from cnnsvm.experiments.generic import (
     train_generic_extractor,
 )
 from cnnsvm.experiments.metrics import evaluate_model, format_confusion
-from cnnsvm.experiments.store import MODEL, RESULT, write_json, write_text
+from cnnsvm.experiments.store import MODEL, RESULT, generic_task_id, write_json, write_text
 from cnnsvm.features.ensemble import ExtractorEnsemble
 from cnnsvm.features.views import is_frozen, unwrap_extractor
 from cnnsvm.pipeline import load, make_cnn, make_hybrid, make_mlp, make_pca_svc, save
@@ -168,7 +168,7 @@ def run_generic_task(config, variant, seed, datasets, folder, fingerprint, *, me
     write_history(history, folder, title)
     parts = [list(p) for p in combined.extra["parts"]]
     result = {
-        "task": f"generic/{variant}/seed{seed}" + (f"/member{member}" if member else ""),
+        "task": generic_task_id(variant, seed, member),
         "variant": variant,
         "seed": seed,
         "member": member,

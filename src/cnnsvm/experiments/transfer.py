@@ -26,7 +26,6 @@ from sklearn.model_selection import train_test_split
 from cnnsvm.data import load_split
 from cnnsvm.data.dataset import ImageDataset
 from cnnsvm.exceptions import ConfigError, DataError, ModelFileError
-from cnnsvm.model_structure import is_fitted
 
 #: Format of the ``extractor`` section of an extractor file's metadata.
 PROVENANCE_VERSION = 1
@@ -382,6 +381,8 @@ def hybrid_for_extractor(extractor, *, image_size=None, **params):
 
     if isinstance(extractor, (str, Path)):
         extractor, _ = load_extractor(extractor)
+    from cnnsvm.model_structure import is_fitted
+
     if not is_fitted(extractor):
         raise ConfigError("hybrid_for_extractor needs a fitted extractor")
     size = extractor_size(extractor)

@@ -333,6 +333,10 @@ class BaseCNN(BaseEstimator):
         return out
 
     # ----------------------------------------------------------------- pickling
+    def __sklearn_is_fitted__(self):
+        # Some learned attributes are set before training starts: fitted means a trained network.
+        return hasattr(self, "network_")
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_predict_fns", None)  # compiled functions are rebuilt on first use

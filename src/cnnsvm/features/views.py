@@ -84,7 +84,7 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    extractor : CNNFeatureExtractor
+    extractor : CNNFeatureExtractor or ExtractorEnsemble
         Fitted.
     train_views : {"images", "augmented"}, default="images"
         What ``fit_transform`` extracts features from.
@@ -152,8 +152,10 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_features_out)
         """
         self.fit(X, y)
+        if self.train_views == "images":
+            return self.transform(X)
         strength = self.extractor.augmentation if self.augmentation is None else self.augmentation
-        if self.train_views == "images" or not strength:
+        if not strength:
             return self.transform(X)
         return augmented_features(self.extractor, X, strength=strength, random_state=self.random_state)
 
