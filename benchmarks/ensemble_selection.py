@@ -27,15 +27,13 @@ import time
 
 import joblib
 import numpy as np
+from selection import validation_parts  # benchmarks/selection.py, beside this script
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from cnnsvm.classifiers.selective import confidence_score, selective_summary
-from cnnsvm.data import combine_datasets, load_split
-
-SETS = ("numerals", "vowels", "consonants")
+from cnnsvm.data import combine_datasets
 
 
 def hybrid_proba(F_fit, y_fit, F_val, soft_val):
@@ -55,15 +53,7 @@ def main():
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
-    fit_parts, val_parts = [], []
-    for name in SETS:
-        split = load_split(f"npz:{args.data}/nhcd_{name}.npz?name={name}", test_size=0.2, random_state=0)
-        train = split.train.with_light_ink()  # the test part is not used below
-        idx_fit, idx_val = train_test_split(
-            np.arange(len(train)), test_size=0.15, stratify=train.labels, random_state=args.split_seed
-        )
-        fit_parts.append(train.subset(idx_fit))
-        val_parts.append(train.subset(idx_val))
+    fit_parts, val_parts = validation_parts(args.data, args.split_seed)  # the split selection.py trains on
     union = combine_datasets(fit_parts, name="generic")
     members = [joblib.load(path) for path in args.extractors]
     results = {"split_seed": args.split_seed, "extractors": args.extractors, "members": [], "sets": {}}

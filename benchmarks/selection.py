@@ -43,6 +43,20 @@ from cnnsvm.features import CNNFeatureExtractor, build_augmentation
 SETS = ("numerals", "vowels", "consonants")
 
 
+def validation_parts(data, split_seed):
+    """Each NHCD set's training part split stratified 85/15: ``(fit parts, validation parts)``; no test image."""
+    fit_parts, val_parts = [], []
+    for name in SETS:
+        split = load_split(f"npz:{data}/nhcd_{name}.npz?name={name}", test_size=0.2, random_state=0)
+        train = split.train.with_light_ink()  # the test part is not used below
+        idx_fit, idx_val = train_test_split(
+            np.arange(len(train)), test_size=0.15, stratify=train.labels, random_state=split_seed
+        )
+        fit_parts.append(train.subset(idx_fit))
+        val_parts.append(train.subset(idx_val))
+    return fit_parts, val_parts
+
+
 def margin(decision):
     top2 = np.sort(decision, axis=1)[:, -2:]
     return top2[:, 1] - top2[:, 0]
@@ -71,15 +85,7 @@ def main():
     )
     args = ap.parse_args()
 
-    fit_parts, val_parts = [], []
-    for name in SETS:
-        split = load_split(f"npz:{args.data}/nhcd_{name}.npz?name={name}", test_size=0.2, random_state=0)
-        train = split.train.with_light_ink()  # the test part is not used below
-        idx_fit, idx_val = train_test_split(
-            np.arange(len(train)), test_size=0.15, stratify=train.labels, random_state=args.seed
-        )
-        fit_parts.append(train.subset(idx_fit))
-        val_parts.append(train.subset(idx_val))
+    fit_parts, val_parts = validation_parts(args.data, args.seed)
     union = combine_datasets(fit_parts, name="generic")
     start = time.perf_counter()
     if args.load_extractor:
