@@ -7,7 +7,7 @@ import pytest
 
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.experiments.compare import load_experiment
-from cnnsvm.experiments.config import METHODS, override_epochs, parse_experiment
+from cnnsvm.experiments.config import DEFAULT_METHODS, METHODS, override_epochs, parse_experiment
 from cnnsvm.experiments.config_files import (
     apply_overrides,
     dump_toml,
@@ -25,7 +25,8 @@ def test_defaults_and_resolved_parameters():
         dict(MINIMAL, generic={"epochs": 40, "filters": [16, 32]}, method={"cnn-article": {"augmentation": 0.0}}),
         default_name="x",
     )
-    assert config.name == "x" and config.methods == list(METHODS) and config.seeds == [0]
+    assert config.name == "x" and config.methods == DEFAULT_METHODS and config.seeds == [0]
+    assert "hybrid-single" not in config.methods and len(config.methods) == len(METHODS) - 1
     assert config.image_size == 28 and config.test_size == 0.2
     generic = config.generic_params("augmented")
     assert generic["epochs"] == 40 and generic["filters"] == [16, 32] and generic["augmentation"] == 1.0
