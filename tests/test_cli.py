@@ -548,6 +548,39 @@ def test_train_with_an_extractor_can_be_told_to_go_on_and_says_so(extractor_file
     assert read_metadata(out)["metadata"]["extractor"]["seen_data"]
 
 
+def test_train_with_two_extractors_reads_them_as_an_ensemble(extractor_file, tmp_path, capsys):
+    from cnnsvm.features import ExtractorEnsemble
+    from cnnsvm.features.views import unwrap_extractor
+
+    extractor, specs = extractor_file
+    second = tmp_path / "generic-seed1.joblib"
+    argv = ["train-extractor", "--data", specs["low"], "--data", specs["bars"], "--out", str(second), "--quiet"]
+    argv += ["--epochs", "6", "--architecture", "small", "--image-size", "16", "--batch-size", "64", "--seed", "1"]
+    assert main(argv) == 0
+    out = tmp_path / "high.joblib"
+    train = ["train", "--method", "hybrid", "--data", specs["high"], "--quiet"]
+    assert main(train + ["--extractor", str(extractor), "--extractor", str(second), "--out", str(out)]) == 0
+    assert float(capsys.readouterr().out.split("test accuracy ")[1].split()[0]) > 0.6
+    ensemble = unwrap_extractor(load(out).named_steps["cnn"])
+    assert isinstance(ensemble, ExtractorEnsemble) and len(ensemble.extractors) == 2
+    record = read_metadata(out)["metadata"]["extractor"]
+    assert [m["file"] for m in record["members"]] == [extractor.name, second.name]
+    assert record["trained_on"] == ["low", "bars"] and record["seen_data"] == []
+    # one digest per file, and members trained on the same sets
+    bad = train + ["--extractor", str(extractor), "--extractor", str(second), "--extractor-sha256", "0" * 64]
+    assert main(bad + ["--out", str(tmp_path / "a.joblib")]) == 2
+    assert "got 1 --extractor-sha256 for 2 --extractor" in capsys.readouterr().err
+    other = tmp_path / "generic-low.joblib"
+    argv = ["train-extractor", "--data", specs["low"], "--out", str(other), "--quiet", "--epochs", "1"]
+    assert main(argv + ["--architecture", "small", "--image-size", "16"]) == 0
+    assert (
+        main(train + ["--extractor", str(extractor), "--extractor", str(other), "--out", str(tmp_path / "b.joblib")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "trained on other classes" in err and "Traceback" not in err
+
+
 def test_train_extractor_bad_spec_is_one_line(tmp_path, capsys):
     code = main(["train-extractor", "--data", "digits", "--data", "nosuchkind:x", "--out", str(tmp_path / "g")])
     err = capsys.readouterr().err

@@ -62,13 +62,19 @@ def _add_train(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the augmentation")
     p.add_argument(
         "--extractor",
+        action="append",
         default=None,
         metavar="FILE",
         help="hybrid only: reuse the frozen CNN of this extractor file (cnnsvm train-extractor) or "
-        "hybrid model, and fit only the scaler and the SVM (seconds)",
+        "hybrid model, and fit only the scaler and the SVM (seconds); repeat it for an ensemble of "
+        "extractors trained on the same sets with different seeds (features side by side)",
     )
     p.add_argument(
-        "--extractor-sha256", default=None, metavar="HEX", help="refuse the extractor file unless its SHA-256 is this"
+        "--extractor-sha256",
+        action="append",
+        default=None,
+        metavar="HEX",
+        help="refuse the extractor file unless its SHA-256 is this (one per --extractor, in the same order)",
     )
     p.add_argument(
         "--allow-seen-data",
@@ -455,18 +461,36 @@ def cmd_train(args):
         )
     verbose = 0 if args.quiet else 1
     extractor = extractor_record = None
-    if args.extractor:
+    paths, digests = args.extractor or [], args.extractor_sha256 or []
+    if digests and len(digests) != len(paths):
+        raise CnnsvmError(
+            f"got {len(digests)} --extractor-sha256 for {len(paths)} --extractor: give one per extractor file, "
+            "in the same order"
+        )
+    members, metas = [], []
+    for i, path in enumerate(paths):
         from cnnsvm.experiments.transfer import extractor_size, load_extractor, trained_sets
 
-        with Stage(f"load extractor {args.extractor}", verbose):
-            extractor, extractor_meta = load_extractor(args.extractor, sha256=args.extractor_sha256)
-        size = extractor_size(extractor)
+        with Stage(f"load extractor {path}", verbose):
+            member, meta = load_extractor(path, sha256=digests[i] if digests else None)
+        size = extractor_size(member)
+        if members and size != args.image_size:
+            raise CnnsvmError(
+                f"the extractor {path} takes {size}x{size} images, {paths[0]} takes {args.image_size}x"
+                f"{args.image_size}: the extractors of an ensemble must read the same images"
+            )
         if args.image_size is not None and args.image_size != size:
             raise CnnsvmError(
-                f"the extractor {args.extractor} takes {size}x{size} images, not --image-size "
+                f"the extractor {path} takes {size}x{size} images, not --image-size "
                 f"{args.image_size}; leave --image-size out (it is taken from the extractor)"
             )
         args.image_size = size
+        members.append(member)
+        metas.append(meta)
+    if members:
+        from cnnsvm.features import ExtractorEnsemble
+
+        extractor = members[0] if len(members) == 1 else ExtractorEnsemble(members).fit()
     with Stage(f"load {args.data}", verbose):
         split = load_split(args.data, test_size=args.test_size, random_state=args.seed)
     train, test = split.train.with_light_ink(), split.test.with_light_ink()
@@ -475,13 +499,16 @@ def cmd_train(args):
     if extractor is not None:
         from cnnsvm.experiments.transfer import check_unseen
 
-        findings = check_unseen(
-            extractor_meta,
-            split,
-            allow_seen=args.allow_seen_data,
-            warn=lambda m: print(f"cnnsvm train: {m}", file=sys.stderr),
-        )
-        extractor_record = _extractor_record(args.extractor, extractor_meta, trained_sets, findings)
+        records = []
+        for path, meta in zip(paths, metas, strict=True):
+            findings = check_unseen(
+                meta,
+                split,
+                allow_seen=args.allow_seen_data,
+                warn=lambda m: print(f"cnnsvm train: {m}", file=sys.stderr),
+            )
+            records.append(_extractor_record(path, meta, trained_sets, findings))
+        extractor_record = records[0] if len(records) == 1 else _ensemble_record(records)
     image_size = args.image_size or 28
     params = {"image_size": image_size, "random_state": args.seed}
     if args.method == "hybrid":
@@ -558,6 +585,16 @@ def _extractor_record(path, meta, trained_sets, findings):
         "sha256": (meta.get("payload") or {}).get("sha256"),
         "trained_on": [d.get("name") for d in trained_sets(meta)],
         "seen_data": list(findings),
+    }
+
+
+def _ensemble_record(records):
+    """What a model fitted on several reused extractors records: each one, and the sets any of them saw."""
+    trained_on = [name for r in records for name in r["trained_on"]]
+    return {
+        "members": records,
+        "trained_on": list(dict.fromkeys(trained_on)),
+        "seen_data": [finding for r in records for finding in r["seen_data"]],
     }
 
 
