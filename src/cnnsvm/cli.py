@@ -468,9 +468,9 @@ def cmd_train(args):
             "in the same order"
         )
     members, metas = [], []
-    for i, path in enumerate(paths):
+    if paths:
         from cnnsvm.experiments.transfer import extractor_size, load_extractor, trained_sets
-
+    for i, path in enumerate(paths):
         with Stage(f"load extractor {path}", verbose):
             member, meta = load_extractor(path, sha256=digests[i] if digests else None)
         size = extractor_size(member)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cnnsvm.data.preprocessing import ImagePreprocessor
+from cnnsvm.experiments.config import METHODS
 
 SIDE = 12
 
@@ -41,17 +42,7 @@ def experiment_data(data_dir, **changes):
     """A comparison config (as read from TOML) over the two tiny sets; fast CNN settings."""
     data = {
         "name": "tiny",
-        "methods": [
-            "mlp",
-            "pca-svc",
-            "cnn-article",
-            "cnn",
-            "hybrid",
-            "hybrid-single",
-            "hybrid-svm",
-            "hybrid-noaug",
-            "generic-softmax",
-        ],
+        "methods": list(METHODS),
         "seeds": [0],
         "image_size": SIDE,
         "datasets": [

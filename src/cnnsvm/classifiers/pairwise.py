@@ -175,16 +175,14 @@ class PairwiseSVC(ClassifierMixin, BaseEstimator):
         pairs and reads every other pair from one kernel over the union of the levels'
         support points: the same decision values, one kernel evaluation.
         """
-        n = len(self.classes_)
-        index = {pair: k for k, pair in enumerate(class_pairs(n))}
         base = self.base_
         if isinstance(base, PairwiseSVC):
             root, (root_pairs, flat_pairs, support, coef, intercept) = base._flat[0], base._flat[1:]
             # Base classes keep their order among ours, so a base pair (i, j) is our (pos[i], pos[j]).
             pos = np.searchsorted(self.classes_, base.classes_)
-            base_pairs = class_pairs(len(base.classes_))
-            remap = np.array([index[(pos[i], pos[j])] for i, j in base_pairs], dtype=int)
-            root_pairs = remap[root_pairs] if len(root_pairs) else root_pairs
+            index = {pair: k for k, pair in enumerate(class_pairs(len(self.classes_)))}
+            remap = np.array([index[(pos[i], pos[j])] for i, j in class_pairs(len(base.classes_))], dtype=int)
+            root_pairs = remap[root_pairs]
             flat_pairs = np.concatenate([remap[flat_pairs], self.new_pairs_])
             points, inverse = np.unique(np.vstack([support, self.pair_support_]), axis=0, return_inverse=True)
             inverse = inverse.reshape(-1)  # numpy 2.0.0 returns it as a column

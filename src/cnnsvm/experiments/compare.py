@@ -241,11 +241,11 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
             continue
         variant = GENERIC_VARIANT.get(what)
         members = [(variant, seed, m) for m in _members_of(config, what)] if variant else []
+        # the extractors' fingerprints: one string for a lone extractor (as before ensembles), else a list
+        generic = [generic_fp[k] for k in members]
+        generic = generic[0] if len(generic) == 1 else generic or None
         for i, d in enumerate(datasets):
-            generic = [generic_fp[k] for k in members]
-            fp = _cell_fingerprint(
-                config, data_key[i], what, seed, generic[0] if len(generic) == 1 else generic or None
-            )
+            fp = _cell_fingerprint(config, data_key[i], what, seed, generic)
             tasks.append(
                 (
                     f"{d.name}/{what}/seed{seed}",
@@ -257,6 +257,7 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
                         "dataset": i,
                         "variant": variant,
                         "members": members,
+                        "generic_fp": generic,
                         "folder": rundir.cell(d.name, what, seed),
                         "fp": fp,
                     },
@@ -351,8 +352,7 @@ def _dispatch(
         method, seed, variant, members = spec["method"], spec["seed"], spec["variant"], spec["members"]
         extra, parts = {}, None
         if variant:
-            fps = [generic_fp[k] for k in members]
-            extra = {"generic": {"variant": variant, "fingerprint": fps[0] if len(fps) == 1 else fps}}
+            extra = {"generic": {"variant": variant, "fingerprint": spec["generic_fp"]}}
             parts = [tuple(p) for p in generic_results[members[0]]["parts"]]
         params = {**config.method_params(method), "image_size": config.image_size, "random_state": seed}
         executor.submit(
