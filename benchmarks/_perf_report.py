@@ -26,6 +26,15 @@ def _ok(flag):
     return "n/a" if flag is None else ("**pass**" if flag else "**FAIL**")
 
 
+def cpu_sentence(cpu, span):
+    """How the machine's CPU time was spent during ``span``: busy, idle, taken by the host."""
+    return (
+        f"CPU time during {span}: {100 * cpu['busy']:.0f} % busy, {100 * cpu['idle']:.0f} % idle, "
+        f"{100 * cpu['steal']:.0f} % taken by the host of this virtual machine (steal)"
+        + (": times are upper bounds." if cpu["steal"] >= 0.05 else ".")
+    )
+
+
 def bars(data):
     sec = data["sections"]
     quick = data["meta"]["mode"] == "quick"
@@ -191,7 +200,8 @@ def render(data):
         f"Machine: {meta['cpu']}, {meta['cores']['logical']} logical cores ({meta['cores']['usable']} usable). "
         f"Load average (1, 5, 15 min) at start {meta['load_at_start']}"
         + (f", at end {meta['load_at_end']}" if meta.get("load_at_end") else "")
-        + ": a load above the core count means other work shared the CPU during the run.",
+        + ": a load above the core count means other work shared the CPU during the run."
+        + (f" {cpu_sentence(meta['cpu_time'], 'the run')}" if meta.get("cpu_time") else ""),
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + f". Commit: {meta.get('commit')}.",
         "",
         "Every ratio compares two things measured in the same run, interleaved where possible; absolute "
@@ -223,7 +233,9 @@ def render(data):
             lines += [
                 "",
                 f"_Section time {m['seconds']:.0f} s; load average before {m.get('load_before')}, "
-                f"after {m.get('load_after')}._",
+                f"after {m.get('load_after')}"
+                + (f". {cpu_sentence(m['cpu_time'], 'the section')}" if m.get("cpu_time") else ".")
+                + "_",
             ]
     return "\n".join(lines) + "\n"
 

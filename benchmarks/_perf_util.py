@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnsvm.experiments.environment import (  # noqa: F401 - cpu_model, load_average re-exported for the scripts
+from cnnsvm.experiments.environment import (  # noqa: F401 - re-exported for the scripts
     cpu_model,
+    cpu_shares,
+    cpu_times,
     load_average,
     machine_info,
     source_commit,

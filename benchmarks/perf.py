@@ -142,8 +142,12 @@ def load_mnist(path):
     return {k: data[k] for k in ("x_train", "y_train", "x_test", "y_test")}
 
 
-def section_meta(start):
-    return {"seconds": time.perf_counter() - start, "load_after": U.load_average()}
+def section_meta(start, cpu_before):
+    return {
+        "seconds": time.perf_counter() - start,
+        "load_after": U.load_average(),
+        "cpu_time": U.cpu_shares(cpu_before, U.cpu_times()),
+    }
 
 
 def run_worker(job, args, result_path):
@@ -591,10 +595,10 @@ def main(argv=None):
     log(f"results go to {out / stem}.md and .json, after every section")
 
     data = load_mnist(args.data)
-    t_all = time.perf_counter()
+    t_all, cpu_all = time.perf_counter(), U.cpu_times()
     failed = []
     for name in sections:
-        start, load_before = time.perf_counter(), U.load_average()
+        start, load_before, cpu_before = time.perf_counter(), U.load_average(), U.cpu_times()
         log(f"== {name} (load average {load_before})")
         try:
             value = RUNNERS[name](ctx, data)
@@ -604,7 +608,7 @@ def main(argv=None):
             traceback.print_exc()
             value = {"error": f"{type(exc).__name__}: {exc}"}
             failed.append(name)
-        value["_meta"] = {**section_meta(start), "load_before": load_before}
+        value["_meta"] = {**section_meta(start, cpu_before), "load_before": load_before}
         results.put(name, value)
         (out / f"{stem}.md").write_text(_perf_report.render(results.data))
         log(f"== {name} done in {U.fmt_s(time.perf_counter() - start)}")
@@ -620,6 +624,7 @@ def main(argv=None):
     results.data["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     results.data["meta"]["load_at_end"] = U.load_average()
     results.data["meta"]["run_seconds"] = time.perf_counter() - t_all
+    results.data["meta"]["cpu_time"] = U.cpu_shares(cpu_all, U.cpu_times())
     results.save()
     text = _perf_report.render(results.data)
     (out / f"{stem}.md").write_text(text)

@@ -22,6 +22,15 @@ def _test_split(data_dir, name, ink):
     return load_split(f"npz:{data_dir / (name + '.npz')}?ink={ink}", test_size=0.2, random_state=0).test
 
 
+def _assert_cpu_record(cpu):
+    """A fit's CPU shares (busy, idle, taken by the host) where /proc/stat exists, else none."""
+    if not os.path.exists("/proc/stat"):
+        assert cpu is None
+        return
+    assert set(cpu) == {"busy", "idle", "steal"} and all(0 <= v <= 1 for v in cpu.values())
+    assert sum(cpu.values()) == pytest.approx(1, abs=0.002)
+
+
 def test_run_fills_every_cell(full_run):
     out = full_run["out"]
     results = json.loads((out / "results.json").read_text())
@@ -58,6 +67,9 @@ def test_run_fills_every_cell(full_run):
         assert (out / "plots" / f"{dataset}_risk_coverage.png").read_bytes()[:8] == PNG
     summary = (out / "results.md").read_text()
     assert "Generic extractor" in summary and "McNemar" in summary
+    if os.path.exists("/proc/stat"):  # fit times come with the CPU share the host took meanwhile
+        assert "% of its CPU time (steal" in (out / "tables" / "fit_seconds.md").read_text()
+        assert "CPU taken by the host (%)" in (out / "tables" / "generic.md").read_text()
     # the hybrid blends the generic softmax block of its own dataset; its ablation hybrid-svm does not
     for dataset, offset in (("alpha", 0), ("beta", 3)):
         hybrid = load(out / "cells" / dataset / "hybrid" / "seed0" / "model.joblib")
@@ -113,6 +125,7 @@ def test_cell_artefacts_are_written(full_run):
             result = json.loads((cell / "result.json").read_text())
             assert result["roc_auc_macro"] is not None and 0 <= result["roc_auc_macro"] <= 1
             assert 0 <= result["rejection_for_full_reliability"]["rejection_rate"] <= 1
+            _assert_cpu_record(result["fit_cpu"])
             has_curves = method in ("cnn", "cnn-article")
             assert (cell / "training_curves.png").exists() == has_curves
             if has_curves:
@@ -120,6 +133,7 @@ def test_cell_artefacts_are_written(full_run):
                 assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} <= set(header.split(","))
     for variant in ("augmented", "noaug"):
         folder = out / "generic" / "seed0" / variant
+        _assert_cpu_record(json.loads((folder / "result.json").read_text())["fit_cpu"])
         assert (folder / "training_curves.png").read_bytes()[:8] == PNG
         assert (folder / "model.joblib").exists()
     record = json.loads((out / "environment.json").read_text())["invocations"][0]

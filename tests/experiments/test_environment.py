@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from cnnsvm.experiments.environment import environment_record, load_average, source_commit
+from cnnsvm.experiments.environment import cpu_shares, cpu_times, environment_record, load_average, source_commit
 
 
 def _git(folder, *args):
@@ -49,3 +49,37 @@ def test_the_run_record_carries_commit_and_load():
         assert record["load_average"] is None
     else:
         assert len(record["load_average"]) == 3 and all(x >= 0 for x in record["load_average"])
+
+
+def test_cpu_shares_split_the_time_between_two_snapshots_into_busy_idle_and_stolen(tmp_path):
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal (guest columns follow and are ignored)
+    stat.write_text("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\n")
+    before = cpu_times(stat)
+    assert before == {
+        "user": 100,
+        "nice": 0,
+        "system": 50,
+        "idle": 800,
+        "iowait": 50,
+        "irq": 0,
+        "softirq": 0,
+        "steal": 0,
+    }
+    stat.write_text("cpu  400 0 100 900 100 0 0 500 0 0\n")  # +1000 ticks: 350 busy, 150 idle, 500 stolen
+    shares = cpu_shares(before, cpu_times(stat))
+    assert shares == {"busy": 0.35, "idle": 0.15, "steal": 0.5}
+    assert cpu_shares(before, before) is None  # no time passed
+    assert cpu_shares(None, before) is None
+    stat.write_text("intr 1 2 3\n")
+    assert cpu_times(stat) is None and cpu_times(tmp_path / "missing") is None
+
+
+def test_cpu_times_read_this_machine():
+    first = cpu_times()
+    if first is None:
+        pytest.skip("no /proc/stat on this platform")
+    assert set(first) == {"user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"}
+    assert all(isinstance(v, int) and v >= 0 for v in first.values()) and first["user"] + first["idle"] > 0
+    later = cpu_times()
+    assert all(later[k] >= first[k] for k in first)  # cumulative counters

@@ -93,6 +93,60 @@ def load_average():
         return None
 
 
+#: The states of the first line of ``/proc/stat``, in its order (Linux, ``man 5 proc``).
+CPU_STATES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def cpu_times(stat="/proc/stat"):
+    """The machine's CPU time spent in each state since boot, summed over its cores.
+
+    Two snapshots taken around some work give, through :func:`cpu_shares`, how
+    busy the machine was meanwhile and how much of its time the host of a
+    virtual machine took for itself ("steal"), which a load average does not show.
+
+    Returns
+    -------
+    dict or None
+        Clock ticks per state of :data:`CPU_STATES`; ``None`` where the file
+        is missing or unreadable (not Linux).
+    """
+    try:
+        with open(stat, encoding="ascii") as handle:
+            first = handle.readline().split()
+        if not first or first[0] != "cpu":
+            return None
+        values = [int(v) for v in first[1 : 1 + len(CPU_STATES)]]
+    except (OSError, ValueError):
+        return None
+    values += [0] * (len(CPU_STATES) - len(values))  # old kernels report fewer states
+    return dict(zip(CPU_STATES, values, strict=True))
+
+
+def cpu_shares(before, after):
+    """How the machine's CPU time between two :func:`cpu_times` snapshots was spent.
+
+    Returns
+    -------
+    dict or None
+        ``busy`` (user, system and interrupts of every process), ``idle``
+        (idle and waiting for I/O) and ``steal`` (taken by the host of a
+        virtual machine), fractions summing to 1, rounded to 3 decimals;
+        ``None`` when a snapshot is missing or no time passed.
+    """
+    if not before or not after:
+        return None
+    delta = {state: max(after[state] - before[state], 0) for state in CPU_STATES}
+    total = sum(delta.values())
+    if total == 0:
+        return None
+    idle = delta["idle"] + delta["iowait"]
+    return {
+        "busy": round((total - idle - delta["steal"]) / total, 3),
+        "idle": round(idle / total, 3),
+        "steal": round(delta["steal"] / total, 3),
+    }
+
+
 def environment_record(seeds, command=None):
     """Everything needed to repeat a run: versions, machine, seeds, command, code commit, load, time.
 

@@ -156,12 +156,32 @@ def metric_csv(aggregated, metric, datasets, methods):
     return out.getvalue()
 
 
+def steal_note(records):
+    """One sentence on the CPU time the host of a virtual machine took during the fits, or ``""``.
+
+    Parameters
+    ----------
+    records : list of dict
+        Cell or generic-extractor results; those with a ``fit_cpu`` record
+        (:func:`~cnnsvm.experiments.environment.cpu_shares`) count.
+    """
+    steal = [100 * r["fit_cpu"]["steal"] for r in records if r.get("fit_cpu")]
+    if not steal:
+        return ""
+    return (
+        f"During the fits the host of this machine took {min(steal):.0f} to {max(steal):.0f} % of its CPU time "
+        f"(steal, median {np.median(steal):.0f} %, over {len(steal)} fits): a share above 0 makes the fit "
+        "times upper bounds."
+    )
+
+
 def generic_markdown(generic_results):
     """Markdown table of the generic extractors: fit time, epochs, validation accuracy."""
     if not generic_results:
         return ""
     rows = []
     ensemble = any(g.get("member") for g in generic_results)
+    stolen = any(g.get("fit_cpu") for g in generic_results)
     for g in generic_results:
         training = g.get("training") or {}
         best = training.get("best_val_accuracy")
@@ -175,14 +195,25 @@ def generic_markdown(generic_results):
                 "-" if best is None else f"{100 * best:.2f}",
                 g["n_train"],
                 g["n_classes"],
+                *([_steal_percent(g)] if stolen else []),
             ]
         )
     header = ["generic extractor", "seed", *(["member"] if ensemble else []), "fit time", "epochs"]
-    header += ["best val. accuracy (%)", "training images", "classes"]
+    header += [
+        "best val. accuracy (%)",
+        "training images",
+        "classes",
+        *(["CPU taken by the host (%)"] if stolen else []),
+    ]
     title = "### Generic extractor (shared by hybrid, hybrid-single, hybrid-svm, hybrid-noaug, generic-softmax)"
     if ensemble:
         title += "\n\nAn ensemble per seed: hybrid-single reads member 0 alone, the other methods every member."
     return title + "\n\n" + markdown_table(header, rows)
+
+
+def _steal_percent(record):
+    cpu = record.get("fit_cpu")
+    return "-" if not cpu else f"{100 * cpu['steal']:.0f}"
 
 
 def significance_markdown(tests):
@@ -308,6 +339,7 @@ def write_reports(rundir, *, name, results, generic_results, tests, datasets, me
     ``tables/``, ``<metric>.md``/``.csv``, ``generic.md``, ``significance.md``/``.csv``.
     """
     aggregated = aggregate(results, datasets, methods)
+    stolen = steal_note(list(results) + list(generic_results or []))
     sections = [f"## {name}: {len(datasets)} dataset(s) x {len(methods)} method(s), seeds {seeds}"]
     plotted = plot_risk_coverage_by_dataset(rundir, results, datasets, methods)
     if plotted:
@@ -318,6 +350,8 @@ def write_reports(rundir, *, name, results, generic_results, tests, datasets, me
         )
     for metric in METRICS:
         md = metric_markdown(aggregated, metric, datasets, methods)
+        if metric == "fit_seconds" and stolen:
+            md += "\n\n" + stolen
         write_text(rundir.tables / f"{metric}.md", md + "\n")
         write_text(rundir.tables / f"{metric}.csv", metric_csv(aggregated, metric, datasets, methods))
         sections.append(md)

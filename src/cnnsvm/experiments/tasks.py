@@ -23,6 +23,7 @@ from cnnsvm.experiments import plots
 from cnnsvm.experiments.config import CNN_METHODS, HYBRID_METHODS
 from cnnsvm.experiments.curves import curve_summary, one_vs_rest_curves
 from cnnsvm.experiments.datasets import images_digest
+from cnnsvm.experiments.environment import cpu_shares, cpu_times
 from cnnsvm.experiments.generic import (
     extractor_of,
     make_generic_softmax,
@@ -159,9 +160,11 @@ def run_generic_task(config, variant, seed, datasets, folder, fingerprint, *, me
     folder = Path(folder)
     params = config.generic_params(variant)
     random_state = member_seed(seed, member)
+    cpu_before = cpu_times()
     model, combined, seconds = train_generic_extractor(
         [d.train for d in datasets], params, image_size=config.image_size, random_state=random_state, verbose=verbose
     )
+    cpu = cpu_shares(cpu_before, cpu_times())
     extractor = extractor_of(model)
     history = extractor.history_
     title = f"generic extractor ({variant}), seed {seed}" + (f", member {member}" if member else "")
@@ -176,6 +179,7 @@ def run_generic_task(config, variant, seed, datasets, folder, fingerprint, *, me
         "params": {**params, "image_size": config.image_size, "random_state": random_state},
         "fit_seconds": seconds,
         "network_fit_seconds": extractor.fit_time_,
+        "fit_cpu": cpu,
         "precision": extractor.precision_,
         "training": history_summary(history),
         "n_train": len(combined),
@@ -229,9 +233,10 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     train, test = dataset.train, dataset.test
-    start = time.perf_counter()
+    start, cpu_before = time.perf_counter(), cpu_times()
     model.fit(train.images, train.labels)
     fit_seconds = time.perf_counter() - start
+    cpu = cpu_shares(cpu_before, cpu_times())
     scores = evaluate_model(model, test)
     classes = np.asarray(model.classes_)
     class_names = [test.class_names[int(c)] for c in classes]
@@ -290,6 +295,7 @@ def run_cell(model, dataset, folder, *, method, seed, fingerprint, params, extra
         "accuracy": scores["accuracy"],
         "macro_f1": scores["macro_f1"],
         "fit_seconds": fit_seconds,
+        "fit_cpu": cpu,
         "predict_ms_per_image": scores["predict_ms_per_image"],
         "predict_seconds": scores["predict_seconds"],
         "n_train": len(train),
