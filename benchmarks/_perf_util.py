@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -121,7 +122,7 @@ class Results:
                 pass
 
     def put(self, name, value):
-        self.data["sections"][name] = value
+        self.data["sections"][name] = without_temp_paths(value)
         self.save()
 
     def get(self, name):
@@ -132,6 +133,18 @@ class Results:
         tmp = self.path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(to_jsonable(self.data), indent=2))
         os.replace(tmp, self.path)
+
+
+def without_temp_paths(value):
+    """``value`` with the system's temporary folder written ``$TMPDIR`` in every string:
+    results name the work folder, never this machine's own path."""
+    if isinstance(value, str):
+        return value.replace(tempfile.gettempdir().rstrip("/"), "$TMPDIR")
+    if isinstance(value, dict):
+        return {k: without_temp_paths(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_temp_paths(v) for v in value]
+    return value
 
 
 def fmt_s(seconds):
