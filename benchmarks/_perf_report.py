@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cnnsvm.experiments.environment import STEAL_UPPER_BOUND
+
 GIB = 1024.0
 
 
@@ -27,11 +29,25 @@ def _ok(flag):
 
 
 def cpu_sentence(cpu, span):
-    """How the machine's CPU time was spent during ``span``: busy, idle, taken by the host."""
+    """How the machine's CPU time was spent during ``span``.
+
+    Parameters
+    ----------
+    cpu : dict
+        Shares from :func:`cnnsvm.experiments.environment.cpu_shares`.
+    span : str
+        What was measured ("the run", "the section").
+
+    Returns
+    -------
+    str
+        Busy, idle and stolen percentages; times are called upper bounds from
+        ``STEAL_UPPER_BOUND`` of stolen time on.
+    """
     return (
         f"CPU time during {span}: {100 * cpu['busy']:.0f} % busy, {100 * cpu['idle']:.0f} % idle, "
         f"{100 * cpu['steal']:.0f} % taken by the host of this virtual machine (steal)"
-        + (": times are upper bounds." if cpu["steal"] >= 0.05 else ".")
+        + (": times are upper bounds." if cpu["steal"] >= STEAL_UPPER_BOUND else ".")
     )
 
 

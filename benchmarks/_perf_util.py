@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -122,28 +123,53 @@ class Results:
                 pass
 
     def put(self, name, value):
-        self.data["sections"][name] = without_temp_paths(value)
+        self.data["sections"][name] = value
         self.save()
 
     def get(self, name):
         return self.data["sections"].get(name)
 
+    def public(self):
+        """The results as written: JSON types, the temporary folder written ``$TMPDIR``."""
+        return without_temp_paths(to_jsonable(self.data))
+
     def save(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(to_jsonable(self.data), indent=2))
+        tmp.write_text(json.dumps(self.public(), indent=2))
         os.replace(tmp, self.path)
 
 
-def without_temp_paths(value):
-    """``value`` with the system's temporary folder written ``$TMPDIR`` in every string:
-    results name the work folder, never this machine's own path."""
+def without_temp_paths(value, folder=None):
+    """``value`` with the temporary folder written ``$TMPDIR`` wherever a path starts with it.
+
+    Parameters
+    ----------
+    value : str, dict, list, tuple or other
+        Walked recursively; other types are returned as they are.
+    folder : str, optional
+        The folder to hide (default: the system's temporary folder). The root
+        folder or an empty name is never replaced.
+
+    Returns
+    -------
+    The same structure: results name the work folder, never this machine's own path.
+    """
+    folder = (folder or tempfile.gettempdir()).rstrip("/")
+    if not folder:
+        return value
+    # the folder itself or a path below it, and only where a path starts (not inside /var/tmp)
+    pattern = re.compile(r"(?<![\w./-])" + re.escape(folder) + r"(?=/|$|[^\w.-])")
+    return _replace_paths(value, pattern)
+
+
+def _replace_paths(value, pattern):
     if isinstance(value, str):
-        return value.replace(tempfile.gettempdir().rstrip("/"), "$TMPDIR")
+        return pattern.sub("$TMPDIR", value)
     if isinstance(value, dict):
-        return {k: without_temp_paths(v) for k, v in value.items()}
+        return {k: _replace_paths(v, pattern) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [without_temp_paths(v) for v in value]
+        return [_replace_paths(v, pattern) for v in value]
     return value
 
 

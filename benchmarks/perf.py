@@ -610,7 +610,7 @@ def main(argv=None):
             failed.append(name)
         value["_meta"] = {**section_meta(start, cpu_before), "load_before": load_before}
         results.put(name, value)
-        (out / f"{stem}.md").write_text(_perf_report.render(results.data))
+        (out / f"{stem}.md").write_text(_perf_report.render(results.public()))
         log(f"== {name} done in {U.fmt_s(time.perf_counter() - start)}")
         if name == "train" and "ms_per_image" in value:
             projected = estimate(cfg, value["ms_per_image"], sections=("mnist",))["mnist"]
@@ -626,7 +626,7 @@ def main(argv=None):
     results.data["meta"]["run_seconds"] = time.perf_counter() - t_all
     results.data["meta"]["cpu_time"] = U.cpu_shares(cpu_all, U.cpu_times())
     results.save()
-    text = _perf_report.render(results.data)
+    text = _perf_report.render(results.public())
     (out / f"{stem}.md").write_text(text)
     print(text)
     if failed:

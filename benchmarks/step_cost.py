@@ -29,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _perf_report import cpu_sentence  # noqa: E402
 from _perf_util import cores, cpu_model, cpu_shares, cpu_times, git_commit, load_average  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,20 @@ def parse_args(argv=None):
 
 
 def measure(batch, rounds, calls):
-    """Milliseconds per batch of each part, one list entry per round."""
+    """Time the augmentation, a training step and a forward pass of the default network.
+
+    Parameters
+    ----------
+    batch : int
+        Images per batch.
+    rounds, calls : int
+        Rounds, each calling every part ``calls`` times in turn.
+
+    Returns
+    -------
+    dict
+        Part name -> milliseconds per batch, one entry per round.
+    """
     import keras
     import tensorflow as tf
 
@@ -83,13 +97,7 @@ def render(result):
     rows = "\n".join(
         f"| {name} | {med[name]:.1f} | {min(v):.1f}–{max(v):.1f} |" for name, v in result["ms_per_batch"].items()
     )
-    cpu = m["cpu_time"]
-    cpu_line = (
-        f"CPU time during the run: {100 * cpu['busy']:.0f} % busy, {100 * cpu['idle']:.0f} % idle, "
-        f"{100 * cpu['steal']:.0f} % taken by the host (steal)."
-        if cpu
-        else ""
-    )
+    cpu_line = cpu_sentence(m["cpu_time"], "the run") if m["cpu_time"] else ""
     return f"""# Where a training step's time goes (default network, batch {m["batch"]})
 
 Command: `{m["command"]}` — commit `{m["commit"]}` — machine: {m["cpu"]}, {m["cores"]["usable"]} usable cores —
@@ -118,7 +126,7 @@ def main(argv=None):
     import tensorflow as tf
 
     meta = {
-        "command": "python benchmarks/step_cost.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "command": shlex.join(["python", "benchmarks/step_cost.py", *(argv if argv is not None else sys.argv[1:])]),
         "commit": git_commit(ROOT),
         "cpu": cpu_model(),
         "cores": cores(),

@@ -23,12 +23,14 @@ def _test_split(data_dir, name, ink):
 
 
 def _assert_cpu_record(cpu):
-    """A fit's CPU shares (busy, idle, taken by the host) where /proc/stat exists, else none."""
+    """A fit's CPU shares (busy, idle, taken by the host): none without /proc/stat or for a fit
+    too short to say (the tiny fits here may be); else three shares summing to 1."""
     if not os.path.exists("/proc/stat"):
         assert cpu is None
         return
-    assert set(cpu) == {"busy", "idle", "steal"} and all(0 <= v <= 1 for v in cpu.values())
-    assert sum(cpu.values()) == pytest.approx(1, abs=0.002)
+    if cpu is not None:
+        assert set(cpu) == {"busy", "idle", "steal"} and all(0 <= v <= 1 for v in cpu.values())
+        assert sum(cpu.values()) == pytest.approx(1, abs=0.002)
 
 
 def test_run_fills_every_cell(full_run):
@@ -67,8 +69,9 @@ def test_run_fills_every_cell(full_run):
         assert (out / "plots" / f"{dataset}_risk_coverage.png").read_bytes()[:8] == PNG
     summary = (out / "results.md").read_text()
     assert "Generic extractor" in summary and "McNemar" in summary
-    if os.path.exists("/proc/stat"):  # fit times come with the CPU share the host took meanwhile
-        assert "% of its CPU time (steal" in (out / "tables" / "fit_seconds.md").read_text()
+    if os.path.exists("/proc/stat"):  # the generic extractors' fits are long enough to state the shares
+        generic = json.loads((out / "generic" / "seed0" / "augmented" / "result.json").read_text())
+        assert generic["fit_cpu"] is not None
         assert "CPU taken by the host (%)" in (out / "tables" / "generic.md").read_text()
     # the hybrid blends the generic softmax block of its own dataset; its ablation hybrid-svm does not
     for dataset, offset in (("alpha", 0), ("beta", 3)):

@@ -71,6 +71,16 @@ def test_cpu_shares_split_the_time_between_two_snapshots_into_busy_idle_and_stol
     assert shares == {"busy": 0.35, "idle": 0.15, "steal": 0.5}
     assert cpu_shares(before, before) is None  # no time passed
     assert cpu_shares(None, before) is None
+    stat.write_text("cpu  100 0 50 849 50 0 0 0 0 0\n")  # 49 ticks: too short a span to say
+    assert cpu_shares(before, cpu_times(stat)) is None
+    # guest time (columns 9 and 10) is already inside user time: it must not count twice
+    stat.write_text("cpu  600 0 50 1300 50 0 0 0 400 0\n")
+    assert cpu_shares(before, cpu_times(stat)) == {"busy": 0.5, "idle": 0.5, "steal": 0.0}
+    # an old kernel's shorter line: the missing states count as 0; a counter that went down as 0
+    stat.write_text("cpu  600 0 50 1300 50\n")
+    assert cpu_times(stat)["steal"] == 0 and cpu_times(stat)["softirq"] == 0
+    stat.write_text("cpu  600 0 50 700 50 0 0 0\n")  # idle went down: counted as 0, not negative
+    assert cpu_shares(before, cpu_times(stat)) == {"busy": 1.0, "idle": 0.0, "steal": 0.0}
     stat.write_text("intr 1 2 3\n")
     assert cpu_times(stat) is None and cpu_times(tmp_path / "missing") is None
 

@@ -96,6 +96,13 @@ def load_average():
 #: The states of the first line of ``/proc/stat``, in its order (Linux, ``man 5 proc``).
 CPU_STATES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
+#: Below this many clock ticks between two snapshots (1 s of one core at the usual 100 Hz) the
+#: shares are not worth stating.
+MIN_TICKS = 100
+
+#: From this share of stolen CPU time on, a report calls the times it measured upper bounds.
+STEAL_UPPER_BOUND = 0.05
+
 
 def cpu_times(stat="/proc/stat"):
     """The machine's CPU time spent in each state since boot, summed over its cores.
@@ -103,6 +110,11 @@ def cpu_times(stat="/proc/stat"):
     Two snapshots taken around some work give, through :func:`cpu_shares`, how
     busy the machine was meanwhile and how much of its time the host of a
     virtual machine took for itself ("steal"), which a load average does not show.
+
+    Parameters
+    ----------
+    stat : str or Path, default="/proc/stat"
+        The kernel's statistics file.
 
     Returns
     -------
@@ -125,19 +137,26 @@ def cpu_times(stat="/proc/stat"):
 def cpu_shares(before, after):
     """How the machine's CPU time between two :func:`cpu_times` snapshots was spent.
 
+    Parameters
+    ----------
+    before, after : dict or None
+        Snapshots from :func:`cpu_times`, ``before`` taken first. A counter
+        that went down (it cannot, short of a reboot) counts as 0.
+
     Returns
     -------
     dict or None
         ``busy`` (user, system and interrupts of every process), ``idle``
         (idle and waiting for I/O) and ``steal`` (taken by the host of a
         virtual machine), fractions summing to 1, rounded to 3 decimals;
-        ``None`` when a snapshot is missing or no time passed.
+        ``None`` when a snapshot is missing or fewer than :data:`MIN_TICKS`
+        clock ticks passed (too short a span to say).
     """
     if not before or not after:
         return None
     delta = {state: max(after[state] - before[state], 0) for state in CPU_STATES}
     total = sum(delta.values())
-    if total == 0:
+    if total < MIN_TICKS:
         return None
     idle = delta["idle"] + delta["iowait"]
     return {

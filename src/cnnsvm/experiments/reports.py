@@ -10,6 +10,7 @@ import numpy as np
 
 from cnnsvm.classifiers.selective import confidence_score, risk_coverage_curve
 from cnnsvm.experiments import plots
+from cnnsvm.experiments.environment import STEAL_UPPER_BOUND
 from cnnsvm.experiments.store import write_json, write_text
 from cnnsvm.progress import format_seconds
 
@@ -157,21 +158,29 @@ def metric_csv(aggregated, metric, datasets, methods):
 
 
 def steal_note(records):
-    """One sentence on the CPU time the host of a virtual machine took during the fits, or ``""``.
+    """One sentence on the CPU time the host of a virtual machine took during the fits.
 
     Parameters
     ----------
     records : list of dict
         Cell or generic-extractor results; those with a ``fit_cpu`` record
-        (:func:`~cnnsvm.experiments.environment.cpu_shares`) count.
+        (:func:`~cnnsvm.experiments.environment.cpu_shares`) count, the others
+        (cells of runs before it was recorded) are left out.
+
+    Returns
+    -------
+    str
+        The sentence; ``""`` when no record has the shares or the host took
+        less than half a percent during every fit.
     """
-    steal = [100 * r["fit_cpu"]["steal"] for r in records if r.get("fit_cpu")]
-    if not steal:
+    steal = [r["fit_cpu"]["steal"] for r in records if r.get("fit_cpu")]
+    if not steal or max(steal) < 0.005:
         return ""
+    upper = " The fit times are upper bounds." if max(steal) >= STEAL_UPPER_BOUND else ""
     return (
-        f"During the fits the host of this machine took {min(steal):.0f} to {max(steal):.0f} % of its CPU time "
-        f"(steal, median {np.median(steal):.0f} %, over {len(steal)} fits): a share above 0 makes the fit "
-        "times upper bounds."
+        f"During the fits the host of this machine took {100 * min(steal):.0f} to {100 * max(steal):.0f} % of "
+        f"its CPU time (steal, median {100 * np.median(steal):.0f} %, over {len(steal)} of "
+        f"{len(records)} fits).{upper}"
     )
 
 

@@ -1,0 +1,37 @@
+"""Report helpers on records with and without the CPU shares of their fits (resumed runs mix both)."""
+
+from cnnsvm.experiments.reports import generic_markdown, steal_note
+
+
+def _generic(seed, fit_cpu=None):
+    record = {
+        "variant": "augmented",
+        "seed": seed,
+        "fit_seconds": 60.0,
+        "training": {"epochs_run": 3, "best_val_accuracy": 0.9},
+        "n_train": 100,
+        "n_classes": 10,
+    }
+    if fit_cpu is not None:
+        record["fit_cpu"] = fit_cpu
+    return record
+
+
+def test_steal_note_states_the_range_and_calls_times_upper_bounds_only_when_it_matters():
+    assert steal_note([]) == ""
+    assert steal_note([{"fit_cpu": None}, {}]) == ""  # cells of runs before the shares were recorded
+    assert steal_note([{"fit_cpu": {"busy": 0.9, "idle": 0.098, "steal": 0.002}}]) == ""  # rounds to 0 %
+    little = steal_note([{"fit_cpu": {"busy": 0.9, "idle": 0.08, "steal": 0.02}}, {}])
+    assert "took 2 to 2 %" in little and "over 1 of 2 fits" in little and "upper bounds" not in little
+    much = steal_note(
+        [{"fit_cpu": {"busy": 0.5, "idle": 0.1, "steal": 0.4}}, {"fit_cpu": {"busy": 0.9, "idle": 0.08, "steal": 0.02}}]
+    )
+    assert "took 2 to 40 %" in much and "median 21 %" in much and "upper bounds" in much
+
+
+def test_generic_table_shows_the_hosts_share_where_recorded_and_a_dash_elsewhere():
+    assert "CPU taken by the host" not in generic_markdown([_generic(0), _generic(1)])
+    table = generic_markdown([_generic(0), _generic(1, {"busy": 0.5, "idle": 0.1, "steal": 0.4})])
+    rows = [line for line in table.splitlines() if line.startswith("| augmented")]
+    assert "CPU taken by the host (%)" in table
+    assert rows[0].endswith("| - |") and rows[1].endswith("| 40 |")
