@@ -27,7 +27,7 @@ import time
 
 import joblib
 import numpy as np
-from selection import validation_parts  # benchmarks/selection.py, beside this script
+from selection import print_candidates, validation_parts  # benchmarks/selection.py, beside this script
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -90,15 +90,7 @@ def main():
         out["softmax-mean"] = selective_summary(y_val, s.argmax(1), confidence_score(s))
         out["seconds"] = time.perf_counter() - start
         results["sets"][part.name] = out
-        print(
-            part.name,
-            {
-                k: (round(100 * v["accuracy"], 2), round(100 * v["aurc"], 3))
-                for k, v in out.items()
-                if isinstance(v, dict)
-            },
-            flush=True,
-        )
+        print_candidates(part.name, out)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)

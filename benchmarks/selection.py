@@ -43,6 +43,14 @@ from cnnsvm.features import CNNFeatureExtractor, build_augmentation
 SETS = ("numerals", "vowels", "consonants")
 
 
+def print_candidates(name, results):
+    """One progress line: each candidate's validation accuracy (%) and AURC (%) on set ``name``."""
+    scores = {
+        k: (round(100 * v["accuracy"], 2), round(100 * v["aurc"], 3)) for k, v in results.items() if isinstance(v, dict)
+    }
+    print(name, scores, flush=True)
+
+
 def validation_parts(data, split_seed):
     """Each NHCD set's training part split stratified 85/15: ``(fit parts, validation parts)``; no test image."""
     fit_parts, val_parts = [], []
@@ -256,15 +264,7 @@ def tta_study(args, ext, prep, X_union, fit_parts, val_parts, union):
                     val.labels, svm.classes_[p.argmax(1)], confidence_score(p)
                 )
         out[part.name] = res
-        print(
-            part.name,
-            {
-                k: (round(100 * v["accuracy"], 2), round(100 * v["aurc"], 3))
-                for k, v in res.items()
-                if isinstance(v, dict)
-            },
-            flush=True,
-        )
+        print_candidates(part.name, res)
     return out
 
 
