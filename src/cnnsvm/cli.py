@@ -82,6 +82,14 @@ def _add_train(sub):
         help="with --extractor: go on even if the extractor was trained on this set (its score then "
         "says nothing about new sets)",
     )
+    p.add_argument(
+        "--features",
+        choices=("embedding", "spatial"),  # cnnsvm.features.spatial.FEATURES (not imported: Keras is slow to load)
+        default=None,
+        help="with --extractor: what the SVM sees, the embedding (default) or, from one extractor, the embedding "
+        "with its last convolutional blocks' grid means (better from a few examples per class, about twice the "
+        "SVM's time)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -204,6 +212,20 @@ def _add_fewshot(sub):
         "--allow-seen-data",
         action="store_true",
         help="go on even if the extractor was trained on this set (the results then say so)",
+    )
+    p.add_argument(
+        "--features",
+        choices=("embedding", "spatial"),  # cnnsvm.features.spatial.FEATURES (not imported: Keras is slow to load)
+        default=None,
+        help="what the hybrid's SVM sees (default spatial: the embedding with the last convolutional blocks' "
+        "grid means; embedding: the embedding alone)",
+    )
+    p.add_argument(
+        "--views",
+        type=int,
+        default=None,
+        help="random augmented views of each drawn example added to the hybrid's training rows (default 9, "
+        "fewer past 10,000 rows; 0: none)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -515,9 +537,15 @@ def cmd_train(args):
         params.update(
             C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight, n_jobs=args.jobs
         )
+    if args.features and extractor is None:
+        raise CnnsvmError("--features chooses what a frozen extractor hands on: give it with --extractor")
     if extractor is not None:
-        params["calibration_split"] = "auto"  # as hybrid_for_extractor: a new set's fit in seconds
-        model = make_method("hybrid", extractor=extractor, **params)
+        from cnnsvm.experiments.transfer import hybrid_for_extractor
+
+        params.pop("image_size")  # the extractor's own
+        if args.features:
+            params["features"] = args.features
+        model = hybrid_for_extractor(extractor, **params)
     elif args.method in ("hybrid", "cnn"):
         params.update(
             epochs=args.epochs,
@@ -677,6 +705,8 @@ def cmd_fewshot(args):
         cnn_min_steps=args.cnn_min_steps,
         architecture=args.architecture,
         n_components=args.components,
+        **({} if args.features is None else {"features": args.features}),
+        **({} if args.views is None else {"views": args.views}),
         test_size=args.test_size,
         random_state=args.seed,
         extractor_sha256=args.extractor_sha256,

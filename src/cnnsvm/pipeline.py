@@ -24,6 +24,7 @@ from cnnsvm.data.preprocessing import ImagePreprocessor
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
 from cnnsvm.features.ensemble import ExtractorEnsemble
+from cnnsvm.features.spatial import check_features
 from cnnsvm.features.views import FrozenExtractor, check_train_views, unwrap_extractor
 from cnnsvm.hybrid import HybridPipeline
 from cnnsvm.model_structure import describe_method, find_preprocessor
@@ -84,6 +85,7 @@ def make_hybrid(
     softmax_weight="auto",
     label_offset=None,
     train_views=None,
+    features="embedding",
     random_state=0,
     calibration_split="folds",
     n_jobs=None,
@@ -127,6 +129,12 @@ def make_hybrid(
         :mod:`cnnsvm.features.views`; it cost accuracy on validation data).
         ``None``: ``"images"`` for a fitted extractor, the extractor's own
         ``train_views`` for one the pipeline trains.
+    features : {"embedding", "spatial"}, default="embedding"
+        For a fitted extractor (a single CNN): what the SVM sees, the
+        embedding or the embedding with the last convolutional blocks' grid
+        means (see :mod:`cnnsvm.features.spatial`; better on a set the
+        extractor never saw, the default of
+        :func:`cnnsvm.experiments.transfer.hybrid_for_extractor`).
     random_state : int, default=0
     calibration_split : {"folds", "auto"}, default="folds"
         ``"auto"``: on large sets (from 5,000 training images) the SVM is fitted
@@ -148,6 +156,7 @@ def make_hybrid(
     """
     if train_views is not None:
         check_train_views(train_views)
+    check_features(features)
     if not probability:
         if softmax_weight != "auto" and softmax_weight != 0:
             raise ConfigError("softmax_weight > 0 blends probabilities: it needs probability=True")
@@ -160,7 +169,15 @@ def make_hybrid(
     if isinstance(extractor, ExtractorEnsemble) and not _is_fitted(extractor):
         extractor = clone(extractor).fit()  # checks its fitted members; trains nothing
     if _is_fitted(extractor):
-        extractor = FrozenExtractor(extractor, train_views=train_views or "images", random_state=random_state)
+        extractor = FrozenExtractor(
+            extractor, train_views=train_views or "images", random_state=random_state, features=features
+        )
+        extractor.fit()  # checks that the extractor has the features asked for
+    elif features != "embedding":
+        raise ConfigError(
+            f'features="{features}" reads a fitted extractor frozen in the pipeline; an extractor the pipeline '
+            'trains hands on its embedding (features="embedding")'
+        )
     elif train_views is not None:
         extractor = clone(extractor).set_params(train_views=train_views)
     return HybridPipeline(

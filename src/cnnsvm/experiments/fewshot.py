@@ -4,7 +4,9 @@ For each k (examples per class, or ``"all"``: the whole training part) and each
 random draw, the same k examples of every class are given to
 
 - ``hybrid``: the scaler and the SVM on the features of a frozen extractor
-  that never saw the set (:mod:`cnnsvm.experiments.transfer`);
+  that never saw the set (:mod:`cnnsvm.experiments.transfer`), by default its
+  spatial features (:mod:`cnnsvm.features.spatial`), each example joined by
+  the features of random augmented views of itself (``views``);
 - ``cnn``: a CNN from scratch (:func:`cnnsvm.pipeline.make_cnn`);
 - ``pca-svc``: SVC on PCA of the raw pixels (:func:`cnnsvm.pipeline.make_pca_svc`),
   its components capped below the number of examples;
@@ -21,8 +23,8 @@ examples per class; accuracy does not use it).
 
 The hybrid's features are computed once for the whole training part and the
 test part (the extractor is frozen: a draw's features are rows of them), so its
-``fit_seconds`` is the scaler and SVM fit alone; ``feature_seconds`` records
-the extraction.
+``fit_seconds`` is the views' features, the scaler and the SVM fit;
+``feature_seconds`` records the extraction.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ DEFAULT_KS = (1, 2, 5, 10, 20, 50, "all")
 MIN_CNN_STEPS = 500
 #: Most epochs a CNN from scratch is given (a bound on the time of the smallest k).
 MAX_CNN_EPOCHS = 300
+#: What the hybrid's SVM sees: chosen on validation data (benchmarks/results/fewshot_features.md).
+DEFAULT_FEATURES = "spatial"
+#: Augmented views of each drawn example among the hybrid's training rows (fewshot_features.md).
+DEFAULT_VIEWS = 9
+#: Most training rows of the hybrid, examples and views together (see :func:`view_count`).
+MAX_VIEW_ROWS = 10_000
 
 
 def parse_ks(text):
@@ -135,6 +143,8 @@ def run_fewshot(
     cnn_params=None,
     cnn_min_steps=MIN_CNN_STEPS,
     n_components=50,
+    features=DEFAULT_FEATURES,
+    views=DEFAULT_VIEWS,
     random_state=0,
     verbose=1,
 ):
@@ -158,6 +168,14 @@ def run_fewshot(
         Fewest gradient steps of the CNN from scratch.
     n_components : int, default=50
         PCA components, capped at the number of examples minus one.
+    features : {"embedding", "spatial"}, default="spatial"
+        What the hybrid's SVM sees (see :mod:`cnnsvm.features.spatial`; spatial
+        needs a single extractor, not an ensemble).
+    views : int, default=9
+        Random augmented views of each drawn example whose features join the
+        hybrid's training rows (the extractor's augmentation; see
+        :func:`view_count`): the SVM learns the variations that a few examples
+        do not show. 0 turns them off.
     random_state : int, default=0
         Seed of the draws (draw ``d`` of ``k`` uses ``[random_state, k, d]``) and of the models
         (``random_state + d``).
@@ -178,6 +196,8 @@ def run_fewshot(
         raise ConfigError(f"methods must be among {', '.join(METHODS)}; got {', '.join(methods) or 'none'}")
     if not isinstance(draws, int) or draws < 1:
         raise ConfigError(f"draws must be a positive integer; got {draws!r}")
+    if not isinstance(views, int) or isinstance(views, bool) or views < 0:
+        raise ConfigError(f"views must be a non-negative integer; got {views!r}")
     ks = parse_ks(",".join(str(k) for k in ks))
     train, test = train.with_light_ink(), test.with_light_ink()
     missing = np.setdiff1d(np.unique(test.labels), np.unique(train.labels))
@@ -194,11 +214,12 @@ def run_fewshot(
     hybrid_back = None
     feature_seconds = 0.0
     if "hybrid" in methods:
-        hybrid = hybrid_for_extractor(extractor, probability=False, random_state=random_state)
+        hybrid = hybrid_for_extractor(extractor, probability=False, random_state=random_state, features=features)
         hybrid.set_params(preprocess__ink="light")
         start = time.perf_counter()
         front = Pipeline(hybrid.steps[:2]).fit(train.images, train.labels)
-        features_train = front.transform(train.images)
+        pixels_train = front[0].transform(train.images)
+        features_train = front[1].transform(pixels_train)
         features_test = front.transform(test.images)
         feature_seconds = time.perf_counter() - start
         hybrid_back = Pipeline(hybrid.steps[2:])
@@ -212,9 +233,7 @@ def run_fewshot(
     schedule = []
     for k in ks:
         for d in range(1 if k == "all" else draws):
-            indices = draw_per_class(
-                train.labels, k, np.random.default_rng([int(random_state), 0 if k == "all" else int(k), d])
-            )
+            indices = draw_per_class(train.labels, k, np.random.default_rng([int(random_state), _k_seed(k), d]))
             schedule.append((k, d, indices))
             for method in methods:
                 units = len(indices)
@@ -232,8 +251,13 @@ def run_fewshot(
             units = len(indices)
             start = time.perf_counter()
             if method == "hybrid":
+                n_views = view_count(len(indices), views)
+                row["views"] = n_views
+                rows_X, rows_y = _with_views(
+                    front[1], pixels_train[indices], features_train[indices], y, n_views, [random_state, _k_seed(k), d]
+                )
                 model = clone(hybrid_back)
-                model.fit(features_train[indices], y)
+                model.fit(rows_X, rows_y)
                 fitted = time.perf_counter()
                 predicted = model.predict(features_test)
             else:
@@ -276,6 +300,9 @@ def run_fewshot(
             "cnn": {"min_epochs": min_epochs, "min_steps": cnn_min_steps, "max_epochs": MAX_CNN_EPOCHS, **cnn_params},
             "pca_components": n_components,
             "svm": "make_svm defaults (C=10, gamma='scale', RBF), no probability calibration",
+            "hybrid_features": features,
+            "views": views,
+            "max_view_rows": MAX_VIEW_ROWS,
             "image_size": int(size),
             "n_train": len(train),
             "n_test": len(test),
@@ -283,6 +310,38 @@ def run_fewshot(
             "all_per_class": {"min": int(counts.min()), "median": float(np.median(counts)), "max": int(counts.max())},
         },
     }
+
+
+def view_count(n_examples, views, max_rows=None):
+    """Augmented views per example for ``n_examples`` drawn examples: ``views``, fewer where the
+    examples and their views would exceed ``max_rows`` (:data:`MAX_VIEW_ROWS`) training rows.
+
+    Views teach a few examples' variations; a large draw shows them already, and
+    its views would only slow the SVM (its fit grows with the square of the rows).
+    """
+    max_rows = MAX_VIEW_ROWS if max_rows is None else max_rows
+    return int(max(0, min(views, max_rows // max(1, n_examples) - 1)))
+
+
+def _k_seed(k):
+    return 0 if k == "all" else int(k)
+
+
+def _with_views(frozen, pixels, features, labels, n_views, seed):
+    """The examples' features followed by those of ``n_views`` random augmented views of each."""
+    if not n_views:
+        return features, labels
+    from cnnsvm.features.views import augmented_features
+
+    extractor = frozen.extractor
+    strength = extractor.augmentation if frozen.augmentation is None else frozen.augmentation
+    parts = [features]
+    for v in range(n_views):
+        view_seed = int(np.random.SeedSequence([*seed, v]).generate_state(1)[0] >> 1)
+        parts.append(
+            augmented_features(extractor, pixels, strength=strength, random_state=view_seed, features=frozen.features)
+        )
+    return np.vstack(parts), np.tile(labels, n_views + 1)
 
 
 def summarise(rows):
@@ -491,6 +550,21 @@ def _context_lines(result):
         f"SVMs: {config['svm']}. Hybrid features: extracted once in "
         f"{format_seconds(result.get('feature_seconds', 0.0))}."
     )
+    if "hybrid" in config["methods"] and "hybrid_features" in config:
+        features = {
+            "embedding": "the extractor's embedding",
+            "spatial": "the extractor's embedding and its last convolutional blocks' means over a 2x2 grid",
+        }.get(config["hybrid_features"], config["hybrid_features"])
+        views = config.get("views", 0)
+        lines.append(
+            f"- Hybrid: its SVM sees {features}"
+            + (
+                f"; each drawn example adds the features of {views} random augmented views of itself (fewer "
+                f"where the rows would pass {config.get('max_view_rows')}: `views` in the JSON rows)."
+                if views
+                else "; no augmented views."
+            )
+        )
     return lines
 
 
@@ -514,6 +588,8 @@ def run_fewshot_cli(
     cnn_min_steps=MIN_CNN_STEPS,
     architecture="default",
     n_components=50,
+    features=DEFAULT_FEATURES,
+    views=DEFAULT_VIEWS,
     test_size=0.2,
     random_state=0,
     extractor_sha256=None,
@@ -548,6 +624,8 @@ def run_fewshot_cli(
         cnn_params={"architecture": architecture, "epochs": cnn_epochs},
         cnn_min_steps=cnn_min_steps,
         n_components=n_components,
+        features=features,
+        views=views,
         random_state=random_state,
         verbose=verbose,
     )

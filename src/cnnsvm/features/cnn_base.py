@@ -273,17 +273,24 @@ class BaseCNN(BaseEstimator):
             fns["network"] = net  # in place, like the compiled functions below
         return net
 
-    def _embedding(self):
+    def _embedding(self, output="embedding"):
+        """The model from the input to the features: ``"embedding"``, or ``"spatial"``
+        (the embedding and the convolutional blocks' grid means, :mod:`cnnsvm.features.spatial`)."""
         fns = self._compiled()
-        model = fns.get("embedding_model")
+        model = fns.get(f"{output}_model")
         if model is None:
             net = self._inference_network()
-            model = keras.Model(net.input, net.get_layer("embedding").output)
-            fns["embedding_model"] = model  # in place: transforming leaves __dict__ unchanged
+            if output == "spatial":
+                from cnnsvm.features.spatial import spatial_model
+
+                model = spatial_model(net)
+            else:
+                model = keras.Model(net.input, net.get_layer("embedding").output)
+            fns[f"{output}_model"] = model  # in place: transforming leaves __dict__ unchanged
         return model
 
     def _predict_function(self, output):
-        """The compiled forward pass to ``output`` ("softmax" or "embedding"), built once per model.
+        """The compiled forward pass to ``output`` ("softmax", "embedding" or "spatial"), built once per model.
 
         Calling a Keras model eagerly dispatches every layer from Python: about 10 ms
         for one image on 2 CPU cores, several times the arithmetic. A ``tf.function``
@@ -295,7 +302,7 @@ class BaseCNN(BaseEstimator):
         fns = self._compiled()
         fn = fns.get(output)
         if fn is None:
-            model = self._inference_network() if output == "softmax" else self._embedding()
+            model = self._inference_network() if output == "softmax" else self._embedding(output)
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
 
@@ -313,12 +320,12 @@ class BaseCNN(BaseEstimator):
         return fn
 
     def _forward(self, X, output):
-        """Run the network on X in batches; ``output`` is "softmax" or "embedding"."""
+        """Run the network on X in batches; ``output`` is "softmax", "embedding" or "spatial"."""
         check_is_fitted(self, "network_")
         images = self._validate_X(X, reset=False)
         n = len(images)
         if n == 0:
-            model = self.network_ if output == "softmax" else self._embedding()
+            model = self.network_ if output == "softmax" else self._embedding(output)
             return np.zeros((0, model.output_shape[-1]), np.float32)
         fn = self._predict_function(output)
         batch = max(1, int(self.predict_batch_size))

@@ -148,6 +148,37 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         """
         return self._forward(X, "embedding")
 
+    def spatial_features(self, X):
+        """The embedding followed by the last convolutional blocks' means over a grid of cells.
+
+        Richer than the embedding on a set the network never saw (few-shot
+        transfer; see :mod:`cnnsvm.features.spatial`). The first columns are
+        those of :meth:`transform`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Images of the shape seen in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_spatial_features)
+        """
+        return self._forward(X, "spatial")
+
+    def spatial_feature_names_out(self):
+        """Names of the columns of :meth:`spatial_features`.
+
+        Returns
+        -------
+        ndarray of str objects
+            ``embedding0``, ..., then ``block{b}_cell{c}_ch{k}``.
+        """
+        from cnnsvm.features.spatial import spatial_feature_names
+
+        check_is_fitted(self, "network_")
+        return np.asarray(spatial_feature_names(self._inference_network()), dtype=object)
+
     def softmax(self, X):
         """Probabilities of the network's own softmax head.
 
@@ -167,11 +198,12 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
 
         The head is one dense layer on the embedding (dropout is off at
         inference), so ``softmax_from_features(transform(X))`` equals
-        ``softmax(X)`` without a second pass through the network.
+        ``softmax(X)`` without a second pass through the network. The output of
+        :meth:`spatial_features` is taken too (its first columns are the embedding).
 
         Parameters
         ----------
-        features : array-like of shape (n_samples, n_features_out)
+        features : array-like of shape (n_samples, n_features_out) or (n_samples, n_spatial_features)
 
         Returns
         -------
@@ -181,11 +213,13 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         check_is_fitted(self, "network_")
         kernel, bias = self._inference_network().get_layer("softmax").get_weights()
         features = np.asarray(features, dtype=np.float32)
-        if features.ndim != 2 or features.shape[1] != kernel.shape[0]:
+        widths = (kernel.shape[0], int(self._embedding("spatial").output_shape[-1]))
+        if features.ndim != 2 or features.shape[1] not in widths:
             raise DataError(
-                f"expected features of shape (n_samples, {kernel.shape[0]}) from this extractor's transform; "
-                f"got {features.shape}"
+                f"expected features of shape (n_samples, {widths[0]}) from this extractor's transform (or "
+                f"(n_samples, {widths[1]}) from spatial_features); got {features.shape}"
             )
+        features = features[:, : kernel.shape[0]]
         logits = features @ kernel + bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)

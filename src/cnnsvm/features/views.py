@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.augmentation import build_augmentation
 from cnnsvm.features.seeds import int_seed
+from cnnsvm.features.spatial import check_features
 
 TRAIN_VIEWS = ("images", "augmented")
 
@@ -40,7 +41,7 @@ def check_train_views(train_views):
     return train_views
 
 
-def augmented_features(extractor, X, *, strength=1.0, random_state=0, batch_size=1024):
+def augmented_features(extractor, X, *, strength=1.0, random_state=0, batch_size=1024, features="embedding"):
     """Features of one random augmented view of each image.
 
     Parameters
@@ -53,11 +54,14 @@ def augmented_features(extractor, X, *, strength=1.0, random_state=0, batch_size
     random_state : int, numpy.random.RandomState or None, default=0
         Seed of the views.
     batch_size : int, default=1024
+    features : {"embedding", "spatial"}, default="embedding"
+        Which features of the views (see :class:`FrozenExtractor`).
 
     Returns
     -------
     ndarray of shape (n_samples, n_features_out)
     """
+    read = _reader(extractor, features)
     X = np.asarray(X, dtype=np.float32)
     height, width = extractor.input_shape_
     # A seed stream of its own: the network's augmentation was seeded with random_state itself.
@@ -65,12 +69,26 @@ def augmented_features(extractor, X, *, strength=1.0, random_state=0, batch_size
     seed = None if seed is None else int(np.random.SeedSequence([seed, 1]).generate_state(1)[0] >> 1)
     augment = build_augmentation(strength, seed=seed)
     if augment is None or min(height, width) < 8 or not len(X):
-        return extractor.transform(X)
+        return read(X)
     views = np.empty((len(X), height * width), np.float32)
     for i in range(0, len(X), batch_size):
         batch = X[i : i + batch_size].reshape(-1, height, width, 1)
         views[i : i + len(batch)] = np.asarray(augment(batch, training=True)).reshape(len(batch), -1)
-    return extractor.transform(views)
+    return read(views)
+
+
+def _reader(extractor, features):
+    """The extractor's method that computes ``features``."""
+    check_features(features)
+    if features == "embedding":
+        return extractor.transform
+    read = getattr(extractor, "spatial_features", None)
+    if read is None:
+        raise ConfigError(
+            f'features="spatial" needs a single CNNFeatureExtractor; {type(extractor).__name__} has no '
+            'spatial features: use features="embedding"'
+        )
+    return read
 
 
 class FrozenExtractor(TransformerMixin, BaseEstimator):
@@ -93,13 +111,25 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         extractor was trained with (no views, the images as they are, if 0).
     random_state : int, numpy.random.RandomState or None, default=0
         Seed of the views.
+    features : {"embedding", "spatial"}, default="embedding"
+        What ``transform`` hands on: the extractor's embedding, or the
+        embedding followed by its last convolutional blocks' means over a grid
+        of cells (``extractor.spatial_features``; richer on a set the
+        extractor never saw, see :mod:`cnnsvm.features.spatial`; a single
+        :class:`CNNFeatureExtractor` only).
     """
 
-    def __init__(self, extractor, train_views="images", augmentation=None, random_state=0):
+    def __init__(self, extractor, train_views="images", augmentation=None, random_state=0, features="embedding"):
         self.extractor = extractor
         self.train_views = train_views
         self.augmentation = augmentation
         self.random_state = random_state
+        self.features = features
+
+    def __setstate__(self, state):
+        # Model files written before the ``features`` parameter existed read the embedding.
+        state.setdefault("features", "embedding")
+        self.__dict__.update(state)
 
     def __sklearn_clone__(self):
         # A new wrapper around the same fitted extractor (cloning it would unfit it).
@@ -121,6 +151,7 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         self : FrozenExtractor
         """
         check_train_views(self.train_views)
+        _reader(self.extractor, self.features)
         check_is_fitted(self.extractor)
         return self
 
@@ -136,7 +167,7 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_features_out)
         """
-        return self.extractor.transform(X)
+        return _reader(self.extractor, self.features)(X)
 
     def fit_transform(self, X, y=None):
         """Features of the images' training views (see ``train_views``).
@@ -157,7 +188,9 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         strength = self.extractor.augmentation if self.augmentation is None else self.augmentation
         if not strength:
             return self.transform(X)
-        return augmented_features(self.extractor, X, strength=strength, random_state=self.random_state)
+        return augmented_features(
+            self.extractor, X, strength=strength, random_state=self.random_state, features=self.features
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the extractor's output features.
@@ -170,6 +203,9 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         -------
         ndarray of str objects
         """
+        if self.features == "spatial":
+            _reader(self.extractor, self.features)
+            return self.extractor.spatial_feature_names_out()
         return self.extractor.get_feature_names_out(input_features)
 
 

@@ -1,0 +1,153 @@
+"""Choosing the few-shot hybrid's features on validation data: embedding or spatial, with or without views.
+
+The few-shot setting of issue 13: NHCD consonants learned from k examples per
+class on the extractor of ``benchmarks/fewshot.py`` (trained on MNIST, NHCD
+numerals and vowels; the same file, trained there or here with the same
+settings). The consonants' test part is never read. Their training part (the
+stratified 80/20 split of seed 0) is split again, stratified 80/20 with seed 1:
+the k examples are drawn from the first part, and every variant is scored on
+the second, the validation part.
+
+Variants: what the SVM sees (``features``: the embedding, or the embedding with
+the last convolutional blocks' grid means, :mod:`cnnsvm.features.spatial`) times
+``views`` (0, or 9 random augmented views of each drawn example among the
+training rows). Draws are seeded apart from those of ``fewshot.py``
+(``random_state`` 100), and every variant gets the same draws.
+
+Writes benchmarks/results/fewshot_features.md and .json.
+
+Usage (from the repository root, on a clean tree)::
+
+    nice -n 10 python benchmarks/fewshot_features.py [--data-dir ../shared/datasets] [--ks 5,20,50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fewshot as fewshot_bench  # noqa: E402
+from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average  # noqa: E402
+
+from cnnsvm.progress import log  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+VARIANTS = (("embedding", 0), ("embedding", 9), ("spatial", 0), ("spatial", 9))
+#: Seed of the draws: apart from fewshot.py's (0), whose draws come from the whole training part.
+DRAW_SEED = 100
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", default="../shared/datasets", help="folder of mnist.npz and nhcd_*.npz")
+    p.add_argument("--work", default="runs/fewshot-bench", help="where fewshot.py keeps the extractor file")
+    p.add_argument("--mnist-subset", type=int, default=12000, help="as fewshot.py (names the extractor file)")
+    p.add_argument("--epochs", type=int, default=30, help="as fewshot.py")
+    p.add_argument("--max-minutes", type=float, default=15.0, help="as fewshot.py")
+    p.add_argument("--retrain", action="store_true", help="train the extractor again even if its file exists")
+    p.add_argument("--ks", default="5,20,50", help="examples per class (default 5,20,50)")
+    p.add_argument("--draws", type=int, default=3)
+    p.add_argument("--out", default=str(RESULTS), help="results folder")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from cnnsvm.data import load_split
+    from cnnsvm.experiments import fewshot
+    from cnnsvm.experiments.transfer import check_unseen, trained_sets
+    from cnnsvm.pipeline import library_versions
+
+    data_dir = Path(args.data_dir)
+    if not data_dir.is_absolute():
+        data_dir = (ROOT / data_dir).resolve()
+    work = Path(args.work) if Path(args.work).is_absolute() else ROOT / args.work
+    command = "python benchmarks/fewshot_features.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    context = {
+        "command": command.strip(),
+        "commit": git_commit(ROOT),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpu": cpu_model(), "cores": cores()},
+        "load_average_start": load_average(),
+        "versions": library_versions(),
+    }
+    extractor, meta, path, _ = fewshot_bench.get_extractor(args, data_dir, work)
+    split = load_split(f"npz:{data_dir / 'nhcd_consonants.npz'}?name=nhcd_consonants", test_size=0.2, random_state=0)
+    check_unseen(meta, split)  # raises if the consonants reached the extractor
+    train = split.train
+    at_pool, at_val = train_test_split(np.arange(len(train)), test_size=0.2, stratify=train.labels, random_state=1)
+    pool, validation = train.subset(at_pool), train.subset(at_val)
+    log(f"draws from {len(pool)} training images, validation on {len(validation)} (the test part is not read)")
+    ks = fewshot.parse_ks(args.ks)
+    rows = []
+    for features, views in VARIANTS:
+        part = fewshot.run_fewshot(
+            extractor,
+            pool,
+            validation,
+            ks=ks,
+            draws=args.draws,
+            methods=["hybrid"],
+            features=features,
+            views=views,
+            random_state=DRAW_SEED,
+        )
+        rows += [{**r, "features": features, "views_asked": views} for r in part["rows"]]
+    context["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    context["load_average_end"] = load_average()
+    table = {}
+    for r in rows:
+        table.setdefault((r["features"], r["views_asked"]), {}).setdefault(r["k"], []).append(r["accuracy"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = {
+        **context,
+        "extractor": {"file": path.name, "trained_on": [d.get("name") for d in trained_sets(meta)]},
+        "split": {"pool": len(pool), "validation": len(validation), "seed": 1, "draw_seed": DRAW_SEED},
+        "rows": rows,
+    }
+    (out / "fewshot_features.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    lines = [
+        "# Few-shot features: chosen on validation data",
+        "",
+        f"Command: `{context['command']}` — commit `{context['commit']}` — machine: {context['machine']['cpu']}, "
+        f"{context['machine']['cores']} usable cores"
+        + (
+            ", shared with other jobs (times are upper bounds)"
+            if cpu_shared(context["load_average_start"], context["load_average_end"], context["machine"]["cores"])
+            else ""
+        )
+        + " — load average at start "
+        f"{context['load_average_start']}, at the end {context['load_average_end']} — {context['started']} to "
+        f"{context['finished']}.",
+        "",
+        f"NHCD consonants learned from k examples per class on the extractor `{path.name}` (trained on "
+        f"{', '.join(result['extractor']['trained_on'])}; never on consonants). The test part is not read: the "
+        f"draws come from {len(pool)} images of the consonants' training part, the scores from the other "
+        f"{len(validation)} (stratified, seed 1). {args.draws} draws per k (seed {DRAW_SEED}), the same for "
+        "every variant; the SVM is make_svm's default (C=10, gamma='scale', RBF).",
+        "",
+        "| features | views | " + " | ".join(f"k = {k} (%)" for k in ks) + " |",
+        "|---|---|" + "---|" * len(ks),
+    ]
+    for (features, views), by_k in table.items():
+        cells = [f"{100 * np.mean(by_k[k]):.1f} ± {100 * np.std(by_k[k], ddof=1):.1f}" for k in ks]
+        lines.append(f"| {features} | {views} | " + " | ".join(cells) + " |")
+    lines.append("")
+    (out / "fewshot_features.md").write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
