@@ -55,11 +55,18 @@ def parse_args(argv=None):
     p.add_argument("--ks", default="5,20,50", help="examples per class (default 5,20,50)")
     p.add_argument("--draws", type=int, default=3)
     p.add_argument("--out", default=str(RESULTS), help="results folder")
+    p.add_argument(
+        "--report-only", action="store_true", help="rewrite fewshot_features.md from the saved .json (no run)"
+    )
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.report_only:
+        saved = json.loads((Path(args.out) / "fewshot_features.json").read_text(encoding="utf-8"))
+        print(write_markdown(saved, args.out))
+        return 0
     import numpy as np
     from sklearn.model_selection import train_test_split
 
@@ -105,37 +112,47 @@ def main(argv=None):
         rows += [{**r, "features": features, "views_asked": views} for r in part["rows"]]
     context["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     context["load_average_end"] = load_average()
-    table = {}
-    for r in rows:
-        table.setdefault((r["features"], r["views_asked"]), {}).setdefault(r["k"], []).append(r["accuracy"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {
         **context,
         "extractor": {"file": path.name, "trained_on": [d.get("name") for d in trained_sets(meta)]},
         "split": {"pool": len(pool), "validation": len(validation), "seed": 1, "draw_seed": DRAW_SEED},
+        "draws": args.draws,
+        "ks": ks,
         "rows": rows,
     }
     (out / "fewshot_features.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(write_markdown(result, out))
+    return 0
+
+
+def write_markdown(result, out):
+    """Write fewshot_features.md from the saved results; returns its text."""
+    import numpy as np
+
+    ks = result.get("ks") or sorted({r["k"] for r in result["rows"]}, key=lambda k: (k == "all", str(k).zfill(6)))
+    draws = result.get("draws") or max(r["draw"] for r in result["rows"]) + 1
+    table = {}
+    for r in result["rows"]:
+        table.setdefault((r["features"], r["views_asked"]), {}).setdefault(r["k"], []).append(r["accuracy"])
+    machine, split = result["machine"], result["split"]
+    usable = machine["cores"]["usable"] if isinstance(machine["cores"], dict) else machine["cores"]
+    shared = cpu_shared(result["load_average_start"], result["load_average_end"], usable)
     lines = [
         "# Few-shot features: chosen on validation data",
         "",
-        f"Command: `{context['command']}` — commit `{context['commit']}` — machine: {context['machine']['cpu']}, "
-        f"{context['machine']['cores']} usable cores"
-        + (
-            ", shared with other jobs (times are upper bounds)"
-            if cpu_shared(context["load_average_start"], context["load_average_end"], context["machine"]["cores"])
-            else ""
-        )
-        + " — load average at start "
-        f"{context['load_average_start']}, at the end {context['load_average_end']} — {context['started']} to "
-        f"{context['finished']}.",
+        f"Command: `{result['command']}` — commit `{result['commit']}` — machine: {machine['cpu']}, "
+        f"{usable} usable cores" + (", shared with other jobs" if shared else "") + " — load average at start "
+        f"{result['load_average_start']}, at the end {result['load_average_end']} — {result['started']} to "
+        f"{result['finished']}.",
         "",
-        f"NHCD consonants learned from k examples per class on the extractor `{path.name}` (trained on "
-        f"{', '.join(result['extractor']['trained_on'])}; never on consonants). The test part is not read: the "
-        f"draws come from {len(pool)} images of the consonants' training part, the scores from the other "
-        f"{len(validation)} (stratified, seed 1). {args.draws} draws per k (seed {DRAW_SEED}), the same for "
-        "every variant; the SVM is make_svm's default (C=10, gamma='scale', RBF).",
+        f"NHCD consonants learned from k examples per class on the extractor `{result['extractor']['file']}` "
+        f"(trained on {', '.join(result['extractor']['trained_on'])}; never on consonants). The test part is "
+        f"not read: the draws come from {split['pool']} images of the consonants' training part, the scores from "
+        f"the other {split['validation']} (stratified, seed {split['seed']}). {draws} draws per k (seed "
+        f"{split['draw_seed']}), the same for every variant; the SVM is make_svm's default (C=10, gamma='scale', "
+        "RBF). Validation accuracy, mean ± std over the draws:",
         "",
         "| features | views | " + " | ".join(f"k = {k} (%)" for k in ks) + " |",
         "|---|---|" + "---|" * len(ks),
@@ -143,10 +160,22 @@ def main(argv=None):
     for (features, views), by_k in table.items():
         cells = [f"{100 * np.mean(by_k[k]):.1f} ± {100 * np.std(by_k[k], ddof=1):.1f}" for k in ks]
         lines.append(f"| {features} | {views} | " + " | ".join(cells) + " |")
+    added = {}
+    for r in result["rows"]:
+        if r["views_asked"]:
+            added.setdefault(r["k"], set()).add(r["views"])
+    if added:
+        lines += [
+            "",
+            "Views asked for are capped so that examples and views stay under 10,000 training rows; added per "
+            "example: "
+            + ", ".join(f"k = {k}: {'/'.join(str(v) for v in sorted(added[k]))}" for k in ks if k in added)
+            + ".",
+        ]
     lines.append("")
-    (out / "fewshot_features.md").write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines))
-    return 0
+    text = "\n".join(lines)
+    (Path(out) / "fewshot_features.md").write_text(text, encoding="utf-8")
+    return text
 
 
 if __name__ == "__main__":

@@ -523,6 +523,21 @@ def test_train_with_an_extractor_refuses_what_does_not_fit(extractor_file, tmp_p
     assert message in err and "Traceback" not in err
 
 
+def test_train_with_an_extractor_reads_its_spatial_features_when_asked(extractor_file, tmp_path, capsys):
+    from cnnsvm.persistence import load
+
+    extractor, specs = extractor_file
+    out = tmp_path / "high.joblib"
+    argv = ["train", "--method", "hybrid", "--data", specs["high"], "--out", str(out), "--quiet"]
+    assert main(argv + ["--extractor", str(extractor), "--features", "spatial"]) == 0
+    model = load(out)
+    assert model.named_steps["cnn"].features == "spatial"
+    assert model[:2].transform(np.zeros((1, 8, 8), np.uint8)).shape[1] > 32  # wider than the embedding
+    assert main(argv[:-2] + [str(tmp_path / "b.joblib"), "--quiet", "--features", "spatial"]) == 2
+    err = capsys.readouterr().err
+    assert "give it with --extractor" in err and "Traceback" not in err
+
+
 def test_train_with_an_extractor_can_be_told_to_go_on_and_says_so(extractor_file, tmp_path, capsys):
     extractor, specs = extractor_file
     out = tmp_path / "low.joblib"
@@ -614,6 +629,8 @@ def test_fewshot_command_writes_table_and_plot(extractor_file, tmp_path, capsys)
     text = (out / "fewshot.md").read_text()
     assert "trained on the training parts of: low" in text and "bars" in text
     assert "| 2 | 2 |" in text and (out / "fewshot.png").exists()
+    assert "its SVM sees the extractor's embedding and its last convolutional blocks'" in text
+    assert "9 random augmented views" in text
     assert "| k per class |" in capsys.readouterr().out
     run = json.loads((out / "fewshot.json").read_text())["environment"]
     assert {"scikit-learn", "tensorflow"} <= set(run["versions"]) and "cwd" not in run

@@ -70,6 +70,51 @@ def test_every_method_scores_the_same_draws_on_the_whole_test_part(curve, capsys
     assert result["config"]["n_test"] == len(split.test)
 
 
+def test_the_hybrid_learns_from_spatial_features_and_views_of_its_examples(curve):
+    result, split = curve
+    config = result["config"]
+    assert config["hybrid_features"] == "spatial" and config["views"] == fewshot.DEFAULT_VIEWS
+    hybrid = [r for r in result["rows"] if r["method"] == "hybrid"]
+    assert [r["views"] for r in hybrid if r["k"] == 1] == [fewshot.DEFAULT_VIEWS] * 2
+    # the whole training part: as many views as keep its rows under MAX_VIEW_ROWS
+    n = len(split.train)
+    assert [r["views"] for r in hybrid if r["k"] == "all"] == [fewshot.view_count(n, fewshot.DEFAULT_VIEWS)]
+
+
+def test_view_count_keeps_the_rows_under_the_cap():
+    assert fewshot.view_count(720, 9) == 9  # 7,200 rows
+    assert fewshot.view_count(1800, 9) == 4  # 9,000 rows: 5 copies
+    assert fewshot.view_count(5904, 9) == 0
+    assert fewshot.view_count(10, 9, max_rows=35) == 2
+    assert fewshot.view_count(10, 0) == 0
+
+
+def test_views_are_seeded_features_of_transformed_examples():
+    from cnnsvm.features import CNNFeatureExtractor, FrozenExtractor
+    from tests.conftest import blobs_images
+
+    X, y = blobs_images(n_per_class=6)
+    X = (X / 255.0).astype(np.float32).reshape(len(X), -1)
+    frozen = FrozenExtractor(CNNFeatureExtractor(architecture="small", epochs=1, random_state=0).fit(X, y))
+    features = frozen.fit(X, y).transform(X)
+    rows, labels = fewshot._with_views(frozen, X, features, y, 3, [0, 5, 1])
+    assert rows.shape == (4 * len(X), features.shape[1]) and np.array_equal(labels, np.tile(y, 4))
+    assert np.array_equal(rows[: len(X)], features)
+    assert not np.allclose(rows[len(X) : 2 * len(X)], features)
+    assert not np.allclose(rows[len(X) : 2 * len(X)], rows[2 * len(X) : 3 * len(X)])  # each view its own draw
+    again, _ = fewshot._with_views(frozen, X, features, y, 3, [0, 5, 1])
+    assert np.allclose(again, rows)
+    other, _ = fewshot._with_views(frozen, X, features, y, 3, [0, 5, 2])
+    assert not np.allclose(other[len(X) :], rows[len(X) :])
+    assert fewshot._with_views(frozen, X, features, y, 0, [0])[0] is features
+
+
+def test_bad_views_are_refused(curve):
+    result, split = curve
+    with pytest.raises(ConfigError, match="views must be a non-negative integer"):
+        fewshot.run_fewshot(None, split.train, split.test, ks=(1,), views=-1)
+
+
 def test_report_has_table_json_and_plot_and_keeps_existing_files(curve, tmp_path):
     result, _ = curve
     result = {

@@ -129,7 +129,7 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
     def __setstate__(self, state):
         # Model files written before the ``features`` parameter existed read the embedding.
         state.setdefault("features", "embedding")
-        self.__dict__.update(state)
+        super().__setstate__(state)
 
     def __sklearn_clone__(self):
         # A new wrapper around the same fitted extractor (cloning it would unfit it).
