@@ -24,6 +24,7 @@ Usage (from the repository root, on a clean tree)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shlex
 import sys
@@ -88,7 +89,7 @@ def main(argv=None):
         "load_average_start": load_average(),
         "versions": library_versions(),
     }
-    extractor, meta, path, _ = fewshot_bench.get_extractor(args, data_dir, work)
+    extractor, meta, path, trained_here = fewshot_bench.get_extractor(args, data_dir, work)
     split = load_split(f"npz:{data_dir / 'nhcd_consonants.npz'}?name=nhcd_consonants", test_size=0.2, random_state=0)
     check_unseen(meta, split)  # raises if the consonants reached the extractor
     train = split.train
@@ -116,7 +117,13 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     result = {
         **context,
-        "extractor": {"file": path.name, "trained_on": [d.get("name") for d in trained_sets(meta)]},
+        "extractor": {
+            "file": path.name,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "trained_here": trained_here,
+            "epochs_run": len(extractor.history_.get("loss", [])),
+            "trained_on": [d.get("name") for d in trained_sets(meta)],
+        },
         "split": {"pool": len(pool), "validation": len(validation), "seed": 1, "draw_seed": DRAW_SEED},
         "draws": args.draws,
         "ks": ks,
@@ -130,6 +137,8 @@ def main(argv=None):
 def write_markdown(result, out):
     """Write fewshot_features.md from the saved results; returns its text."""
     import numpy as np
+
+    from cnnsvm.experiments import fewshot
 
     ks = result.get("ks") or sorted({r["k"] for r in result["rows"]}, key=lambda k: (k == "all", str(k).zfill(6)))
     draws = result.get("draws") or max(r["draw"] for r in result["rows"]) + 1
@@ -167,7 +176,8 @@ def write_markdown(result, out):
     if added:
         lines += [
             "",
-            "Views asked for are capped so that examples and views stay under 10,000 training rows; added per "
+            f"Views asked for are capped so that examples and views stay under {fewshot.MAX_VIEW_ROWS:,} training "
+            "rows; added per "
             "example: "
             + ", ".join(f"k = {k}: {'/'.join(str(v) for v in sorted(added[k]))}" for k in ks if k in added)
             + ".",

@@ -532,10 +532,30 @@ def test_train_with_an_extractor_reads_its_spatial_features_when_asked(extractor
     assert main(argv + ["--extractor", str(extractor), "--features", "spatial"]) == 0
     model = load(out)
     assert model.named_steps["cnn"].features == "spatial"
-    assert model[:2].transform(np.zeros((1, 8, 8), np.uint8)).shape[1] > 32  # wider than the embedding
-    assert main(argv[:-2] + [str(tmp_path / "b.joblib"), "--quiet", "--features", "spatial"]) == 2
+    # the small network at 16x16: a 32-unit embedding, then 8 and 16 channels on 2x2 cells
+    assert model[:2].transform(np.zeros((1, 8, 8), np.uint8)).shape[1] == 32 + 8 * 4 + 16 * 4
+    assert read_metadata(out)["metadata"]["params"]["features"] == "spatial"
+    argv[argv.index(str(out))] = str(tmp_path / "other.joblib")
+    assert main(argv + ["--features", "spatial"]) == 2
     err = capsys.readouterr().err
     assert "give it with --extractor" in err and "Traceback" not in err
+
+
+def test_the_features_choices_of_the_command_line_are_the_library_s():
+    from cnnsvm.cli import build_parser
+    from cnnsvm.features.spatial import FEATURES
+
+    sub = next(a for a in build_parser()._actions if a.choices and "fewshot" in a.choices).choices
+    for command in ("train", "fewshot"):
+        (action,) = [a for a in sub[command]._actions if a.dest == "features"]
+        assert tuple(action.choices) == FEATURES
+
+
+def test_fewshot_refuses_negative_views_before_loading_anything(tmp_path, capsys):
+    argv = ["fewshot", "--extractor", str(tmp_path / "none.joblib"), "--data", "digits", "--out", str(tmp_path)]
+    with pytest.raises(SystemExit) as stop:
+        main(argv + ["--views", "-1"])
+    assert stop.value.code == 2 and "expected a whole number of at least 0" in capsys.readouterr().err
 
 
 def test_train_with_an_extractor_can_be_told_to_go_on_and_says_so(extractor_file, tmp_path, capsys):

@@ -87,8 +87,7 @@ def _add_train(sub):
         choices=("embedding", "spatial"),  # cnnsvm.features.spatial.FEATURES (not imported: Keras is slow to load)
         default=None,
         help="with --extractor: what the SVM sees, the embedding (default) or, from one extractor, the embedding "
-        "with its last convolutional blocks' grid means (better from a few examples per class, about twice the "
-        "SVM's time)",
+        "with its last convolutional blocks' grid means (better from a few examples per class, slower to fit)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -222,12 +221,22 @@ def _add_fewshot(sub):
     )
     p.add_argument(
         "--views",
-        type=int,
+        type=_non_negative_int,
         default=None,
         help="random augmented views of each drawn example added to the hybrid's training rows (default 9, "
         "fewer past 10,000 rows; 0: none)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0; got {text!r}")
+    return value
 
 
 def _jobs(text):
@@ -476,6 +485,8 @@ def cmd_train(args):
 
     out = Path(args.out)
     _refuse_existing(out, args.force)
+    if args.features and not args.extractor:
+        raise CnnsvmError("--features chooses what a frozen extractor hands on: give it with --extractor")
     if args.extractor and args.method != "hybrid":
         raise CnnsvmError(
             f"--extractor reuses a CNN as the hybrid's feature extractor; it does not apply to "
@@ -537,14 +548,11 @@ def cmd_train(args):
         params.update(
             C=args.C, svm=args.svm, calibration=args.calibration, softmax_weight=args.softmax_weight, n_jobs=args.jobs
         )
-    if args.features and extractor is None:
-        raise CnnsvmError("--features chooses what a frozen extractor hands on: give it with --extractor")
     if extractor is not None:
         from cnnsvm.experiments.transfer import hybrid_for_extractor
 
-        params.pop("image_size")  # the extractor's own
-        if args.features:
-            params["features"] = args.features
+        # explicit, so that the model's metadata records them (image_size is the extractor's own)
+        params.update(calibration_split="auto", features=args.features or "embedding")
         model = hybrid_for_extractor(extractor, **params)
     elif args.method in ("hybrid", "cnn"):
         params.update(

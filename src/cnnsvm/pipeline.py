@@ -132,9 +132,9 @@ def make_hybrid(
     features : {"embedding", "spatial"}, default="embedding"
         For a fitted extractor (a single CNN): what the SVM sees, the
         embedding or the embedding with the last convolutional blocks' grid
-        means (see :mod:`cnnsvm.features.spatial`; better on a set the
-        extractor never saw, the default of
-        :func:`cnnsvm.experiments.transfer.hybrid_for_extractor`).
+        means (see :mod:`cnnsvm.features.spatial`; better from a few examples
+        of a set the extractor never saw, the default of
+        :func:`cnnsvm.experiments.fewshot.run_fewshot`).
     random_state : int, default=0
     calibration_split : {"folds", "auto"}, default="folds"
         ``"auto"``: on large sets (from 5,000 training images) the SVM is fitted

@@ -34,17 +34,22 @@ def test_cnn_epochs_give_small_sets_enough_steps():
 
 
 @pytest.fixture(scope="module")
-def curve():
+def small_extractor():
     from cnnsvm.data import load_split
     from cnnsvm.experiments.generic import extractor_of
     from cnnsvm.experiments.transfer import train_extractor
 
     low, high = _digit_sets()
     model, _, _ = train_extractor([load_split(low).train], params=SMALL_CNN, image_size=16)
-    split = load_split(high, test_size=0.3, random_state=0)
+    return extractor_of(model), load_split(high, test_size=0.3, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def curve(small_extractor):
+    extractor, split = small_extractor
     cnn = {k: v for k, v in SMALL_CNN.items()}
     return fewshot.run_fewshot(
-        extractor_of(model),
+        extractor,
         split.train,
         split.test,
         ks=(1, "all"),
@@ -76,6 +81,7 @@ def test_the_hybrid_learns_from_spatial_features_and_views_of_its_examples(curve
     assert config["hybrid_features"] == "spatial" and config["views"] == fewshot.DEFAULT_VIEWS
     hybrid = [r for r in result["rows"] if r["method"] == "hybrid"]
     assert [r["views"] for r in hybrid if r["k"] == 1] == [fewshot.DEFAULT_VIEWS] * 2
+    assert [r["n_fit_rows"] for r in hybrid if r["k"] == 1] == [5 * (fewshot.DEFAULT_VIEWS + 1)] * 2  # 5 classes
     # the whole training part: as many views as keep its rows under MAX_VIEW_ROWS
     n = len(split.train)
     assert [r["views"] for r in hybrid if r["k"] == "all"] == [fewshot.view_count(n, fewshot.DEFAULT_VIEWS)]
@@ -107,6 +113,16 @@ def test_views_are_seeded_features_of_transformed_examples():
     other, _ = fewshot._with_views(frozen, X, features, y, 3, [0, 5, 2])
     assert not np.allclose(other[len(X) :], rows[len(X) :])
     assert fewshot._with_views(frozen, X, features, y, 0, [0])[0] is features
+
+
+def test_no_views_where_the_extractor_would_not_transform_the_examples(small_extractor):
+    import copy
+
+    extractor, split = small_extractor
+    still = copy.deepcopy(extractor).set_params(augmentation=0.0)  # its views would be copies of the images
+    result = fewshot.run_fewshot(still, split.train, split.test, ks=(2,), draws=1, methods=["hybrid"], verbose=0)
+    (row,) = result["rows"]
+    assert row["views"] == 0 and row["n_fit_rows"] == row["n_train"] == 10
 
 
 def test_bad_views_are_refused(curve):

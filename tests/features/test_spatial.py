@@ -93,6 +93,16 @@ def test_hybrid_on_spatial_features_fits_predicts_and_round_trips(fitted):
     assert np.allclose(again.predict_proba(images), hybrid.predict_proba(images))
 
 
+def test_the_blend_reads_the_softmax_from_the_embedding_columns_of_spatial_features(fitted):
+    ext, X, y = fitted
+    images = (X * 255).astype(np.uint8)
+    hybrid = make_hybrid(ext, image_size=12, features="spatial", label_offset=0, softmax_weight=0.5).fit(images, y)
+    features = hybrid[:2].transform(images)
+    svm = hybrid[2:].predict_proba(features)
+    expected = 0.5 * svm + 0.5 * ext.softmax(X)
+    assert np.allclose(hybrid.predict_proba(images), expected, atol=1e-5)
+
+
 def test_spatial_features_need_a_fitted_extractor():
     with pytest.raises(ConfigError, match="fitted extractor frozen"):
         make_hybrid(CNNFeatureExtractor(**FAST), image_size=12, features="spatial")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
 from pathlib import Path
 
@@ -196,7 +197,7 @@ def run_fewshot(
         raise ConfigError(f"methods must be among {', '.join(METHODS)}; got {', '.join(methods) or 'none'}")
     if not isinstance(draws, int) or draws < 1:
         raise ConfigError(f"draws must be a positive integer; got {draws!r}")
-    if not isinstance(views, int) or isinstance(views, bool) or views < 0:
+    if not isinstance(views, numbers.Integral) or isinstance(views, bool) or views < 0:
         raise ConfigError(f"views must be a non-negative integer; got {views!r}")
     ks = parse_ks(",".join(str(k) for k in ks))
     train, test = train.with_light_ink(), test.with_light_ink()
@@ -223,6 +224,11 @@ def run_fewshot(
         features_test = front.transform(test.images)
         feature_seconds = time.perf_counter() - start
         hybrid_back = Pipeline(hybrid.steps[2:])
+        # No views where the extractor's transforms would leave the images as they are (strength 0,
+        # images under 8 pixels a side; see augmented_features): they would be copies, not views.
+        frozen = front[1]
+        strength = frozen.extractor.augmentation if frozen.augmentation is None else frozen.augmentation
+        views_differ = bool(strength) and min(frozen.extractor.input_shape_) >= 8
         if verbose:
             log(
                 f"[fewshot] features of {len(train)} training and {len(test)} test images in "
@@ -251,11 +257,12 @@ def run_fewshot(
             units = len(indices)
             start = time.perf_counter()
             if method == "hybrid":
-                n_views = view_count(len(indices), views)
+                n_views = view_count(len(indices), views) if views_differ else 0
                 row["views"] = n_views
                 rows_X, rows_y = _with_views(
                     front[1], pixels_train[indices], features_train[indices], y, n_views, [random_state, _k_seed(k), d]
                 )
+                row["n_fit_rows"] = int(len(rows_y))
                 model = clone(hybrid_back)
                 model.fit(rows_X, rows_y)
                 fitted = time.perf_counter()

@@ -213,7 +213,11 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         check_is_fitted(self, "network_")
         kernel, bias = self._inference_network().get_layer("softmax").get_weights()
         features = np.asarray(features, dtype=np.float32)
-        widths = (kernel.shape[0], int(self._embedding("spatial").output_shape[-1]))
+        n = kernel.shape[0]
+        if features.ndim == 2 and features.shape[1] != n:
+            widths = (n, int(self._embedding("spatial").output_shape[-1]))
+        else:
+            widths = (n, n)
         if features.ndim != 2 or features.shape[1] not in widths:
             raise DataError(
                 f"expected features of shape (n_samples, {widths[0]}) from this extractor's transform (or "

@@ -81,7 +81,7 @@ def spatial_model(network):
     """
     embedding = network.get_layer("embedding").output
     blocks = _block_outputs(network)[-SPATIAL_BLOCKS:]
-    grids = [keras.ops.cast(_grid_means(x, GRID), "float32") for x in blocks]
+    grids = [_grid_means(keras.ops.cast(x, "float32"), GRID) for x in blocks]  # means in float32
     return keras.Model(network.input, keras.ops.concatenate([embedding, *grids], axis=-1))
 
 

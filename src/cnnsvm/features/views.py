@@ -85,8 +85,8 @@ def _reader(extractor, features):
     read = getattr(extractor, "spatial_features", None)
     if read is None:
         raise ConfigError(
-            f'features="spatial" needs a single CNNFeatureExtractor; {type(extractor).__name__} has no '
-            'spatial features: use features="embedding"'
+            f'features="spatial" needs a single CNNFeatureExtractor; {type(extractor).__name__} (an ensemble of '
+            'extractors) has no spatial features: use features="embedding" (command line: --features embedding)'
         )
     return read
 
@@ -203,8 +203,8 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         -------
         ndarray of str objects
         """
+        _reader(self.extractor, self.features)
         if self.features == "spatial":
-            _reader(self.extractor, self.features)
             return self.extractor.spatial_feature_names_out()
         return self.extractor.get_feature_names_out(input_features)
 
