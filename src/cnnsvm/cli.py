@@ -82,11 +82,9 @@ def _add_train(sub):
         help="with --extractor: go on even if the extractor was trained on this set (its score then "
         "says nothing about new sets)",
     )
-    p.add_argument(
-        "--features",
-        choices=("embedding", "spatial"),  # cnnsvm.features.spatial.FEATURES (not imported: Keras is slow to load)
-        default=None,
-        help="with --extractor: what the SVM sees, the embedding (default) or, from one extractor, the embedding "
+    _add_features_arg(
+        p,
+        "with --extractor: what the SVM sees, the embedding (default) or, from one extractor, the embedding "
         "with its last convolutional blocks' grid means (better from a few examples per class, slower to fit)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -212,11 +210,9 @@ def _add_fewshot(sub):
         action="store_true",
         help="go on even if the extractor was trained on this set (the results then say so)",
     )
-    p.add_argument(
-        "--features",
-        choices=("embedding", "spatial"),  # cnnsvm.features.spatial.FEATURES (not imported: Keras is slow to load)
-        default=None,
-        help="what the hybrid's SVM sees (default spatial: the embedding with the last convolutional blocks' "
+    _add_features_arg(
+        p,
+        "what the hybrid's SVM sees (default spatial: the embedding with the last convolutional blocks' "
         "grid means; embedding: the embedding alone)",
     )
     p.add_argument(
@@ -227,6 +223,11 @@ def _add_fewshot(sub):
         "fewer past 10,000 rows; 0: none)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _add_features_arg(p, help):
+    # the choices are cnnsvm.features.spatial.FEATURES (not imported here: Keras is slow to load)
+    p.add_argument("--features", choices=("embedding", "spatial"), default=None, help=help)
 
 
 def _non_negative_int(text):
