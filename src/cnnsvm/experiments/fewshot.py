@@ -190,6 +190,7 @@ def run_fewshot(
         ``fit_seconds``, ``epochs`` for the CNN), ``feature_seconds`` and ``config``.
     """
     from cnnsvm.experiments.transfer import hybrid_for_extractor
+    from cnnsvm.features.views import makes_views
     from cnnsvm.pipeline import make_cnn, make_pca_svc
 
     unknown = [m for m in methods if m not in METHODS]
@@ -224,11 +225,8 @@ def run_fewshot(
         features_test = front.transform(test.images)
         feature_seconds = time.perf_counter() - start
         hybrid_back = Pipeline(hybrid.steps[2:])
-        # No views where the extractor's transforms would leave the images as they are (strength 0,
-        # images under 8 pixels a side; see augmented_features): they would be copies, not views.
-        frozen = front[1]
-        strength = frozen.extractor.augmentation if frozen.augmentation is None else frozen.augmentation
-        views_differ = bool(strength) and min(frozen.extractor.input_shape_) >= 8
+        # No views where the extractor's transforms would leave the images as they are: copies, not views.
+        views_differ = makes_views(front[1].extractor, front[1].view_strength())
         if verbose:
             log(
                 f"[fewshot] features of {len(train)} training and {len(test)} test images in "
@@ -338,15 +336,19 @@ def _with_views(frozen, pixels, features, labels, n_views, seed):
     """The examples' features followed by those of ``n_views`` random augmented views of each."""
     if not n_views:
         return features, labels
+    from cnnsvm.features.seeds import derived_seed
     from cnnsvm.features.views import augmented_features
 
-    extractor = frozen.extractor
-    strength = extractor.augmentation if frozen.augmentation is None else frozen.augmentation
     parts = [features]
     for v in range(n_views):
-        view_seed = int(np.random.SeedSequence([*seed, v]).generate_state(1)[0] >> 1)
         parts.append(
-            augmented_features(extractor, pixels, strength=strength, random_state=view_seed, features=frozen.features)
+            augmented_features(
+                frozen.extractor,
+                pixels,
+                strength=frozen.view_strength(),
+                random_state=derived_seed(*seed, v),
+                features=frozen.features,
+            )
         )
     return np.vstack(parts), np.tile(labels, n_views + 1)
 

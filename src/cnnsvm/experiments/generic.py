@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
@@ -22,6 +21,7 @@ from cnnsvm.data.preprocessing import ImagePreprocessor
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.cnn_extractor import CNNFeatureExtractor
 from cnnsvm.features.ensemble import ExtractorEnsemble
+from cnnsvm.features.seeds import derived_seed
 from cnnsvm.features.views import unwrap_extractor
 
 
@@ -106,7 +106,7 @@ def member_seed(seed, member):
     """
     if member == 0:
         return int(seed)
-    return int(np.random.SeedSequence([int(seed), int(member)]).generate_state(1)[0] >> 1)
+    return derived_seed(seed, member)
 
 
 def part_of(parts, name):

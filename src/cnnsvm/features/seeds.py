@@ -12,6 +12,11 @@ import numpy as np
 from cnnsvm.exceptions import ConfigError
 
 
+def derived_seed(*entropy):
+    """A non-negative 63-bit seed drawn from the integers ``entropy`` (a stream of its own per tuple)."""
+    return int(np.random.SeedSequence([int(e) for e in entropy]).generate_state(1)[0] >> 1)
+
+
 def int_seed(random_state):
     """An integer seed from a ``random_state`` parameter, or ``None``.
 

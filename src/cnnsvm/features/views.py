@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.augmentation import build_augmentation
-from cnnsvm.features.seeds import int_seed
+from cnnsvm.features.seeds import derived_seed, int_seed
 from cnnsvm.features.spatial import check_features
 
 TRAIN_VIEWS = ("images", "augmented")
@@ -66,15 +66,20 @@ def augmented_features(extractor, X, *, strength=1.0, random_state=0, batch_size
     height, width = extractor.input_shape_
     # A seed stream of its own: the network's augmentation was seeded with random_state itself.
     seed = int_seed(random_state)
-    seed = None if seed is None else int(np.random.SeedSequence([seed, 1]).generate_state(1)[0] >> 1)
-    augment = build_augmentation(strength, seed=seed)
-    if augment is None or min(height, width) < 8 or not len(X):
+    augment = build_augmentation(strength, seed=None if seed is None else derived_seed(seed, 1))  # checks strength
+    if not makes_views(extractor, strength) or not len(X):
         return read(X)
     views = np.empty((len(X), height * width), np.float32)
     for i in range(0, len(X), batch_size):
         batch = X[i : i + batch_size].reshape(-1, height, width, 1)
         views[i : i + len(batch)] = np.asarray(augment(batch, training=True)).reshape(len(batch), -1)
     return read(views)
+
+
+def makes_views(extractor, strength):
+    """Whether :func:`augmented_features` transforms the images: a strength above 0 and images of
+    at least 8 pixels a side (smaller ones are read as they are: a view would be a copy)."""
+    return bool(strength) and min(extractor.input_shape_) >= 8
 
 
 def _reader(extractor, features):
@@ -183,14 +188,20 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_features_out)
         """
         self.fit(X, y)
-        if self.train_views == "images":
-            return self.transform(X)
-        strength = self.extractor.augmentation if self.augmentation is None else self.augmentation
-        if not strength:
+        if self.train_views == "images" or not self.view_strength():
             return self.transform(X)
         return augmented_features(
-            self.extractor, X, strength=strength, random_state=self.random_state, features=self.features
+            self.extractor, X, strength=self.view_strength(), random_state=self.random_state, features=self.features
         )
+
+    def view_strength(self):
+        """The strength of the views' random transforms: ``augmentation``, or the extractor's own if None.
+
+        Returns
+        -------
+        float
+        """
+        return self.extractor.augmentation if self.augmentation is None else self.augmentation
 
     def get_feature_names_out(self, input_features=None):
         """Names of the extractor's output features.
