@@ -191,6 +191,7 @@ def test_predict_kaggle_csv_writes_a_submission_without_overwriting(pca_model, t
         (["predict", "--model", "{model}", "{tmp}/blank.png"], "blank"),
         (["evaluate", "--model", "{tampered}", "--data", "digits"], "SHA-256"),
         (["serve", "--model", "{tampered}", "--port", "0"], "SHA-256"),
+        (["serve", "--model", "{model}", "--port", "0", "--allow-teach", "--teach-views", "-1"], "--teach-views"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(argv, message, pca_model, tmp_path, capsys):

@@ -436,6 +436,14 @@ def add_serve_arguments(p):
         metavar="N",
         help="with --allow-teach: classes that can be taught (default 10)",
     )
+    p.add_argument(
+        "--teach-views",
+        type=int,
+        default=9,
+        metavar="N",
+        help="with --allow-teach: random augmented views of each example a hybrid learns from besides the "
+        "example itself (default 9; 0: the examples alone)",
+    )
     _add_model_sha256(p)
 
 
@@ -897,6 +905,7 @@ def cmd_serve(args):
         model_sha256=args.model_sha256,
         allow_teach=args.allow_teach,
         teach_limits=_teach_limits(args),
+        teach_views=args.teach_views,
     )
     return 0
 

@@ -125,7 +125,7 @@ def test_teaching_fits_only_the_new_class_pairs(fitted_pca_svc, digits_split):
     X = np.vstack([base.support_vectors_, features])
     y = np.concatenate([np.repeat(base.classes_, base.n_support_), [10, 10, 10]])
     refit = SVC(C=base.C, gamma=fitted_gamma(base), decision_function_shape="ovo").fit(X, y)
-    test = teacher.features(digits_split.test.images)
+    test = teacher.features(digits_split.test.images)[:, 0]  # a pca-svc: no views
     ovo = step._ovo(test)
     np.testing.assert_allclose(ovo[:, new_pairs], refit.decision_function(test)[:, new_pairs], rtol=1e-6, atol=1e-8)
     own = copy.copy(base).set_params(decision_function_shape="ovo")  # the model's own pairs
@@ -225,6 +225,35 @@ def test_teach_a_hybrid_on_its_frozen_cnn(fitted_hybrid, tmp_path):
         assert predict(client, cross(5, 20))["top"][0]["class_name"] == "cross"
         after = unwrap_extractor(client.app.state.teacher.model.named_steps["cnn"]).network_.get_weights()
         assert all((a == b).all() for a, b in zip(weights, after, strict=True))  # the CNN stays frozen
+
+
+def test_a_hybrid_learns_each_example_with_its_augmented_views(fitted_hybrid, fitted_pca_svc):
+    # Each example brings `views` rows of random augmented views of itself (new draws per call),
+    # through the frozen CNN and the scaler; a pca-svc model, with no CNN, learns from the examples alone.
+    from cnnsvm.inference import prepare_for_model
+    from cnnsvm.serve.teach import Teacher
+
+    names = [str(d) for d in range(10)]
+    batch = prepare_for_model(fitted_hybrid, [draw_digit("7"), draw_digit("1"), draw_digit("0")])
+    teacher = Teacher(fitted_hybrid, names, views=4)
+    rows = teacher.features(batch)
+    assert rows.shape[:2] == (3, 5) and teacher.n_views == 4
+    np.testing.assert_allclose(rows[:, 0], fitted_hybrid[:-1].transform(batch), rtol=1e-6, atol=1e-6)
+    assert not np.allclose(rows[:, 1], rows[:, 0]) and not np.allclose(rows[:, 1], rows[:, 2])
+    assert not np.allclose(teacher.features(batch)[:, 1:], rows[:, 1:])  # new draws each call
+    same = Teacher(fitted_hybrid, names, views=4).features(batch)
+    np.testing.assert_allclose(same, rows)  # reproducible from the seed
+    answer = teacher.teach("odd", rows)
+    assert answer["n_examples"] == 3
+    svm = teacher.model.steps[-1][1]
+    assert (svm.example_labels_ == answer["label"]).sum() == 15  # 3 examples x (1 + 4 views)
+    assert (teacher.model.predict(batch) == answer["label"]).all()
+
+    plain = Teacher(fitted_hybrid, names, views=0)
+    assert plain.features(batch).shape[:2] == (3, 1) and plain.n_views == 0
+    assert Teacher(fitted_pca_svc, names, views=4).n_views == 0
+    with pytest.raises(ConfigError, match="views per taught example must be a non-negative integer"):
+        Teacher(fitted_hybrid, names, views=-1)
 
 
 def test_teach_a_model_calibrated_on_a_held_out_part(tmp_path, digits_split, monkeypatch):

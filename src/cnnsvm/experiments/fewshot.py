@@ -336,21 +336,12 @@ def _with_views(frozen, pixels, features, labels, n_views, seed):
     """The examples' features followed by those of ``n_views`` random augmented views of each."""
     if not n_views:
         return features, labels
-    from cnnsvm.features.seeds import derived_seed
-    from cnnsvm.features.views import augmented_features
+    from cnnsvm.features.views import views_features
 
-    parts = [features]
-    for v in range(n_views):
-        parts.append(
-            augmented_features(
-                frozen.extractor,
-                pixels,
-                strength=frozen.view_strength(),
-                random_state=derived_seed(*seed, v),
-                features=frozen.features,
-            )
-        )
-    return np.vstack(parts), np.tile(labels, n_views + 1)
+    views = views_features(
+        frozen.extractor, pixels, n_views, strength=frozen.view_strength(), seed=seed, features=frozen.features
+    )
+    return np.vstack([features, *views]), np.tile(labels, n_views + 1)
 
 
 def summarise(rows):

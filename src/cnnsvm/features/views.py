@@ -76,6 +76,31 @@ def augmented_features(extractor, X, *, strength=1.0, random_state=0, batch_size
     return read(views)
 
 
+def views_features(extractor, X, n_views, *, strength, seed, features="embedding"):
+    """Features of ``n_views`` random augmented views of each image, one array per view.
+
+    Parameters
+    ----------
+    extractor : fitted CNNFeatureExtractor or ExtractorEnsemble
+    X : ndarray of shape (n_samples, n_pixels) or (n_samples, height, width)
+        Preprocessed images.
+    n_views : int
+    strength : float
+        Augmentation strength of the views.
+    seed : tuple of int
+        View ``v`` is drawn with the seed ``derived_seed(*seed, v)``.
+    features : {"embedding", "spatial"}, default="embedding"
+
+    Returns
+    -------
+    list of ndarray of shape (n_samples, n_features_out)
+    """
+    return [
+        augmented_features(extractor, X, strength=strength, random_state=derived_seed(*seed, v), features=features)
+        for v in range(n_views)
+    ]
+
+
 def makes_views(extractor, strength):
     """Whether :func:`augmented_features` transforms the images: a strength above 0 and images of
     at least 8 pixels a side (smaller ones are read as they are: a view would be a copy)."""

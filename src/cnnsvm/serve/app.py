@@ -40,7 +40,7 @@ from cnnsvm.inference import predict_images, prepare_for_model
 from cnnsvm.model_structure import find_preprocessor
 from cnnsvm.persistence import load
 from cnnsvm.serve.model_info import class_names, describe_model
-from cnnsvm.serve.teach import NameClash, Teacher
+from cnnsvm.serve.teach import DEFAULT_VIEWS, NameClash, Teacher, check_views
 from cnnsvm.serve.uploads import body_limit, decode_data_url, discard_body, extract_upload, read_body
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -90,6 +90,7 @@ def create_app(
     key=None,
     allow_teach=False,
     teach_limits=None,
+    teach_views=DEFAULT_VIEWS,
 ):
     """Build the web application serving one exported model.
 
@@ -123,6 +124,9 @@ def create_app(
         pairs on the frozen features (see :mod:`cnnsvm.serve.teach`); off, it answers 403.
     teach_limits : TeachLimits, optional
         Bounds of teaching (examples per class, classes, name length).
+    teach_views : int, default=9
+        Random augmented views of each taught example whose features join the SVM's
+        rows (a hybrid's; see :class:`~cnnsvm.serve.teach.Teacher`).
 
     Returns
     -------
@@ -139,6 +143,7 @@ def create_app(
     if not isinstance(max_in_flight, int) or max_in_flight < 1 or not isinstance(max_queue, int) or max_queue < 0:
         raise ConfigError(f"max_in_flight must be >= 1 and max_queue >= 0; got {max_in_flight!r}, {max_queue!r}")
     hosts = allowed_host_names(allowed_hosts)
+    check_views(teach_views)
     model, meta = load(model_path, return_metadata=True, sha256=model_sha256, key=key)
     if not hasattr(model, "predict_proba") or find_preprocessor(model) is None:
         raise ModelFileError(
@@ -149,7 +154,7 @@ def create_app(
     teacher = None
     if allow_teach:
         try:
-            teacher = Teacher(model, names, teach_limits)
+            teacher = Teacher(model, names, teach_limits, views=teach_views)
         except ConfigError as exc:
             raise ConfigError(f"{model_path}: {exc}; serve it without --allow-teach") from None
     description = describe_model(
@@ -202,6 +207,7 @@ def create_app(
             "enabled": teacher is not None,
             "limits": teacher.limits.as_dict() if teacher else None,
             "taught": teacher.taught if teacher else [],
+            "views_per_example": teacher.n_views if teacher else None,
         }
 
     @asynccontextmanager

@@ -22,7 +22,8 @@ def run_server(model_path, host="127.0.0.1", port=8000, **app_kwargs):
     port : int, default=8000
     **app_kwargs
         ``max_upload_bytes``, ``max_pixels``, ``reject_threshold``, ``top_k``,
-        ``allowed_hosts``, ``max_in_flight``, ``max_queue``, ``model_sha256``:
+        ``allowed_hosts``, ``max_in_flight``, ``max_queue``, ``model_sha256``,
+        ``allow_teach``, ``teach_limits``, ``teach_views``:
         see :func:`cnnsvm.serve.create_app`. A specific ``host`` address is
         added to the allowed host names.
 

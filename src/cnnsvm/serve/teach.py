@@ -22,6 +22,13 @@ one margin, not votes). A hybrid whose probabilities blend in its CNN's softmax
 (:class:`~cnnsvm.hybrid.HybridPipeline`) answers with its SVM alone once taught:
 the softmax has no output for the new class.
 
+Each example of a hybrid's new class brings the features of a few random
+augmented views of itself (the transforms its CNN was trained with, new draws;
+:data:`DEFAULT_VIEWS`), as the few-shot hybrid of
+:func:`cnnsvm.experiments.fewshot.run_fewshot` does: a few drawings then stand
+for more of the ways the symbol is drawn (benchmarks/results/teach.md measures
+what they change). A pca-svc model, with no CNN, is taught on the examples alone.
+
 What can be taught is bounded (:class:`TeachLimits`); teaching is off unless the
 server is started with ``--allow-teach``.
 """
@@ -49,12 +56,16 @@ from cnnsvm.classifiers._sklearn_fastpath import supported as fastpath_supported
 from cnnsvm.classifiers.pairwise import PairwiseSVC
 from cnnsvm.classifiers.svm import GramSVC, KernelSVC
 from cnnsvm.exceptions import ConfigError, DataError
+from cnnsvm.features import CNNFeatureExtractor, ExtractorEnsemble
+from cnnsvm.features.views import FrozenExtractor, makes_views, unwrap_extractor, views_features
 from cnnsvm.pipeline import find_preprocessor
 
 #: Fewest examples of a new class: a symbol is drawn in more than one way.
 MIN_EXAMPLES = 3
 #: Characters a class name may hold besides letters, combining marks and digits.
 NAME_PUNCTUATION = " -_.'()"
+#: Augmented views of each example of a taught class whose features join the SVM's rows (a hybrid's).
+DEFAULT_VIEWS = 9
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,24 @@ def check_name(name, limits, existing):
     return name
 
 
+def check_views(views):
+    """A valid number of augmented views per taught example, or :class:`ConfigError`."""
+    if not isinstance(views, int) or isinstance(views, bool) or views < 0:
+        raise ConfigError(f"views per taught example must be a non-negative integer (--teach-views); got {views!r}")
+    return views
+
+
+def _cnn_step(model):
+    """``(index, FrozenExtractor)`` of the model's CNN step where its views differ from the images, else None."""
+    for index, (_, step) in enumerate(model.steps[:-1]):
+        extractor = unwrap_extractor(step)
+        if not isinstance(extractor, (CNNFeatureExtractor, ExtractorEnsemble)):
+            continue  # the preprocessor, a scaler, PCA
+        frozen = step if isinstance(step, FrozenExtractor) else FrozenExtractor(extractor)
+        return (index, frozen) if makes_views(extractor, frozen.view_strength()) else None
+    return None
+
+
 class NameClash(DataError):
     """A taught name that is already one of the model's own classes."""
 
@@ -187,6 +216,12 @@ class Teacher:
     class_names : list of str
         Names ordered as ``model.classes_``.
     limits : TeachLimits, optional
+    views : int, default=9
+        Random augmented views of each example whose features join the SVM's
+        rows; 0, or a model without a CNN (pca-svc), an extractor trained
+        without augmentation or images under 8 pixels a side: the examples alone.
+    random_state : int, default=0
+        Seed of the views (each call of :meth:`features` draws new ones).
 
     Attributes
     ----------
@@ -198,10 +233,14 @@ class Teacher:
         How long the last :meth:`teach` took to fit the SVM pairs.
     """
 
-    def __init__(self, model, class_names, limits=None):
+    def __init__(self, model, class_names, limits=None, views=DEFAULT_VIEWS, random_state=0):
         reason = teachable(model)
         if reason:
             raise ConfigError(f"this model cannot be taught new classes: {reason}")
+        self.views = check_views(views)
+        self.random_state = random_state
+        self._cnn = _cnn_step(model)
+        self._draws = 0
         self.base_model = model
         self.base_names = list(class_names)
         self.limits = limits or TeachLimits()
@@ -233,9 +272,42 @@ class Teacher:
         """``[{"name", "label", "n_examples"}]`` of the classes taught so far."""
         return [{"name": n, "label": int(label), "n_examples": len(rows)} for n, (label, rows) in self._taught.items()]
 
+    @property
+    def n_views(self):
+        """Augmented views added per example: ``views``, or 0 where the model's CNN makes none."""
+        return self.views if self._cnn is not None else 0
+
     def features(self, batch):
-        """Features the SVM reads of a batch of model-input images (the frozen steps)."""
-        return np.asarray(self.base_model[:-1].transform(batch), dtype=np.float64)
+        """Features the SVM reads of a batch of model-input images, each followed by its views'.
+
+        Parameters
+        ----------
+        batch : ndarray
+            Model-input images (``cnnsvm.inference.prepare_for_model``).
+
+        Returns
+        -------
+        ndarray of shape (n_images, 1 + n_views, n_features)
+            Row ``[i, 0]``: image ``i``'s features through the frozen steps; ``[i, 1:]``: those of
+            its random augmented views (see :attr:`n_views`).
+        """
+        model = self.base_model
+        if not self.n_views:
+            return np.asarray(model[:-1].transform(batch), dtype=np.float64)[:, None, :]
+        index, frozen = self._cnn
+        pixels = model[:index].transform(batch)
+        self._draws += 1
+        seed = (int(self.random_state), self._draws)
+        views = views_features(
+            frozen.extractor, pixels, self.views, strength=frozen.view_strength(), seed=seed, features=frozen.features
+        )
+        after = model.steps[index + 1 : -1]
+        rows = []
+        for X in [frozen.transform(pixels), *views]:
+            for _, step in after:
+                X = step.transform(X)
+            rows.append(np.asarray(X, dtype=np.float64))
+        return np.stack(rows, axis=1)
 
     def check(self, name, n_examples):
         """Validate a teach request before any image is decoded; returns the clean name."""
@@ -262,6 +334,13 @@ class Teacher:
         A new name adds one class to the current SVM (only its pairs are fitted); more
         examples of a taught name fit the pairs of every taught class again, on the model's own SVM.
 
+        Parameters
+        ----------
+        name : str
+        features : array-like of shape (n_examples, n_features) or (n_examples, n_rows, n_features)
+            One row per example, or each example's rows (its own and its views', as
+            :meth:`features` gives them).
+
         Returns
         -------
         dict
@@ -275,13 +354,14 @@ class Teacher:
                 label, known = self._taught[name]
                 candidate = {**self._taught, name: (label, known + rows)}
                 X = np.vstack([np.vstack(r) for _, r in candidate.values()])
-                y = np.concatenate([np.full(len(r), lab) for lab, r in candidate.values()])
+                y = np.concatenate([np.full(len(np.vstack(r)), lab) for lab, r in candidate.values()])
                 svm = self._extend(self._base_svm, X, y)
             else:
                 used = [int(c) for c in self.base_model.classes_] + [lab for lab, _ in self._taught.values()]
                 label = max(used) + 1
                 candidate = {**self._taught, name: (label, rows)}
-                svm = self._extend(self._current[2], np.vstack(rows), np.full(len(rows), label))
+                X = np.vstack(rows)
+                svm = self._extend(self._current[2], X, np.full(len(X), label))
             self.last_refit_seconds = time.perf_counter() - start
             model = Pipeline(self.base_model.steps[:-1] + [(self.base_model.steps[-1][0], svm)])
             self._taught = candidate
