@@ -79,6 +79,9 @@ def augmented_features(extractor, X, *, strength=1.0, random_state=0, batch_size
 def views_features(extractor, X, n_views, *, strength, seed, features="embedding"):
     """Features of ``n_views`` random augmented views of each image, one array per view.
 
+    The views are drawn in one pass over the images repeated ``n_views`` times
+    (one call of the network instead of one per view).
+
     Parameters
     ----------
     extractor : fitted CNNFeatureExtractor or ExtractorEnsemble
@@ -88,17 +91,21 @@ def views_features(extractor, X, n_views, *, strength, seed, features="embedding
     strength : float
         Augmentation strength of the views.
     seed : tuple of int
-        View ``v`` is drawn with the seed ``derived_seed(*seed, v)``.
+        The views are drawn with the seed ``derived_seed(*seed)``.
     features : {"embedding", "spatial"}, default="embedding"
 
     Returns
     -------
     list of ndarray of shape (n_samples, n_features_out)
     """
-    return [
-        augmented_features(extractor, X, strength=strength, random_state=derived_seed(*seed, v), features=features)
-        for v in range(n_views)
-    ]
+    if not n_views:
+        return []
+    X = np.asarray(X, dtype=np.float32)
+    repeated = np.tile(X, (n_views,) + (1,) * (X.ndim - 1))
+    seed = derived_seed(*seed)
+    return np.split(
+        augmented_features(extractor, repeated, strength=strength, random_state=seed, features=features), n_views
+    )
 
 
 def makes_views(extractor, strength):
