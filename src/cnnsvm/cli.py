@@ -370,6 +370,14 @@ def _add_compare(sub):
         metavar="KEY=VALUE",
         help="override a configuration value, e.g. --set datasets.0.spec=npz:other.npz",
     )
+    p.add_argument(
+        "--merge",
+        action="append",
+        default=[],
+        metavar="RUN",
+        help="train nothing: make the tables from the finished tasks of these run directories (repeat it; seeds "
+        "run on other machines or in other sessions) into --out, a new directory; the models stay where they are",
+    )
     _add_executor_args(p)
 
 
@@ -859,8 +867,16 @@ def cmd_demo(args):
 
 
 def cmd_compare(args):
-    from cnnsvm.experiments.compare import run_comparison_file
+    from cnnsvm.experiments.compare import merge_runs_file, run_comparison_file
 
+    if args.merge:
+        if args.out is None:
+            raise ValueError("--merge needs --out: the new directory that will hold the merged tables")
+        given = [f"--{name}" for name in ("executor", "workers", "address") if getattr(args, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: nothing runs with --merge; leave them out")
+        merge_runs_file(args.config, args.merge, args.out, overrides=args.set)
+        return 0
     run_comparison_file(
         args.config,
         out=args.out,

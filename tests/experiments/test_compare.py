@@ -287,3 +287,85 @@ def test_only_the_members_some_method_reads_are_trained(data_dir):
     assert [t for t in _task_plan(single) if t[0] == "generic"] == [("generic", ("augmented", 0), 0)]
     both = parse_experiment(experiment_data(data_dir, methods=["hybrid-single", "hybrid"], generic=two))
     assert [t[1] for t in _task_plan(both) if t[0] == "generic"] == [("augmented", 0), ("augmented", 1)]
+
+
+def test_seeds_run_apart_merge_into_one_table(full_run, data_dir, tmp_path):
+    from cnnsvm.experiments.compare import MERGED, merge_runs
+
+    def config(seeds):
+        return parse_experiment(experiment_data(data_dir, methods=["pca-svc", "hybrid"], seeds=seeds))
+
+    # seed 1 on "another machine": its own run directory, nothing of seed 0 in it
+    apart = run_comparison(config([1]), out=tmp_path / "seed1", verbose=False)
+    merged = merge_runs(config([0, 1]), [full_run["out"], tmp_path / "seed1"], tmp_path / "merged", verbose=False)
+    assert merged.ran == [] and len(merged.skipped) == 2 + 2 * 2 * len(DATASETS)  # 2 extractors, 8 cells
+
+    out = tmp_path / "merged"
+    results = json.loads((out / "results.json").read_text())
+    for dataset in DATASETS:
+        cell = results["metrics"]["accuracy"][dataset]["hybrid"]
+        first = [r for r in full_run["run"].results if (r["dataset"], r["method"]) == (dataset, "hybrid")][0]
+        second = [r for r in apart.results if r["dataset"] == dataset and r["method"] == "hybrid"][0]
+        assert cell["seeds"] == [0, 1] and cell["values"] == [first["accuracy"], second["accuracy"]]
+    assert {(t["dataset"], t["seed"]) for t in results["significance"]["tests"]} == {
+        (d, s) for d in DATASETS for s in (0, 1)
+    }
+    # records and predictions travel; models and plots stay in the runs
+    assert not list(out.glob("**/model.joblib*")) and not list(out.glob("cells/**/*.png"))
+    assert (out / "cells" / "beta" / "hybrid" / "seed1" / "predictions.npz").is_file()
+    record = json.loads((out / MERGED).read_text())
+    assert [r["run"] for r in record["runs"]] == [full_run["out"].name, "seed1"]
+    assert "beta/hybrid/seed1" in record["runs"][1]["tasks"] and "beta/hybrid/seed1" not in record["runs"][0]["tasks"]
+    assert all("cwd" not in i and i["source"] for r in record["runs"] for i in r["invocations"])
+
+    # merging again into the merged directory is allowed and gives the same tables
+    again = merge_runs(config([0, 1]), [full_run["out"], tmp_path / "seed1"], out, verbose=False)
+    assert [r["accuracy"] for r in again.results] == [r["accuracy"] for r in merged.results]
+
+
+def test_merge_refuses_what_it_cannot_vouch_for(full_run, data_dir, tmp_path):
+    from cnnsvm.experiments.compare import merge_runs
+
+    config = parse_experiment(experiment_data(data_dir, methods=["pca-svc", "hybrid"], seeds=[0, 1]))
+    with pytest.raises(ValueError, match=r"(?s)5 of its 10 task.*alpha/pca-svc/seed1: finished in none of the runs"):
+        merge_runs(config, [full_run["out"]], tmp_path / "new", verbose=False)
+    assert not (tmp_path / "new").exists()  # nothing written
+
+    changed = parse_experiment(experiment_data(data_dir, methods=["hybrid"], svc={"C": 3.0}))
+    with pytest.raises(ValueError, match=r"alpha/hybrid/seed0: \S+ ran it with another configuration or data"):
+        merge_runs(changed, [full_run["out"]], tmp_path / "new", verbose=False)
+
+    one = parse_experiment(experiment_data(data_dir, methods=["pca-svc"]))
+    merge_runs(one, [full_run["out"]], tmp_path / "merged", verbose=False)
+    with pytest.raises(ValueError, match=r"alpha/pca-svc/seed0: in \S+ and \S+merged"):
+        merge_runs(one, [full_run["out"], tmp_path / "merged"], tmp_path / "twice", verbose=False)
+    with pytest.raises(ValueError, match="is one of the runs being merged"):
+        merge_runs(one, [full_run["out"]], full_run["out"], verbose=False)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(ValueError, match="exists and is not an earlier merge"):
+        merge_runs(one, [full_run["out"]], tmp_path / "mine", verbose=False)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    with pytest.raises(ValueError, match="not a run directory"):
+        merge_runs(one, [tmp_path / "mine"], tmp_path / "new", verbose=False)
+
+
+def test_cli_compare_merge(full_run, data_dir, tmp_path, capsys):
+    from cnnsvm.cli import main
+    from cnnsvm.experiments.config_files import dump_toml
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(dump_toml(experiment_data(data_dir, methods=["pca-svc", "hybrid"])))
+    run = str(full_run["out"])
+    assert main(["compare", str(path), "--merge", run, "--out", str(tmp_path / "merged")]) == 0
+    captured = capsys.readouterr()
+    assert "| alpha |" in captured.out and "merged 5 task(s)" in captured.err
+    assert main(["compare", str(path), "--merge", run]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "cnnsvm compare: error: --merge needs --out: the new directory that will hold the merged tables"
+    )
+    assert main(["compare", str(path), "--merge", run, "--out", str(tmp_path / "m2"), "--executor", "dask"]) == 2
+    assert "--executor: nothing runs with --merge" in capsys.readouterr().err
+    assert main(["compare", str(path), "--set", "seeds=[0,1]", "--merge", run, "--out", str(tmp_path / "m3")]) == 2
+    err = capsys.readouterr().err
+    assert "finished in none of the runs" in err and "Traceback" not in err

@@ -17,6 +17,7 @@ same ``--out`` skips the tasks whose configuration and data are unchanged
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -194,21 +195,19 @@ def _cell_fingerprint(config, dataset_key, method, seed, generic_fp):
     )
 
 
-def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
-    """Run every unfinished task on the executor ``settings`` names; write what workers return into ``rundir``.
+def _plan_tasks(config, rundir, datasets, data_key):
+    """Every task of the experiment, in the file's order, with its fingerprint and folder.
 
     Returns
     -------
-    ran, skipped : list of str
-        Task ids, in the order they finished or were found finished.
-    generic_results : dict
-        ``(variant, seed, member) -> result`` of every generic extractor.
+    tasks : list of (str, str, dict)
+        ``(task id, kind, spec)``; ``spec["folder"]`` and ``spec["fp"]`` say where its
+        result lives and what it must have been computed from.
+    generic_fp : dict
+        ``(variant, seed, member) -> fingerprint`` of every generic extractor.
     """
     plan = _task_plan(config)
-    serial = settings.kind == "serial"
-    job_verbose = 1 if verbose and serial else 0  # epoch lines of parallel workers would interleave
-
-    generic_fp, tasks = {}, []  # (task id, kind, spec), in the file's order
+    generic_fp, tasks = {}, []
     for kind, what, seed in plan:
         if kind == "generic":
             variant, member = what
@@ -263,6 +262,22 @@ def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
                     },
                 )
             )
+    return tasks, generic_fp
+
+
+def _run_tasks(config, rundir, datasets, data_key, settings, say, *, verbose):
+    """Run every unfinished task on the executor ``settings`` names; write what workers return into ``rundir``.
+
+    Returns
+    -------
+    ran, skipped : list of str
+        Task ids, in the order they finished or were found finished.
+    generic_results : dict
+        ``(variant, seed, member) -> result`` of every generic extractor.
+    """
+    serial = settings.kind == "serial"
+    job_verbose = 1 if verbose and serial else 0  # epoch lines of parallel workers would interleave
+    tasks, generic_fp = _plan_tasks(config, rundir, datasets, data_key)
     order = {task: i for i, (task, _, _) in enumerate(tasks)}
     tracker = TaskTracker([(t, k) for t, k, _ in tasks], say, proxies={"generic": ("cnn", len(datasets))})
 
@@ -464,6 +479,18 @@ def run_comparison(config, out=None, *, verbose=True, executor=None):
     say = RunLog(rundir.root / "run.log", verbose=verbose)
     resumed = (rundir.root / "config.toml").exists()
     say(f"{'resuming' if resumed else 'starting'} experiment {config.name!r} in {rundir.root}")
+    _write_config(rundir, config)
+    _append_environment(rundir, config, settings)
+    datasets, data_key = _load_datasets(config, say, verbose=verbose)
+    _write_data(rundir, datasets)
+
+    ran, skipped, generic_results = _run_tasks(config, rundir, datasets, data_key, settings, say, verbose=verbose)
+    return _report(
+        config, rundir, datasets, generic_results, say, began=began, ran=ran, skipped=skipped, verbose=verbose
+    )
+
+
+def _write_config(rundir, config):
     resolved = config.to_dict()
     write_text(rundir.root / "config.toml", dump_toml(resolved))
     write_json(
@@ -477,18 +504,25 @@ def run_comparison(config, out=None, *, verbose=True, executor=None):
             },
         },
     )
-    _append_environment(rundir, config, settings)
 
+
+def _load_datasets(config, say, *, verbose):
+    """The experiment's datasets (split as configured) and their keys for fingerprints."""
     with Stage(f"load {len(config.datasets)} dataset(s)", verbose=int(verbose)):
         datasets = load_experiment_datasets(config.datasets, test_size=config.test_size, split_seed=config.split_seed)
     for d in datasets:
         kind = "official split" if d.record["official_split"] else f"{config.test_size:.0%} stratified test split"
         say(f"  {d.name}: {len(d.train)} train / {len(d.test)} test images, {d.train.n_classes} classes ({kind})")
-    write_json(rundir.root / "data.json", {"datasets": [d.record for d in datasets]})
     data_key = [(d.name, d.record["train_sha256"], d.record["test_sha256"], d.train.n_classes) for d in datasets]
+    return datasets, data_key
 
-    ran, skipped, generic_results = _run_tasks(config, rundir, datasets, data_key, settings, say, verbose=verbose)
 
+def _write_data(rundir, datasets):
+    write_json(rundir.root / "data.json", {"datasets": [d.record for d in datasets]})
+
+
+def _report(config, rundir, datasets, generic_results, say, *, began, ran, skipped, verbose):
+    """McNemar's tests, the tables, ``results.md`` and ``results.json`` of the finished cells in ``rundir``."""
     results = [
         read_json(rundir.cell(d.name, m, s) / RESULT) for s in config.seeds for m in config.methods for d in datasets
     ]
@@ -522,6 +556,146 @@ def run_comparison(config, out=None, *, verbose=True, executor=None):
     )
 
 
+#: What a merged run keeps of a task's folder: its records and predictions, not its model or plots.
+PORTABLE_SUFFIXES = (".json", ".npz", ".csv", ".txt")
+#: The file that marks a merged run directory (and records where its tasks came from).
+MERGED = "merged.json"
+
+
+def merge_runs(config, runs, out, *, verbose=True):
+    """The tables of an experiment from the finished tasks of several run directories.
+
+    Seeds run on different machines or in different sessions, each in its own run
+    directory, make one experiment: the merged directory gets a copy of each task's
+    records and predictions (not its model) from the run that finished it, and the
+    tables over all of them. Nothing is trained: every task of ``config`` must be
+    finished, with the fingerprint ``config`` and the data give it, in exactly one of
+    ``runs``.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        The experiment, with every seed to merge (``--set 'seeds=[3,4,5]'``).
+    runs : list of str or Path
+        Run directories of ``cnnsvm compare``, or earlier merges.
+    out : str or Path
+        A new directory, or an earlier merge's; never a run directory (its models stay
+        where they are, untouched).
+    verbose : bool, default=True
+
+    Returns
+    -------
+    ComparisonRun
+
+    Raises
+    ------
+    ValueError
+        If a run directory is missing, ``out`` is a run directory, or a task is
+        unfinished, computed from another configuration or data, or in two runs; nothing
+        is written then.
+    """
+    began = time.perf_counter()
+    sources = [Path(r) for r in runs]
+    _check_merge_paths(sources, Path(out))
+    rundir = RunDirectory(out)
+    say = RunLog(None, verbose=verbose)  # to the merged run's log once the merge is known to hold
+    say(f"merging {len(sources)} run(s) of {config.name!r} into {rundir.root}")
+    datasets, data_key = _load_datasets(config, say, verbose=verbose)
+    tasks, _ = _plan_tasks(config, rundir, datasets, data_key)
+
+    found, problems = [], []
+    for task, kind, spec in tasks:
+        relative = Path(spec["folder"]).relative_to(rundir.root)
+        matches, reasons = [], []
+        for source in sources:
+            result = read_json(source / relative / RESULT)
+            if result is None:
+                continue
+            if result.get("fingerprint") == spec["fp"]:
+                matches.append((source, result))
+            else:
+                reasons.append(f"{source} ran it with another configuration or data")
+        if len(matches) == 1:
+            found.append((task, kind, spec, relative, *matches[0]))
+        elif matches:
+            problems.append(f"{task}: in {' and '.join(str(s) for s, _ in matches)} (merge each task from one run)")
+        else:
+            problems.append(f"{task}: " + ("; ".join(reasons) or "finished in none of the runs"))
+    if problems:
+        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise ValueError(
+            f"cannot merge {config.name!r}: {len(problems)} of its {len(tasks)} task(s) are not finished in exactly "
+            f"one of the runs:\n  {shown}\nRun or resume them with `cnnsvm compare` (or drop their seeds with --set)."
+        )
+
+    rundir.root.mkdir(parents=True, exist_ok=True)
+    say = RunLog(rundir.root / "run.log", verbose=verbose)
+    say(f"merged {len(found)} task(s) of {config.name!r} from {len(sources)} run(s) into {rundir.root}")
+    _write_data(rundir, datasets)
+    generic_results = {}
+    for _, kind, spec, relative, source, result in found:
+        _copy_portable(source / relative, rundir.root / relative)
+        if kind == "generic":
+            generic_results[(spec["variant"], spec["seed"], spec["member"])] = result
+    _write_config(rundir, config)
+    write_json(
+        rundir.root / MERGED,
+        {
+            "created": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "runs": [
+                {
+                    "run": source.name,
+                    "tasks": [task for task, _, _, _, s, _ in found if s == source],
+                    # what ran them (commit, machine, load, versions), less the directory each ran in
+                    "invocations": [
+                        {k: v for k, v in invocation.items() if k != "cwd"}
+                        for invocation in (read_json(source / "environment.json") or {}).get("invocations", [])
+                    ],
+                }
+                for source in sources
+            ],
+        },
+    )
+    return _report(
+        config,
+        rundir,
+        datasets,
+        generic_results,
+        say,
+        began=began,
+        ran=[],
+        skipped=[t[0] for t in found],
+        verbose=verbose,
+    )
+
+
+def _check_merge_paths(sources, out):
+    if not sources:
+        raise ValueError("no run to merge: name at least one run directory (--merge RUN)")
+    for source in sources:
+        if not (source / "config.json").is_file():
+            raise ValueError(
+                f"{source} is not a run directory of `cnnsvm compare` (it has no config.json): check the path"
+            )
+    if any(out.resolve() == source.resolve() for source in sources):
+        raise ValueError(f"--out {out} is one of the runs being merged: name a new directory")
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MERGED).exists())):
+        raise ValueError(
+            f"--out {out} exists and is not an earlier merge: name a new directory (nothing in {out} is overwritten)"
+        )
+
+
+def _copy_portable(source, target):
+    """Copy a task folder's records and predictions (``result.json`` last, as :func:`store_files` writes them)."""
+    target.mkdir(parents=True, exist_ok=True)
+    files = sorted(
+        (f for f in source.iterdir() if f.is_file() and f.suffix in PORTABLE_SUFFIXES and f.name not in MODEL_FILES),
+        key=lambda f: f.name == RESULT,
+    )
+    for file in files:
+        shutil.copyfile(file, target / file.name)
+
+
 def run_comparison_file(path, out=None, overrides=(), *, executor=None, workers=None, address=None):
     """Run the comparison experiment described by a TOML file (``cnnsvm compare``).
 
@@ -543,6 +717,27 @@ def run_comparison_file(path, out=None, overrides=(), *, executor=None, workers=
     config, table = load_experiment(path, overrides, with_executor=True)
     settings = executor_settings(table, kind=executor, workers=workers, address=address)
     return run_comparison(config, out=out, executor=settings)
+
+
+def merge_runs_file(path, runs, out, overrides=()):
+    """Merge run directories of the experiment a TOML file describes (``cnnsvm compare --merge``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The experiment file, or ``"builtin:NAME"``.
+    runs : list of str or Path
+        The run directories (see :func:`merge_runs`).
+    out : str or Path
+        The merged directory.
+    overrides : iterable of str
+        ``KEY=VALUE`` overrides (``--set``), as the runs were started with.
+
+    Returns
+    -------
+    ComparisonRun
+    """
+    return merge_runs(load_experiment(path, overrides), runs, out)
 
 
 def run_demo(out=None, epochs=None):
