@@ -289,15 +289,23 @@ def test_only_the_members_some_method_reads_are_trained(data_dir):
     assert [t[1] for t in _task_plan(both) if t[0] == "generic"] == [("augmented", 0), ("augmented", 1)]
 
 
-def test_seeds_run_apart_merge_into_one_table(full_run, data_dir, tmp_path):
+def _pca_hybrid(data_dir, seeds):
+    return parse_experiment(experiment_data(data_dir, methods=["pca-svc", "hybrid"], seeds=seeds))
+
+
+@pytest.fixture(scope="module")
+def seed1_run(full_run, data_dir, tmp_path_factory):
+    """Seed 1 of pca-svc and hybrid "on another machine": its own run directory, nothing of seed 0 in it."""
+    out = tmp_path_factory.mktemp("apart") / "seed1"
+    return run_comparison(_pca_hybrid(data_dir, [1]), out=out, verbose=False)
+
+
+def test_seeds_run_apart_merge_into_one_table(full_run, seed1_run, data_dir, tmp_path):
     from cnnsvm.experiments.compare import MERGED, merge_runs
 
-    def config(seeds):
-        return parse_experiment(experiment_data(data_dir, methods=["pca-svc", "hybrid"], seeds=seeds))
-
-    # seed 1 on "another machine": its own run directory, nothing of seed 0 in it
-    apart = run_comparison(config([1]), out=tmp_path / "seed1", verbose=False)
-    merged = merge_runs(config([0, 1]), [full_run["out"], tmp_path / "seed1"], tmp_path / "merged", verbose=False)
+    runs = [full_run["out"], seed1_run.out]
+    merged = merge_runs(_pca_hybrid(data_dir, [0, 1]), runs, tmp_path / "merged", verbose=False)
+    assert merged.out == tmp_path / "merged"
     assert merged.ran == [] and len(merged.skipped) == 2 + 2 * 2 * len(DATASETS)  # 2 extractors, 8 cells
 
     out = tmp_path / "merged"
@@ -305,49 +313,82 @@ def test_seeds_run_apart_merge_into_one_table(full_run, data_dir, tmp_path):
     for dataset in DATASETS:
         cell = results["metrics"]["accuracy"][dataset]["hybrid"]
         first = [r for r in full_run["run"].results if (r["dataset"], r["method"]) == (dataset, "hybrid")][0]
-        second = [r for r in apart.results if r["dataset"] == dataset and r["method"] == "hybrid"][0]
+        second = [r for r in seed1_run.results if r["dataset"] == dataset and r["method"] == "hybrid"][0]
         assert cell["seeds"] == [0, 1] and cell["values"] == [first["accuracy"], second["accuracy"]]
     assert {(t["dataset"], t["seed"]) for t in results["significance"]["tests"]} == {
         (d, s) for d in DATASETS for s in (0, 1)
     }
-    # records and predictions travel; models and plots stay in the runs
+    # records and predictions travel; models and plots stay in the runs; nothing is left beside --out
     assert not list(out.glob("**/model.joblib*")) and not list(out.glob("cells/**/*.png"))
     assert (out / "cells" / "beta" / "hybrid" / "seed1" / "predictions.npz").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["merged"]
+    assert "merged 10 task(s)" in (out / "run.log").read_text()
     record = json.loads((out / MERGED).read_text())
-    assert [r["run"] for r in record["runs"]] == [full_run["out"].name, "seed1"]
+    assert [r["run"] for r in record["runs"]] == [str(r) for r in runs]
     assert "beta/hybrid/seed1" in record["runs"][1]["tasks"] and "beta/hybrid/seed1" not in record["runs"][0]["tasks"]
     assert all("cwd" not in i and i["source"] for r in record["runs"] for i in r["invocations"])
 
-    # merging again into the merged directory is allowed and gives the same tables
-    again = merge_runs(config([0, 1]), [full_run["out"], tmp_path / "seed1"], out, verbose=False)
+    # a merge merges again, keeping where its tasks came from
+    again = merge_runs(_pca_hybrid(data_dir, [0, 1]), [out], tmp_path / "again", verbose=False)
     assert [r["accuracy"] for r in again.results] == [r["accuracy"] for r in merged.results]
+    assert json.loads((tmp_path / "again" / MERGED).read_text())["runs"][0]["merged_from"] == record["runs"]
+
+    # a merge holds no models: resuming it as a run would retrain everything into it, so it is refused
+    with pytest.raises(ValueError, match="is a merge of other runs .* run into a new --out"):
+        run_comparison(_pca_hybrid(data_dir, [0, 1]), out=out, verbose=False)
 
 
-def test_merge_refuses_what_it_cannot_vouch_for(full_run, data_dir, tmp_path):
-    from cnnsvm.experiments.compare import merge_runs
+def test_merge_refuses_what_it_cannot_vouch_for(full_run, seed1_run, data_dir, tmp_path, monkeypatch):
+    import shutil
 
-    config = parse_experiment(experiment_data(data_dir, methods=["pca-svc", "hybrid"], seeds=[0, 1]))
+    from cnnsvm.experiments import compare
+
+    new = tmp_path / "new"
+    both = _pca_hybrid(data_dir, [0, 1])
     with pytest.raises(ValueError, match=r"(?s)5 of its 10 task.*alpha/pca-svc/seed1: finished in none of the runs"):
-        merge_runs(config, [full_run["out"]], tmp_path / "new", verbose=False)
-    assert not (tmp_path / "new").exists()  # nothing written
-
+        compare.merge_runs(both, [full_run["out"]], new, verbose=False)
     changed = parse_experiment(experiment_data(data_dir, methods=["hybrid"], svc={"C": 3.0}))
     with pytest.raises(ValueError, match=r"alpha/hybrid/seed0: \S+ ran it with another configuration or data"):
-        merge_runs(changed, [full_run["out"]], tmp_path / "new", verbose=False)
-
+        compare.merge_runs(changed, [full_run["out"]], new, verbose=False)
     one = parse_experiment(experiment_data(data_dir, methods=["pca-svc"]))
-    merge_runs(one, [full_run["out"]], tmp_path / "merged", verbose=False)
-    with pytest.raises(ValueError, match=r"alpha/pca-svc/seed0: in \S+ and \S+merged"):
-        merge_runs(one, [full_run["out"], tmp_path / "merged"], tmp_path / "twice", verbose=False)
-    with pytest.raises(ValueError, match="is one of the runs being merged"):
-        merge_runs(one, [full_run["out"]], full_run["out"], verbose=False)
+    with pytest.raises(ValueError, match="named twice"):
+        compare.merge_runs(one, [full_run["out"], full_run["out"] / ".." / full_run["out"].name], new, verbose=False)
+    with pytest.raises(ValueError, match="is in .*one of the runs being merged"):
+        compare.merge_runs(one, [full_run["out"]], full_run["out"] / "merged", verbose=False)
+    assert not (full_run["out"] / "merged").exists()
+
+    # a task in two runs, a cell without its predictions, a cell apart from its extractor
+    copy = tmp_path / "copy"
+    shutil.copytree(full_run["out"], copy, ignore=shutil.ignore_patterns("*.joblib*", "*.png"))
+    with pytest.raises(ValueError, match=r"alpha/pca-svc/seed0: in \S+ and \S+copy"):
+        compare.merge_runs(one, [full_run["out"], copy], new, verbose=False)
+    (copy / "cells" / "alpha" / "pca-svc" / "seed0" / "predictions.npz").unlink()
+    with pytest.raises(ValueError, match=r"alpha/pca-svc/seed0: \S+copy lacks its predictions.npz"):
+        compare.merge_runs(one, [copy], new, verbose=False)
+    shutil.rmtree(copy / "generic")
+    shutil.copytree(seed1_run.out / "cells", copy / "cells", dirs_exist_ok=True)
+    seed1_only = shutil.copytree(seed1_run.out, tmp_path / "seed1-extractor", ignore=shutil.ignore_patterns("cells"))
+    with pytest.raises(ValueError, match=r"alpha/hybrid/seed1: in \S+copy, but the generic extractor it read"):
+        compare.merge_runs(_pca_hybrid(data_dir, [1]), [copy, seed1_only], new, verbose=False)
+    assert not new.exists()  # nothing written by any refusal
+
+    # --out: never over a user's files; a failure part-way leaves nothing behind
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
-    with pytest.raises(ValueError, match="exists and is not an earlier merge"):
-        merge_runs(one, [full_run["out"]], tmp_path / "mine", verbose=False)
+    with pytest.raises(ValueError, match="exists and is not empty"):
+        compare.merge_runs(one, [full_run["out"]], tmp_path / "mine", verbose=False)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
     with pytest.raises(ValueError, match="not a run directory"):
-        merge_runs(one, [tmp_path / "mine"], tmp_path / "new", verbose=False)
+        compare.merge_runs(one, [tmp_path / "mine"], new, verbose=False)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    before = sorted(p.name for p in tmp_path.iterdir())
+    monkeypatch.setattr(compare, "write_reports", broken)
+    with pytest.raises(OSError, match="disk full"):
+        compare.merge_runs(one, [full_run["out"]], new, verbose=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def test_cli_compare_merge(full_run, data_dir, tmp_path, capsys):

@@ -17,12 +17,14 @@ same ``--out`` skips the tasks whose configuration and data are unchanged
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,6 +67,10 @@ from cnnsvm.features.architectures import ARCHITECTURE_PARAMS, resolve_architect
 from cnnsvm.progress import Stage, format_seconds
 
 DEMO_CONFIG = "builtin:digits"
+#: What a merged run keeps of a task's folder: its records and predictions, not its model or plots.
+PORTABLE_SUFFIXES = (".json", ".npz", ".csv", ".txt")
+#: The file that marks a merged run directory (and records where its tasks came from).
+MERGED = "merged.json"
 
 
 @dataclass
@@ -475,6 +481,11 @@ def run_comparison(config, out=None, *, verbose=True, executor=None):
     began = time.perf_counter()
     settings = executor if isinstance(executor, ExecutorSettings) else executor_settings(executor)
     rundir = RunDirectory(out if out is not None else Path("runs") / config.name)
+    if (rundir.root / MERGED).exists():
+        raise ValueError(
+            f"{rundir.root} is a merge of other runs ({MERGED}): it holds no models to resume from; run into a "
+            "new --out, then merge that run with this one's sources (--merge)"
+        )
     rundir.root.mkdir(parents=True, exist_ok=True)
     say = RunLog(rundir.root / "run.log", verbose=verbose)
     resumed = (rundir.root / "config.toml").exists()
@@ -491,6 +502,7 @@ def run_comparison(config, out=None, *, verbose=True, executor=None):
 
 
 def _write_config(rundir, config):
+    """``config.toml`` and ``config.json`` (with every method's effective parameters) of a run."""
     resolved = config.to_dict()
     write_text(rundir.root / "config.toml", dump_toml(resolved))
     write_json(
@@ -518,11 +530,13 @@ def _load_datasets(config, say, *, verbose):
 
 
 def _write_data(rundir, datasets):
+    """``data.json``: where each dataset came from, its split and its digests."""
     write_json(rundir.root / "data.json", {"datasets": [d.record for d in datasets]})
 
 
-def _report(config, rundir, datasets, generic_results, say, *, began, ran, skipped, verbose):
-    """McNemar's tests, the tables, ``results.md`` and ``results.json`` of the finished cells in ``rundir``."""
+def _report(config, rundir, datasets, generic_results, say, *, began, ran, skipped, verbose, shown_root=None):
+    """McNemar's tests, the tables, ``results.md`` and ``results.json`` of the finished cells in ``rundir``
+    (named ``shown_root`` in the log, where the tables will be)."""
     results = [
         read_json(rundir.cell(d.name, m, s) / RESULT) for s in config.seeds for m in config.methods for d in datasets
     ]
@@ -541,7 +555,7 @@ def _report(config, rundir, datasets, generic_results, say, *, began, ran, skipp
     )
     say(
         f"finished {config.name!r}: {len(ran)} task(s) run, {len(skipped)} reused, "
-        f"in {format_seconds(time.perf_counter() - began)}; tables in {rundir.root / 'results.md'}"
+        f"in {format_seconds(time.perf_counter() - began)}; tables in {(shown_root or rundir.root) / 'results.md'}"
     )
     if verbose:
         print(summary, file=sys.stdout, flush=True)
@@ -556,10 +570,15 @@ def _report(config, rundir, datasets, generic_results, say, *, began, ran, skipp
     )
 
 
-#: What a merged run keeps of a task's folder: its records and predictions, not its model or plots.
-PORTABLE_SUFFIXES = (".json", ".npz", ".csv", ".txt")
-#: The file that marks a merged run directory (and records where its tasks came from).
-MERGED = "merged.json"
+class _Found(NamedTuple):
+    """A task of the experiment and the run that finished it."""
+
+    task: str
+    kind: str
+    spec: dict
+    relative: Path  # the task's folder, relative to a run directory
+    source: Path
+    result: dict
 
 
 def merge_runs(config, runs, out, *, verbose=True):
@@ -570,7 +589,7 @@ def merge_runs(config, runs, out, *, verbose=True):
     records and predictions (not its model) from the run that finished it, and the
     tables over all of them. Nothing is trained: every task of ``config`` must be
     finished, with the fingerprint ``config`` and the data give it, in exactly one of
-    ``runs``.
+    ``runs``, and each cell in the same run as the generic extractors it read.
 
     Parameters
     ----------
@@ -579,9 +598,10 @@ def merge_runs(config, runs, out, *, verbose=True):
     runs : list of str or Path
         Run directories of ``cnnsvm compare``, or earlier merges.
     out : str or Path
-        A new directory, or an earlier merge's; never a run directory (its models stay
-        where they are, untouched).
+        A new directory (or an empty one), outside the runs. The merge is built beside
+        it and renamed into place, so ``out`` holds a whole merge or nothing.
     verbose : bool, default=True
+        Progress lines on stderr and the tables on stdout.
 
     Returns
     -------
@@ -590,99 +610,148 @@ def merge_runs(config, runs, out, *, verbose=True):
     Raises
     ------
     ValueError
-        If a run directory is missing, ``out`` is a run directory, or a task is
-        unfinished, computed from another configuration or data, or in two runs; nothing
-        is written then.
+        If a run directory is missing or named twice, ``out`` is not new or lies in a
+        run, or a task is unfinished, computed from another configuration or data, in
+        two runs, or apart from its extractors; nothing is written then.
     """
     began = time.perf_counter()
-    sources = [Path(r) for r in runs]
-    _check_merge_paths(sources, Path(out))
+    sources = _check_merge_paths([Path(r) for r in runs], Path(out))
     rundir = RunDirectory(out)
-    say = RunLog(None, verbose=verbose)  # to the merged run's log once the merge is known to hold
+    lines, echo = [], RunLog(None, verbose=verbose)  # the merge's log, written into it once it holds
+
+    def say(message):
+        lines.append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}")
+        echo(message)
+
     say(f"merging {len(sources)} run(s) of {config.name!r} into {rundir.root}")
     datasets, data_key = _load_datasets(config, say, verbose=verbose)
     tasks, _ = _plan_tasks(config, rundir, datasets, data_key)
+    found = _find_sources(config, tasks, sources, rundir.root)
 
-    found, problems = [], []
-    for task, kind, spec in tasks:
-        relative = Path(spec["folder"]).relative_to(rundir.root)
-        matches, reasons = [], []
-        for source in sources:
-            result = read_json(source / relative / RESULT)
-            if result is None:
-                continue
-            if result.get("fingerprint") == spec["fp"]:
-                matches.append((source, result))
-            else:
-                reasons.append(f"{source} ran it with another configuration or data")
-        if len(matches) == 1:
-            found.append((task, kind, spec, relative, *matches[0]))
-        elif matches:
-            problems.append(f"{task}: in {' and '.join(str(s) for s, _ in matches)} (merge each task from one run)")
-        else:
-            problems.append(f"{task}: " + ("; ".join(reasons) or "finished in none of the runs"))
-    if problems:
-        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise ValueError(
-            f"cannot merge {config.name!r}: {len(problems)} of its {len(tasks)} task(s) are not finished in exactly "
-            f"one of the runs:\n  {shown}\nRun or resume them with `cnnsvm compare` (or drop their seeds with --set)."
+    building = rundir.root.parent / f".{rundir.root.name}.merging-{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    try:
+        build = RunDirectory(building)
+        generic_results = {}
+        for f in found:
+            _copy_portable(f.source / f.relative, building / f.relative)
+            if f.kind == "generic":
+                generic_results[(f.spec["variant"], f.spec["seed"], f.spec["member"])] = f.result
+        _write_config(build, config)
+        _write_data(build, datasets)
+        write_json(building / MERGED, _merge_record(sources, found))
+        say(f"merged {len(found)} task(s) of {config.name!r} from {len(sources)} run(s)")
+        merged = _report(
+            config,
+            build,
+            datasets,
+            generic_results,
+            say,
+            began=began,
+            ran=[],
+            skipped=[f.task for f in found],
+            verbose=verbose,
+            shown_root=rundir.root,
         )
-
-    rundir.root.mkdir(parents=True, exist_ok=True)
-    say = RunLog(rundir.root / "run.log", verbose=verbose)
-    say(f"merged {len(found)} task(s) of {config.name!r} from {len(sources)} run(s) into {rundir.root}")
-    _write_data(rundir, datasets)
-    generic_results = {}
-    for _, kind, spec, relative, source, result in found:
-        _copy_portable(source / relative, rundir.root / relative)
-        if kind == "generic":
-            generic_results[(spec["variant"], spec["seed"], spec["member"])] = result
-    _write_config(rundir, config)
-    write_json(
-        rundir.root / MERGED,
-        {
-            "created": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "runs": [
-                {
-                    "run": source.name,
-                    "tasks": [task for task, _, _, _, s, _ in found if s == source],
-                    # what ran them (commit, machine, load, versions), less the directory each ran in
-                    "invocations": [
-                        {k: v for k, v in invocation.items() if k != "cwd"}
-                        for invocation in (read_json(source / "environment.json") or {}).get("invocations", [])
-                    ],
-                }
-                for source in sources
-            ],
-        },
-    )
-    return _report(
-        config,
-        rundir,
-        datasets,
-        generic_results,
-        say,
-        began=began,
-        ran=[],
-        skipped=[t[0] for t in found],
-        verbose=verbose,
-    )
+        (building / "run.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if rundir.root.exists():
+            rundir.root.rmdir()  # empty (checked above)
+        building.rename(rundir.root)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return ComparisonRun(**{**merged.__dict__, "out": rundir.root})
 
 
 def _check_merge_paths(sources, out):
+    """The run directories, checked (each a run or a merge, named once) and ``out``: new, outside them.
+
+    Returns
+    -------
+    list of Path
+    """
     if not sources:
         raise ValueError("no run to merge: name at least one run directory (--merge RUN)")
+    seen = {}
     for source in sources:
         if not (source / "config.json").is_file():
             raise ValueError(
                 f"{source} is not a run directory of `cnnsvm compare` (it has no config.json): check the path"
             )
-    if any(out.resolve() == source.resolve() for source in sources):
-        raise ValueError(f"--out {out} is one of the runs being merged: name a new directory")
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MERGED).exists())):
+        if source.resolve() in seen:
+            raise ValueError(f"{source} is named twice (as {seen[source.resolve()]} too): name each run once")
+        seen[source.resolve()] = source
+    target = out.resolve()
+    for source in sources:
+        if target == source.resolve() or source.resolve() in target.parents:
+            raise ValueError(f"--out {out} is in {source}, one of the runs being merged: name a directory outside them")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"--out {out} exists and is not empty: name a new directory (nothing in {out} is overwritten)")
+    return sources
+
+
+def _find_sources(config, tasks, sources, root):
+    """The run that finished each task, or a ``ValueError`` naming every task without exactly one.
+
+    A task counts as finished in a run when its ``result.json`` there has the task's
+    fingerprint and, for a cell, its ``predictions.npz`` is there too; a cell must come
+    from the run of the generic extractors it read.
+    """
+    found, problems = [], []
+    for task, kind, spec in tasks:
+        relative = Path(spec["folder"]).relative_to(root)
+        matches, reasons = [], []
+        for source in sources:
+            result = read_json(source / relative / RESULT)
+            if result is None:
+                continue
+            if result.get("fingerprint") != spec["fp"]:
+                reasons.append(f"{source} ran it with another configuration or data")
+            elif kind != "generic" and not (source / relative / "predictions.npz").is_file():
+                reasons.append(f"{source} lacks its predictions.npz")
+            else:
+                matches.append((source, result))
+        if len(matches) == 1:
+            found.append(_Found(task, kind, spec, relative, *matches[0]))
+        elif matches:
+            problems.append(f"{task}: in {' and '.join(str(s) for s, _ in matches)} (merge each task from one run)")
+        else:
+            problems.append(f"{task}: " + ("; ".join(reasons) or "finished in none of the runs"))
+    extractors = {(f.spec["variant"], f.spec["seed"], f.spec["member"]): f.source for f in found if f.kind == "generic"}
+    for f in found:
+        apart = [m for m in f.spec.get("members") or () if m in extractors and extractors[m] != f.source]
+        if apart:
+            problems.append(
+                f"{f.task}: in {f.source}, but the generic extractor it read (seed {apart[0][1]}, member "
+                f"{apart[0][2]}) is in {extractors[apart[0]]} (merge a cell from the run of its extractors)"
+            )
+    if problems:
+        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
         raise ValueError(
-            f"--out {out} exists and is not an earlier merge: name a new directory (nothing in {out} is overwritten)"
+            f"cannot merge {config.name!r}: {len(problems)} of its {len(tasks)} task(s) cannot be taken from the "
+            f"runs named; run or resume them with `cnnsvm compare` (or drop their seeds with --set):\n  {shown}"
         )
+    return found
+
+
+def _merge_record(sources, found):
+    """``merged.json``: which run finished which task, and what ran each run (less its working directory).
+
+    A run that is itself a merge brings its own record under ``merged_from``.
+    """
+    runs = []
+    for source in sources:
+        invocations = (read_json(source / "environment.json") or {}).get("invocations", [])
+        record = {
+            "run": str(source),
+            "tasks": [f.task for f in found if f.source == source],
+            "invocations": [{k: v for k, v in invocation.items() if k != "cwd"} for invocation in invocations],
+        }
+        earlier = read_json(source / MERGED)
+        if earlier is not None:
+            record["merged_from"] = earlier.get("runs", [])
+        runs.append(record)
+    return {"created": datetime.now().astimezone().isoformat(timespec="seconds"), "runs": runs}
 
 
 def _copy_portable(source, target):
