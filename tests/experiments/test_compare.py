@@ -260,6 +260,15 @@ def test_several_seeds_give_mean_std_and_mcnemar(full_run, data_dir, tmp_path):
     assert header == "dataset,pca-svc,pca-svc_std,hybrid,hybrid_std"
     summary = results["significance"]["summary"]
     assert all(len(s["p_values"]) == 2 for s in summary)
+    # pooled over the seeds: the discordant counts added up, tested once
+    from scipy.stats import binomtest
+
+    for group in summary:
+        mine = [t for t in tests if (t["dataset"], t["other"]) == (group["dataset"], group["other"])]
+        a, b = sum(t["hybrid_only"] for t in mine), sum(t["other_only"] for t in mine)
+        assert (group["pooled"]["hybrid_only"], group["pooled"]["other_only"]) == (a, b)
+        assert group["pooled"]["p_value"] == (pytest.approx(binomtest(a, a + b, 0.5).pvalue) if a + b else 1.0)
+    assert "### McNemar's test pooled over the seeds" in (tmp_path / "seeds" / "tables" / "significance.md").read_text()
 
 
 def test_cli_compare_resumes_and_reports_errors(full_run, data_dir, tmp_path, capsys):

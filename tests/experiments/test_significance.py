@@ -6,7 +6,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 
 from cnnsvm.experiments.curves import curve_summary, one_vs_rest_curves
-from cnnsvm.experiments.significance import mcnemar_exact
+from cnnsvm.experiments.significance import mcnemar_exact, mcnemar_p_value
 
 
 def test_mcnemar_counts_discordant_pairs():
@@ -21,6 +21,9 @@ def test_mcnemar_counts_discordant_pairs():
     assert lopsided["a_only"] == 30 and lopsided["p_value"] < 1e-8
     with pytest.raises(ValueError, match="same samples"):
         mcnemar_exact(y, a, b[:5])
+    assert mcnemar_p_value(4, 2) == result["p_value"] and mcnemar_p_value(0, 0) == 1.0
+    assert mcnemar_p_value(39, 18) == pytest.approx(binomtest(39, 57, 0.5).pvalue)
+    assert mcnemar_p_value(39, 18) < 0.01
 
 
 def test_one_vs_rest_curves_match_sklearn():

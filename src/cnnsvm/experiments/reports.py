@@ -11,6 +11,7 @@ import numpy as np
 from cnnsvm.classifiers.selective import confidence_score, risk_coverage_curve
 from cnnsvm.experiments import plots
 from cnnsvm.experiments.environment import STEAL_UPPER_BOUND
+from cnnsvm.experiments.significance import mcnemar_p_value
 from cnnsvm.experiments.store import write_json, write_text
 from cnnsvm.progress import format_seconds
 
@@ -254,7 +255,43 @@ def significance_markdown(tests):
         "p (McNemar exact)",
         f"p < {SIGNIFICANCE_LEVEL}",
     ]
-    return "### Paired significance: McNemar's exact test on the test set\n\n" + markdown_table(header, rows)
+    table = "### Paired significance: McNemar's exact test on the test set\n\n" + markdown_table(header, rows)
+    return table + pooled_significance_markdown(significance_summary(tests))
+
+
+def pooled_significance_markdown(summary):
+    """The seeds' discordant counts added up, per dataset and method, with McNemar's test on the sums
+    (empty with one seed)."""
+    groups = [g for g in summary if len(g["seeds"]) > 1]
+    if not groups:
+        return ""
+    rows = [
+        [
+            g["dataset"],
+            g["other"],
+            len(g["seeds"]),
+            g["pooled"]["hybrid_only"],
+            g["pooled"]["other_only"],
+            f"{g['pooled']['p_value']:.3g}",
+            f"{g['significant_seeds']} of {len(g['seeds'])}",
+        ]
+        for g in groups
+    ]
+    header = [
+        "dataset",
+        "hybrid vs",
+        "seeds",
+        "only hybrid right",
+        "only other right",
+        "p (pooled)",
+        f"seeds p < {SIGNIFICANCE_LEVEL}",
+    ]
+    return (
+        "\n\n### McNemar's test pooled over the seeds\n\n"
+        "Every seed scores the same test images, so the pooled test counts an image once per seed as if the "
+        "seeds' answers were independent: a summary of the direction and size of the difference; the "
+        "per-seed tests above are the exact ones.\n\n" + markdown_table(header, rows)
+    )
 
 
 def significance_summary(tests):
@@ -271,9 +308,15 @@ def significance_summary(tests):
             "max_p_value": max(t["p_value"] for t in ts),
             "significant_seeds": sum(t["p_value"] < SIGNIFICANCE_LEVEL for t in ts),
             "hybrid_better_seeds": sum(t["hybrid_only"] > t["other_only"] for t in ts),
+            "pooled": _pooled(ts),
         }
         for (d, o), ts in groups.items()
     ]
+
+
+def _pooled(tests):
+    hybrid_only, other_only = sum(t["hybrid_only"] for t in tests), sum(t["other_only"] for t in tests)
+    return {"hybrid_only": hybrid_only, "other_only": other_only, "p_value": mcnemar_p_value(hybrid_only, other_only)}
 
 
 def cells_csv(results, methods, datasets):

@@ -35,13 +35,27 @@ def mcnemar_exact(y_true, pred_a, pred_b):
     right_a, right_b = pred_a == y_true, pred_b == y_true
     a_only = int(np.sum(right_a & ~right_b))
     b_only = int(np.sum(~right_a & right_b))
-    discordant = a_only + b_only
-    p_value = float(binomtest(a_only, discordant, 0.5).pvalue) if discordant else 1.0
     return {
         "a_only": a_only,
         "b_only": b_only,
         "both_right": int(np.sum(right_a & right_b)),
         "both_wrong": int(np.sum(~right_a & ~right_b)),
         "n": len(y_true),
-        "p_value": p_value,
+        "p_value": mcnemar_p_value(a_only, b_only),
     }
+
+
+def mcnemar_p_value(a_only, b_only):
+    """Two-sided exact p-value of McNemar's test from its discordant counts (1.0 without any).
+
+    Parameters
+    ----------
+    a_only, b_only : int
+        Samples only the first, only the second classifier got right.
+
+    Returns
+    -------
+    float
+    """
+    discordant = int(a_only) + int(b_only)
+    return float(binomtest(int(a_only), discordant, 0.5).pvalue) if discordant else 1.0
