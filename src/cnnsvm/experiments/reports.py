@@ -226,6 +226,11 @@ def _steal_percent(record):
     return "-" if not cpu else f"{100 * cpu['steal']:.0f}"
 
 
+def format_p_value(p):
+    """Three significant digits; a p-value below the smallest float reads ``< 1e-300``, not ``0``."""
+    return f"{p:.3g}" if p > 0 else "< 1e-300"
+
+
 def significance_markdown(tests):
     """Markdown table of McNemar tests of the hybrid against the other methods."""
     if not tests:
@@ -239,7 +244,7 @@ def significance_markdown(tests):
             f"{100 * t['other_accuracy']:.2f}",
             t["hybrid_only"],
             t["other_only"],
-            f"{t['p_value']:.3g}",
+            format_p_value(t["p_value"]),
             "yes" if t["p_value"] < SIGNIFICANCE_LEVEL else "no",
         ]
         for t in tests
@@ -272,7 +277,7 @@ def pooled_significance_markdown(summary):
             len(g["seeds"]),
             g["pooled"]["hybrid_only"],
             g["pooled"]["other_only"],
-            f"{g['pooled']['p_value']:.3g}",
+            format_p_value(g["pooled"]["p_value"]),
             f"{g['significant_seeds']} of {len(g['seeds'])}",
         ]
         for g in groups
