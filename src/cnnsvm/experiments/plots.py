@@ -167,31 +167,58 @@ def plot_risk_coverage(curves, path, title=""):
 
     The y axis spans the risks actually reached (not 0-100 %), so that methods
     whose reliabilities all lie between 99 and 100 % can be told apart; the
-    legend gives each curve's area (AURC).
+    legend gives each curve's area (AURC). When weak methods stretch that span
+    (see :func:`zoom_top`), a second panel beside it shows the same curves up to
+    the better half's risk at full coverage.
     """
-    fig = _figure()
-    ax = fig.add_subplot()
-    top = 0.0
-    for name, (coverage, risk) in curves.items():
-        coverage, risk = np.asarray(coverage), np.asarray(risk)
-        area = area_under(coverage, risk)
-        # risk[k] holds over coverages (coverage[k-1], coverage[k]]: the AURC's own steps
-        ax.step(
-            100 * np.r_[0.0, coverage],
-            100 * np.r_[risk[:1], risk],
-            where="pre",
-            lw=1.4,
-            label=f"{name} (AURC {100 * area:.3f} %)",
-        )
-        top = max(top, float(risk.max()) if len(risk) else 0.0)
-    ax.set_xlabel("coverage: answered samples (%)")
-    ax.set_ylabel("risk: errors among answered samples (%)")
-    ax.set_xlim(0.0, 100.0)
-    ax.set_ylim(bottom=0.0, top=max(100 * top * 1.15, 0.05))
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    curves = {name: (np.asarray(c), np.asarray(r)) for name, (c, r) in curves.items()}
+    zoom = zoom_top(curves)
+    fig = _figure(12.0 if zoom else 6.4, 4.8, left=0.06 if zoom else 0.11, wspace=0.18)
+    axes = fig.subplots(1, 2 if zoom else 1, squeeze=False)[0]
+    top = max((float(r.max()) for _, r in curves.values() if len(r)), default=0.0)
+    for ax, limit in zip(axes, (top * 1.15, zoom), strict=False):
+        for name, (coverage, risk) in curves.items():
+            # risk[k] holds over coverages (coverage[k-1], coverage[k]]: the AURC's own steps
+            ax.step(
+                100 * np.r_[0.0, coverage],
+                100 * np.r_[risk[:1], risk],
+                where="pre",
+                lw=1.4,
+                label=f"{name} (AURC {100 * area_under(coverage, risk):.3f} %)",
+            )
+        ax.set_xlabel("coverage: answered samples (%)")
+        ax.set_xlim(0.0, 100.0)
+        ax.set_ylim(bottom=0.0, top=max(100 * limit, 0.05))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("risk: errors among answered samples (%)")
+    axes[0].set_title(title)
+    axes[0].legend(fontsize=8, loc="upper left")
+    if zoom:
+        axes[1].set_title(f"the same, risk up to {100 * zoom:.2g} %")
     return _save(fig, path)
+
+
+def zoom_top(curves):
+    """The upper risk of a zoomed panel, or ``None`` when one panel shows every curve well.
+
+    The zoom reaches 1.2 times the median of the methods' risks at full coverage
+    (their error rates), and is drawn only when that is under a third of the
+    highest risk any curve reaches: the better half of the methods then fills
+    the zoomed panel instead of the bottom strip of the full one.
+
+    Parameters
+    ----------
+    curves : dict of str to (coverage, risk)
+
+    Returns
+    -------
+    float or None
+    """
+    risks = [np.asarray(r) for _, r in curves.values() if len(r)]
+    if len(risks) < 2:
+        return None
+    zoom = 1.2 * float(np.median([r[-1] for r in risks]))
+    return zoom if 0 < zoom < max(float(r.max()) for r in risks) / 3 else None
 
 
 def plot_training_history(history, path, title=""):
