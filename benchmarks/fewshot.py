@@ -77,6 +77,13 @@ def parse_args(argv=None):
         help="with --timing-only: time the fit on this saved extractor (a train-extractor file, or a compare "
         "run's generic/<variant>/model.joblib) instead of the few-shot one; it must not have seen MNIST",
     )
+    p.add_argument(
+        "--features",
+        choices=["embedding", "spatial"],
+        default="embedding",
+        help="with --timing-only: the features the timed hybrid reads (as `cnnsvm train --features`); "
+        "spatial writes fewshot_timing_spatial.md/json",
+    )
     p.add_argument("--methods", default="hybrid,cnn,pca-svc", help="comma-separated among hybrid, cnn, pca-svc")
     p.add_argument("--name", default="fewshot", help="stem of the result files (default fewshot)")
     p.add_argument("--skip-timing", action="store_true", help="do not measure the 10,000-image fit")
@@ -125,7 +132,7 @@ def get_extractor(args, data_dir, work):
     return extractor, meta, path, True
 
 
-def time_hybrid_fit(extractor, meta, data_dir, n_images, n_jobs=-1):
+def time_hybrid_fit(extractor, meta, data_dir, n_images, n_jobs=-1, features="embedding"):
     """Fit a hybrid on ``n_images`` MNIST training images the extractor did not see; time its stages."""
     import numpy as np
 
@@ -149,7 +156,7 @@ def time_hybrid_fit(extractor, meta, data_dir, n_images, n_jobs=-1):
     free = np.array([i for i, h in enumerate(hashes) if h not in used_hashes])
     rest = stratified_subset(mnist.subset(free), n_images, random_state=1)
     assert not (set(image_hashes(rest)) & (seen | used_hashes))
-    model = hybrid_for_extractor(extractor, n_jobs=n_jobs)
+    model = hybrid_for_extractor(extractor, n_jobs=n_jobs, features=features)
     start = time.perf_counter()
     model.fit(rest.images, rest.labels)
     total = time.perf_counter() - start
@@ -168,6 +175,7 @@ def time_hybrid_fit(extractor, meta, data_dir, n_images, n_jobs=-1):
         "feature_seconds": feature_seconds,
         "scaler_svm_seconds": svm_seconds,
         "n_jobs": n_jobs,
+        "features": features,
         "calibration_split": model.get_params()["svm__calibration_split"],
         "settings": "exact RBF SVC (C=10, gamma='scale'), temperature calibration "
         + (
@@ -176,7 +184,7 @@ def time_hybrid_fit(extractor, meta, data_dir, n_images, n_jobs=-1):
             if model.get_params()["svm__calibration_split"] == "auto"
             else f"on 3 folds (in n_jobs={n_jobs} threads)"
         )
-        + ", features of the images as they are",
+        + f", {features} features of the images as they are",
     }
 
 
@@ -278,7 +286,7 @@ def timing_only(args, data_dir, work, out, context):
         log("note: the extractor was trained by this run")
     runs = []
     for i in range(args.repeats):
-        runs.append(time_hybrid_fit(extractor, meta, data_dir, args.timing_images, args.jobs))
+        runs.append(time_hybrid_fit(extractor, meta, data_dir, args.timing_images, args.jobs, args.features))
         log(
             f"fit {i + 1}/{args.repeats}: {runs[-1]['fit_seconds']:.2f}s (features {runs[-1]['feature_seconds']:.2f}s, "
             f"scaler + SVM {runs[-1]['scaler_svm_seconds']:.2f}s)"
@@ -295,7 +303,8 @@ def timing_only(args, data_dir, work, out, context):
         "bar_met": statistics.median(fits) < 10.0 and runs[0]["n_images"] >= 10000,
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "fewshot_timing.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    stem = "fewshot_timing" + ("" if args.features == "embedding" else f"_{args.features}")
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     rows = "\n".join(
         f"| {i + 1} | {r['fit_seconds']:.2f} | {r['feature_seconds']:.2f} | {r['scaler_svm_seconds']:.2f} |"
         for i, r in enumerate(runs)
@@ -307,14 +316,16 @@ def timing_only(args, data_dir, work, out, context):
     verdict = "met" if result["bar_met"] else "missed"
     if n_images < 10000:
         verdict = f"n/a: {n_images:,} images measured"
+    features = "" if args.features == "embedding" else f", features={args.features!r}"
+    cli_features = "" if args.features == "embedding" else f" --features {args.features}"
     text = f"""# Hybrid fit on a frozen extractor: {n_images:,} images
 
 Command: `{c["command"]}` — commit `{c["commit"]}` — machine: {c["machine"]["cpu"]}, {c["machine"]["cores"]["usable"]}
 usable cores, {busy} — load average {c["load_average_start"]} at start, {c["load_average_end"]} at the end —
 {c["started"]}.
 
-`hybrid_for_extractor(extractor, n_jobs={runs[0]["n_jobs"]}).fit(images, labels)` (its defaults, as
-`cnnsvm train --extractor` fits a new set: {runs[0]["settings"]}) on
+`hybrid_for_extractor(extractor, n_jobs={runs[0]["n_jobs"]}{features}).fit(images, labels)` (its defaults, as
+`cnnsvm train --extractor{cli_features}` fits a new set: {runs[0]["settings"]}) on
 {runs[0]["n_images"]:,} MNIST training images ({runs[0]["n_classes"]} classes) that the extractor
 `{shown}` never saw (it saw {", ".join(saw)}).
 Total = one fit of the pipeline (features + scaler + SVM); the stages apart come from a second fit of the same
@@ -327,8 +338,8 @@ pipeline.
 Median **{statistics.median(fits):.1f} s** (bar: under 10 s for 10,000 images:
 **{verdict}**).
 """
-    (out / "fewshot_timing.md").write_text(text, encoding="utf-8")
-    log(f"wrote {out / 'fewshot_timing.md'}")
+    (out / f"{stem}.md").write_text(text, encoding="utf-8")
+    log(f"wrote {out / f'{stem}.md'}")
     return 0
 
 
