@@ -41,6 +41,7 @@ def test_p_values_keep_three_digits_and_never_read_zero():
     from cnnsvm.experiments.reports import format_p_value, significance_markdown
 
     assert [format_p_value(p) for p in (0.5, 0.031249, 6.3e-196, 0.0)] == ["0.5", "0.0312", "6.3e-196", "< 1e-300"]
+    assert format_p_value(float("nan")) == "n/a"
     test = {"dataset": "d", "other": "cnn", "hybrid_accuracy": 0.99, "other_accuracy": 0.9, "n": 10}
     tests = [{**test, "seed": s, "hybrid_only": 1100, "other_only": 2, "p_value": 0.0} for s in (0, 1)]
     table = significance_markdown(tests)

@@ -1,5 +1,7 @@
 """McNemar's exact test and the one-vs-rest curves."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy.stats import binomtest
@@ -24,6 +26,12 @@ def test_mcnemar_counts_discordant_pairs():
     assert mcnemar_p_value(4, 2) == result["p_value"] and mcnemar_p_value(0, 0) == 1.0
     assert mcnemar_p_value(39, 18) == pytest.approx(binomtest(39, 57, 0.5).pvalue)
     assert mcnemar_p_value(39, 18) < 0.01
+    for a, b in [(0, 1), (1, 0), (5, 5), (10, 3), (3, 10), (200, 150), (60, 0)]:
+        assert mcnemar_p_value(a, b) == pytest.approx(binomtest(a, a + b, 0.5).pvalue, rel=1e-9)
+    # where binomtest underflows to 0, the exact p: 2 * sum_{k<=24} C(1093, k) / 2**1093
+    exact = 2 * sum(math.comb(1093, k) for k in range(25)) / 2**1093
+    assert binomtest(1069, 1093, 0.5).pvalue == 0.0  # what the log-space sum avoids
+    assert mcnemar_p_value(1069, 24) == pytest.approx(exact, rel=1e-9)
 
 
 def test_one_vs_rest_curves_match_sklearn():

@@ -25,7 +25,8 @@ def fitted():
 def _block_outputs(ext, X):
     net = ext._inference_network()
     pools = [layer.output for layer in net.layers if isinstance(layer, keras.layers.MaxPooling2D)]
-    return [np.asarray(a) for a in keras.Model(net.input, pools)(X[..., None])]
+    # float32 like the library (the network may run in bfloat16: means of bf16 values differ in the 3rd digit)
+    return [np.asarray(a, dtype=np.float32) for a in keras.Model(net.input, pools)(X[..., None])]
 
 
 def test_spatial_features_are_the_embedding_then_each_block_averaged_over_quadrants(fitted):

@@ -169,13 +169,13 @@ def plot_risk_coverage(curves, path, title=""):
     whose reliabilities all lie between 99 and 100 % can be told apart; the
     legend gives each curve's area (AURC). When weak methods stretch that span
     (see :func:`zoom_top`), a second panel beside it shows the same curves up to
-    the better half's risk at full coverage.
+    a little above the middle method's error rate. Empty curves are left out.
     """
-    curves = {name: (np.asarray(c), np.asarray(r)) for name, (c, r) in curves.items()}
+    curves = {name: (np.asarray(c), np.asarray(r)) for name, (c, r) in curves.items() if len(r)}
     zoom = zoom_top(curves)
     fig = _figure(12.0 if zoom else 6.4, 4.8, left=0.06 if zoom else 0.11, wspace=0.18)
     axes = fig.subplots(1, 2 if zoom else 1, squeeze=False)[0]
-    top = max((float(r.max()) for _, r in curves.values() if len(r)), default=0.0)
+    top = max((float(np.nanmax(r)) for _, r in curves.values() if np.isfinite(r).any()), default=0.0)
     for ax, limit in zip(axes, (top * 1.15, zoom), strict=False):
         for name, (coverage, risk) in curves.items():
             # risk[k] holds over coverages (coverage[k-1], coverage[k]]: the AURC's own steps
@@ -201,10 +201,11 @@ def plot_risk_coverage(curves, path, title=""):
 def zoom_top(curves):
     """The upper risk of a zoomed panel, or ``None`` when one panel shows every curve well.
 
-    The zoom reaches 1.2 times the median of the methods' risks at full coverage
-    (their error rates), and is drawn only when that is under a third of the
-    highest risk any curve reaches: the better half of the methods then fills
-    the zoomed panel instead of the bottom strip of the full one.
+    The zoom reaches 1.2 times the upper median of the methods' risks at full
+    coverage (their error rates: the middle one, or the higher of the middle two),
+    and is drawn only when that is under a third of the highest risk any curve
+    reaches: the better half of the methods and the one after them then fill the
+    zoomed panel instead of the bottom strip of the full one.
 
     Parameters
     ----------
@@ -214,10 +215,11 @@ def zoom_top(curves):
     -------
     float or None
     """
-    risks = [np.asarray(r) for _, r in curves.values() if len(r)]
+    risks = [np.asarray(r, dtype=float) for _, r in curves.values() if len(r) and np.isfinite(r).all()]
     if len(risks) < 2:
         return None
-    zoom = 1.2 * float(np.median([r[-1] for r in risks]))
+    errors = sorted(float(r[-1]) for r in risks)
+    zoom = 1.2 * errors[len(errors) // 2]
     return zoom if 0 < zoom < max(float(r.max()) for r in risks) / 3 else None
 
 

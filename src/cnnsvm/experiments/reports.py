@@ -228,6 +228,8 @@ def _steal_percent(record):
 
 def format_p_value(p):
     """Three significant digits; a p-value below the smallest float reads ``< 1e-300``, not ``0``."""
+    if not np.isfinite(p):
+        return "n/a"
     return f"{p:.3g}" if p > 0 else "< 1e-300"
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.special import logsumexp
+from scipy.stats import binom
 
 
 def mcnemar_exact(y_true, pred_a, pred_b):
@@ -57,5 +58,10 @@ def mcnemar_p_value(a_only, b_only):
     -------
     float
     """
-    discordant = int(a_only) + int(b_only)
-    return float(binomtest(int(a_only), discordant, 0.5).pvalue) if discordant else 1.0
+    a_only, b_only = int(a_only), int(b_only)
+    if not a_only + b_only:
+        return 1.0
+    # binomtest's two-sided p for a fair coin is 2 P(X <= min(a, b)); summed in log space, since
+    # binomtest returns 0 once about a thousand samples disagree (a p of 1e-280 is still a float)
+    log_tail = logsumexp(binom.logpmf(np.arange(min(a_only, b_only) + 1), a_only + b_only, 0.5))
+    return float(min(1.0, np.exp(np.log(2.0) + log_tail)))
