@@ -162,11 +162,11 @@ def time_hybrid_fit(extractor, meta, data_dir, n_images, n_jobs=-1, features="em
     total = time.perf_counter() - start
     # the stages apart, on a second fit of the same pipeline (features, then scaler + SVM)
     start = time.perf_counter()
-    features = model[:2].transform(rest.images)
+    transformed = model[:2].transform(rest.images)
     feature_seconds = time.perf_counter() - start
     back = model[2:]
     start = time.perf_counter()
-    back.fit(features, rest.labels)
+    back.fit(transformed, rest.labels)
     svm_seconds = time.perf_counter() - start
     return {
         "n_images": len(rest),
