@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -660,7 +660,7 @@ def merge_runs(config, runs, out, *, verbose=True):
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    return ComparisonRun(**{**merged.__dict__, "out": rundir.root})
+    return replace(merged, out=rundir.root)
 
 
 def _check_merge_paths(sources, out):
