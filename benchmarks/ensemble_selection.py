@@ -16,6 +16,10 @@ of the SVM's and the generic softmax restricted to the set's classes):
   mean of their softmaxes (what :class:`cnnsvm.features.ExtractorEnsemble` gives);
 - ``mean``: one hybrid per member, their blended probabilities averaged.
 
+``--features embedding,spatial`` repeats each of these on what the SVM sees: the
+embedding (the default), or the embedding with the last convolutional blocks'
+grid means (:mod:`cnnsvm.features.spatial`); rows are keyed ``spatial/...``.
+
     python benchmarks/ensemble_selection.py A.joblib B.joblib --out results.json
 """
 
@@ -51,7 +55,15 @@ def main():
     ap.add_argument("--data", default="../shared/datasets")
     ap.add_argument("--split-seed", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument(
+        "--features",
+        default="embedding",
+        help="comma-separated: embedding, spatial (what the SVM sees; default embedding)",
+    )
     args = ap.parse_args()
+    kinds = [k.strip() for k in args.features.split(",")]
+    if not set(kinds) <= {"embedding", "spatial"} or not kinds:
+        ap.error(f"--features takes embedding and/or spatial; got {args.features!r}")
 
     fit_parts, val_parts = validation_parts(args.data, args.split_seed)  # the split selection.py trains on
     union = combine_datasets(fit_parts, name="generic")
@@ -71,21 +83,31 @@ def main():
         columns = np.arange(offset, offset + n)
         feats_fit, feats_val, softs = [], [], []
         for prep, ext in members:
-            feats_fit.append(ext.transform(prep.transform(part.images)))
-            F_val = ext.transform(prep.transform(val.images))
+            read = ext.spatial_features if "spatial" in kinds else ext.transform
+            feats_fit.append(read(prep.transform(part.images)))
+            F_val = read(prep.transform(val.images))
             feats_val.append(F_val)
             softs.append(ext.softmax_from_features(F_val)[:, columns])
+        n_embedding = [ext.transform(prep.transform(val.images[:1])).shape[1] for prep, ext in members]
         y_fit, y_val = part.labels, val.labels
-        out, probas = {"n_fit": len(part), "n_val": len(val)}, []
-        for i in range(len(members)):
-            classes, p = hybrid_proba(feats_fit[i], y_fit, feats_val[i], softs[i])
-            probas.append(p)
-            out[f"member{i}"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+        out = {"n_fit": len(part), "n_val": len(val)}
         soft_mean = np.mean(softs, axis=0)
-        classes, p = hybrid_proba(np.hstack(feats_fit), y_fit, np.hstack(feats_val), soft_mean)
-        out["concat"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
-        p = np.mean(probas, axis=0)
-        out["mean"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+        for kind in kinds:
+            # the spatial features' first columns are the embedding (cnnsvm.features.spatial)
+            cut = [slice(None) if kind == "spatial" else slice(0, n) for n in n_embedding]
+            fit_k = [F[:, c] for F, c in zip(feats_fit, cut, strict=True)]
+            val_k = [F[:, c] for F, c in zip(feats_val, cut, strict=True)]
+            prefix = "" if kind == "embedding" else f"{kind}/"
+            probas = []
+            for i in range(len(members)):
+                classes, p = hybrid_proba(fit_k[i], y_fit, val_k[i], softs[i])
+                probas.append(p)
+                out[f"{prefix}member{i}"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+            if len(members) > 1:
+                classes, p = hybrid_proba(np.hstack(fit_k), y_fit, np.hstack(val_k), soft_mean)
+                out[f"{prefix}concat"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+                p = np.mean(probas, axis=0)
+                out[f"{prefix}mean"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
         s = soft_mean / soft_mean.sum(axis=1, keepdims=True)
         out["softmax-mean"] = selective_summary(y_val, s.argmax(1), confidence_score(s))
         out["seconds"] = time.perf_counter() - start

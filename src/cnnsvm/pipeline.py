@@ -130,7 +130,7 @@ def make_hybrid(
         ``None``: ``"images"`` for a fitted extractor, the extractor's own
         ``train_views`` for one the pipeline trains.
     features : {"embedding", "spatial"}, default="embedding"
-        For a fitted extractor (a single CNN): what the SVM sees, the
+        For a fitted extractor (or ensemble): what the SVM sees, the
         embedding or the embedding with the last convolutional blocks' grid
         means (see :mod:`cnnsvm.features.spatial`; better from a few examples
         of a set the extractor never saw, the default of

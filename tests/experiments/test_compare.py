@@ -47,7 +47,8 @@ def test_run_fills_every_cell(full_run):
         assert acc[dataset]["pca-svc"]["mean"] >= 0.95
     table = (out / "tables" / "accuracy.md").read_text().splitlines()
     assert table[2].startswith(
-        "| dataset | mlp | pca-svc | cnn-article | cnn | hybrid | hybrid-single | hybrid-svm | hybrid-noaug "
+        "| dataset | mlp | pca-svc | cnn-article | cnn | hybrid | hybrid-single | hybrid-embedding | hybrid-svm "
+        "| hybrid-noaug "
         "| generic-softmax |"
     )
     rows = [line for line in table if line.startswith(("| alpha", "| beta"))]
@@ -188,11 +189,33 @@ def test_changed_svc_redoes_only_the_hybrid_cells(full_run, data_dir, tmp_path):
     shutil.copytree(full_run["out"], out)
     config = parse_experiment(experiment_data(data_dir, svc={"C": 3.0}))
     again = run_comparison(config, out=out, verbose=False)
-    hybrids = ("hybrid", "hybrid-single", "hybrid-svm", "hybrid-noaug")
+    hybrids = ("hybrid", "hybrid-single", "hybrid-embedding", "hybrid-svm", "hybrid-noaug")
     assert sorted(again.ran) == sorted(f"{d}/{m}/seed0" for d in DATASETS for m in hybrids)
     assert "generic/augmented/seed0" in again.skipped
     hybrid = json.loads((out / "cells" / "alpha" / "hybrid" / "seed0" / "result.json").read_text())
     assert hybrid["params"]["C"] == 3.0
+
+
+def test_spatial_features_in_svc_keep_the_embedding_hybrid_as_its_ablation(full_run, data_dir, tmp_path):
+    import shutil
+
+    out = tmp_path / "spatial"
+    shutil.copytree(full_run["out"], out)
+    config = parse_experiment(experiment_data(data_dir, svc={"features": "spatial"}))
+    again = run_comparison(config, out=out, verbose=False)
+    assert "generic/augmented/seed0" in again.skipped  # no extractor is retrained
+    for dataset in DATASETS:
+        cells = out / "cells" / dataset
+        spatial = load(cells / "hybrid" / "seed0" / "model.joblib").named_steps["cnn"]
+        embedding = load(cells / "hybrid-embedding" / "seed0" / "model.joblib").named_steps["cnn"]
+        assert spatial.features == "spatial" and embedding.features == "embedding"
+        result = json.loads((cells / "hybrid" / "seed0" / "result.json").read_text())
+        assert result["params"]["features"] == "spatial"
+        # the ablation is the hybrid of the first run (embedding features): the same answers
+        first = np.load(full_run["out"] / "cells" / dataset / "hybrid" / "seed0" / "predictions.npz")
+        np.testing.assert_array_equal(
+            np.load(cells / "hybrid-embedding" / "seed0" / "predictions.npz")["y_pred"], first["y_pred"]
+        )
 
 
 def test_an_ensemble_of_generic_extractors_reuses_the_lone_one(full_run, data_dir, tmp_path):

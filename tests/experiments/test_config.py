@@ -26,7 +26,8 @@ def test_defaults_and_resolved_parameters():
         default_name="x",
     )
     assert config.name == "x" and config.methods == DEFAULT_METHODS and config.seeds == [0]
-    assert "hybrid-single" not in config.methods and len(config.methods) == len(METHODS) - 1
+    assert "hybrid-single" not in config.methods and "hybrid-embedding" not in config.methods
+    assert len(config.methods) == len(METHODS) - 2
     assert config.image_size == 28 and config.test_size == 0.2
     generic = config.generic_params("augmented")
     assert generic["epochs"] == 40 and generic["filters"] == [16, 32] and generic["augmentation"] == 1.0
@@ -45,6 +46,10 @@ def test_defaults_and_resolved_parameters():
     blended = parse_experiment(dict(MINIMAL, svc={"softmax_weight": 0.7}, method={"hybrid-svm": {"softmax_weight": 1}}))
     assert blended.svc_params("hybrid")["softmax_weight"] == 0.7
     assert blended.svc_params("hybrid-svm") == dict(blended.svc_params("hybrid"), softmax_weight=0.0)
+    # the spatial features' ablation: the embedding alone, whatever [svc] says
+    spatial = parse_experiment(dict(MINIMAL, svc={"features": "spatial"}))
+    assert spatial.svc_params("hybrid")["features"] == "spatial"
+    assert spatial.svc_params("hybrid-embedding") == dict(spatial.svc_params("hybrid"), features="embedding")
     assert config.generic_variants == ["augmented", "noaug"]
     assert parse_experiment(dict(MINIMAL, methods=["pca-svc", "cnn"])).generic_variants == []
 
@@ -66,6 +71,7 @@ def test_defaults_and_resolved_parameters():
         (dict(MINIMAL, generic={"kernel": 3}), "unknown setting 'kernel' in [generic]"),
         (dict(MINIMAL, svc={"C": -1}), "[svc] C must be a number > 0"),
         (dict(MINIMAL, svc={"softmax_weight": 2}), '[svc] softmax_weight must be "auto" or a number in [0, 1]'),
+        (dict(MINIMAL, svc={"features": "pixels"}), "[svc] features must be one of"),
         (dict(MINIMAL, method={"hybrid": {"epochs": 3}}), "unknown setting 'epochs' in [method.hybrid]"),
         (dict(MINIMAL, method={"knn": {}}), "[method.knn] names an unknown method"),
         (dict(MINIMAL, seeds=[0, "1"]), "every seed must be an integer >= 0"),
@@ -146,7 +152,7 @@ def test_shipped_digits_file_is_the_demo_config():
     "name, n_datasets, methods",
     [
         # hybrid-noaug (a second extractor per seed) left out of the three-seed runs for time
-        ("nhcd", 3, [m for m in METHODS if m != "hybrid-noaug"]),
+        ("nhcd", 3, [m for m in METHODS if m not in ("hybrid-noaug", "hybrid-embedding")]),
         # MNIST alone: generic-softmax is the default CNN from scratch; cnn and hybrid-noaug left out for time
         ("mnist", 1, ["mlp", "pca-svc", "cnn-article", "hybrid", "hybrid-svm", "generic-softmax"]),
     ],

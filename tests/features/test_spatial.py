@@ -75,12 +75,34 @@ def test_frozen_extractor_hands_on_the_features_asked_for(fitted):
         FrozenExtractor(ext, features="pixels").fit(flat, y)
 
 
-def test_an_ensemble_has_no_spatial_features(fitted):
+def test_an_ensemble_hands_on_its_members_spatial_features_side_by_side(fitted):
     ext, X, y = fitted
     other = CNNFeatureExtractor(**{**FAST, "random_state": 1}).fit(X, y)
     ensemble = ExtractorEnsemble([ext, other]).fit()
-    with pytest.raises(ConfigError, match='features="spatial" needs a single CNNFeatureExtractor'):
-        make_hybrid(ensemble, image_size=12, features="spatial")
+    spatial = ensemble.spatial_features(X)
+    np.testing.assert_allclose(spatial, np.hstack([ext.spatial_features(X), other.spatial_features(X)]), atol=1e-6)
+    names = ensemble.spatial_feature_names_out()
+    assert len(names) == spatial.shape[1] == 2 * 128
+    assert names[0] == "m0_embedding0" and names[128] == "m1_embedding0" and names[-1] == "m1_block2_cell3_ch15"
+    # the softmax of either width: each member's head reads its own block's first (embedding) columns
+    expected = np.mean([ext.softmax(X), other.softmax(X)], axis=0)
+    np.testing.assert_allclose(ensemble.softmax_from_features(spatial), expected, atol=1e-5)
+    np.testing.assert_allclose(ensemble.softmax_from_features(ensemble.transform(X)), expected, atol=1e-5)
+    with pytest.raises(DataError, match="spatial_features"):
+        ensemble.softmax_from_features(spatial[:, :100])
+    images = (X * 255).astype(np.uint8)
+    hybrid = make_hybrid(ensemble, image_size=12, features="spatial", label_offset=0).fit(images, y)
+    assert hybrid[:2].transform(images).shape == (len(X), 256)
+    assert hybrid.softmax_weight_ == 0.5 and hybrid.score(images, y) > 0.9
+
+
+def test_spatial_features_of_an_extractor_without_them_are_refused(fitted):
+    from sklearn.decomposition import PCA
+
+    _, X, y = fitted
+    flat = X.reshape(len(X), -1)
+    with pytest.raises(ConfigError, match='features="spatial" needs a CNNFeatureExtractor or an ExtractorEnsemble'):
+        FrozenExtractor(PCA(n_components=3).fit(flat), features="spatial").fit(flat, y)
 
 
 def test_hybrid_on_spatial_features_fits_predicts_and_round_trips(fitted):

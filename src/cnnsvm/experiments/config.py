@@ -67,6 +67,7 @@ METHODS = (
     "cnn",
     "hybrid",
     "hybrid-single",
+    "hybrid-embedding",
     "hybrid-svm",
     "hybrid-noaug",
     "generic-softmax",
@@ -76,6 +77,7 @@ METHODS = (
 GENERIC_VARIANT = {
     "hybrid": "augmented",
     "hybrid-single": "augmented",
+    "hybrid-embedding": "augmented",
     "hybrid-svm": "augmented",
     "generic-softmax": "augmented",
     "hybrid-noaug": "noaug",
@@ -84,8 +86,10 @@ GENERIC_VARIANT = {
 #: Methods that fit a scaler + SVM on the generic extractor's features. ``hybrid-svm`` is the
 #: hybrid whose probabilities are the SVM's alone (no blend with the CNN's softmax): an ablation.
 #: ``hybrid-single`` is the hybrid on the first member of an ensemble of extractors alone
-#: (``[generic] members > 1``): the ablation of the ensemble.
-HYBRID_METHODS = ("hybrid", "hybrid-single", "hybrid-svm", "hybrid-noaug")
+#: (``[generic] members > 1``): the ablation of the ensemble. ``hybrid-embedding`` is the hybrid
+#: whose SVM sees the extractor's embedding alone (``[svc] features = "spatial"``): the ablation of
+#: the spatial features.
+HYBRID_METHODS = ("hybrid", "hybrid-single", "hybrid-embedding", "hybrid-svm", "hybrid-noaug")
 
 #: Methods that read only the first member of an ensemble of generic extractors.
 SINGLE_MEMBER_METHODS = ("hybrid-single",)
@@ -101,14 +105,16 @@ METHOD_PARAMS = {
     "cnn-article": CNN_PARAMS,
     "hybrid": SVC_PARAMS,
     "hybrid-single": SVC_PARAMS,
+    "hybrid-embedding": SVC_PARAMS,
     "hybrid-svm": SVC_PARAMS,
     "hybrid-noaug": SVC_PARAMS,
     "generic-softmax": {},
 }
 
-#: The methods a file without ``methods`` runs: all but ``hybrid-single``, which differs from
-#: ``hybrid`` only with ``[generic] members > 1``.
-DEFAULT_METHODS = [m for m in METHODS if m != "hybrid-single"]
+#: The methods a file without ``methods`` runs: all but the ablations ``hybrid-single`` and
+#: ``hybrid-embedding``, which differ from ``hybrid`` only with ``[generic] members > 1`` and
+#: ``[svc] features = "spatial"``.
+DEFAULT_METHODS = [m for m in METHODS if m not in ("hybrid-single", "hybrid-embedding")]
 
 DEFAULTS = {
     "description": "",
@@ -185,6 +191,8 @@ class ExperimentConfig:
         params = {**self.svc, **self.method.get(method, {})}
         if method == "hybrid-svm":
             params["softmax_weight"] = 0.0
+        if method == "hybrid-embedding":
+            params["features"] = "embedding"
         return params
 
     def method_params(self, method):

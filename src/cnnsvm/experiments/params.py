@@ -9,6 +9,7 @@ from cnnsvm.exceptions import ConfigError
 from cnnsvm.features.architectures import ACTIVATIONS, OPTIMIZERS, POOLINGS, PRESETS
 from cnnsvm.features.cnn_base import SCHEDULES
 from cnnsvm.features.precision import PRECISIONS
+from cnnsvm.features.spatial import FEATURES
 from cnnsvm.features.views import TRAIN_VIEWS
 
 SVC_KERNELS = ("rbf", "linear", "poly", "sigmoid")
@@ -148,6 +149,7 @@ SVC_PARAMS = {
     "train_views": one_of(TRAIN_VIEWS),
     "calibration": one_of(CALIBRATIONS),
     "softmax_weight": softmax_weight,
+    "features": one_of(FEATURES),
 }
 
 

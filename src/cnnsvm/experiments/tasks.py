@@ -79,7 +79,7 @@ def build_model(config, method, *, seed, dataset_name, generic_model=None, parts
     extractor = members[0] if len(members) == 1 else ExtractorEnsemble(members).fit()
     if method in HYBRID_METHODS:
         p = config.svc_params(method)
-        options = {k: p[k] for k in ("train_views", "calibration", "softmax_weight") if k in p}
+        options = {k: p[k] for k in ("train_views", "calibration", "softmax_weight", "features") if k in p}
         offset, _ = part_of(parts, dataset_name)
         return make_hybrid(
             extractor,

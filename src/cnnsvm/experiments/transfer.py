@@ -371,7 +371,7 @@ def hybrid_for_extractor(extractor, *, image_size=None, **params):
         Other :func:`make_hybrid` parameters (``C``, ``svm``, ``calibration``, ``probability``, ...).
         ``calibration_split`` defaults to ``"auto"`` here (a new set's fit in seconds: from 5,000
         images the SVM is calibrated on a held-out 10 % instead of 3 folds).
-        ``features="spatial"`` (a single extractor) carries over to a new set better
+        ``features="spatial"`` carries over to a new set better
         from a few examples per class; its fit on 10,000 images is recorded in
         ``benchmarks/results/fewshot_timing_spatial.md`` (see :mod:`cnnsvm.features.spatial`).
 

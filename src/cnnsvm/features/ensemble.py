@@ -150,13 +150,44 @@ class ExtractorEnsemble(TransformerMixin, BaseEstimator):
         """
         return self.softmax_from_features(self.transform(X))
 
+    def spatial_features(self, X):
+        """The members' spatial features side by side (see :mod:`cnnsvm.features.spatial`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width)
+            Preprocessed images, float pixels in [0, 1].
+
+        Returns
+        -------
+        ndarray of shape (n_samples, sum of the members' spatial widths)
+            Each member's block starts with its embedding, as in
+            :meth:`CNNFeatureExtractor.spatial_features`.
+        """
+        check_is_fitted(self)
+        return np.hstack([m.spatial_features(X) for m in self.extractors])
+
+    def spatial_feature_names_out(self):
+        """``m0_embedding0``, ..., ``m0_block3_cell0_ch0``, ..., ``m1_embedding0``, ...
+
+        Returns
+        -------
+        ndarray of str objects
+        """
+        check_is_fitted(self)
+        names = [f"m{i}_{n}" for i, m in enumerate(self.extractors) for n in m.spatial_feature_names_out()]
+        return np.asarray(names, dtype=object)
+
+    def _spatial_widths(self):
+        return tuple(len(m.spatial_feature_names_out()) for m in self.extractors)
+
     def softmax_from_features(self, features):
         """The mean of the members' softmax heads applied to their parts of ``features``.
 
         Parameters
         ----------
-        features : array-like of shape (n_samples, sum(widths_))
-            What :meth:`transform` returned.
+        features : array-like of shape (n_samples, sum(widths_)) or (n_samples, n_spatial_features)
+            What :meth:`transform` or :meth:`spatial_features` returned.
 
         Returns
         -------
@@ -164,12 +195,16 @@ class ExtractorEnsemble(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         features = np.asarray(features, dtype=np.float32)
-        if features.ndim != 2 or features.shape[1] != sum(self.widths_):
+        widths = self.widths_
+        if features.ndim == 2 and features.shape[1] != sum(widths):
+            spatial = self._spatial_widths()
+            widths = spatial if features.shape[1] == sum(spatial) else widths
+        if features.ndim != 2 or features.shape[1] != sum(widths):
             raise DataError(
-                f"expected features of shape (n_samples, {sum(self.widths_)}) from this ensemble's transform; "
-                f"got {features.shape}"
+                f"expected features of shape (n_samples, {sum(self.widths_)}) from this ensemble's transform (or "
+                f"(n_samples, {sum(self._spatial_widths())}) from spatial_features); got {features.shape}"
             )
-        bounds = np.cumsum((0,) + self.widths_)
+        bounds = np.cumsum((0,) + tuple(widths))
         return np.mean(
             [
                 m.softmax_from_features(features[:, a:b])

@@ -122,8 +122,8 @@ def _reader(extractor, features):
     read = getattr(extractor, "spatial_features", None)
     if read is None:
         raise ConfigError(
-            f'features="spatial" needs a single CNNFeatureExtractor; {type(extractor).__name__} (an ensemble of '
-            'extractors) has no spatial features: use features="embedding" (command line: --features embedding)'
+            f'features="spatial" needs a CNNFeatureExtractor or an ExtractorEnsemble; {type(extractor).__name__} '
+            'has no spatial features: use features="embedding" (command line: --features embedding)'
         )
     return read
 
@@ -152,8 +152,8 @@ class FrozenExtractor(TransformerMixin, BaseEstimator):
         What ``transform`` hands on: the extractor's embedding, or the
         embedding followed by its last convolutional blocks' means over a grid
         of cells (``extractor.spatial_features``; richer on a set the
-        extractor never saw, see :mod:`cnnsvm.features.spatial`; a single
-        :class:`CNNFeatureExtractor` only).
+        extractor never saw, see :mod:`cnnsvm.features.spatial`; an
+        ensemble hands on its members' side by side).
     """
 
     def __init__(self, extractor, train_views="images", augmentation=None, random_state=0, features="embedding"):
