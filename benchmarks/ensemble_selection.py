@@ -40,6 +40,11 @@ from cnnsvm.classifiers.selective import confidence_score, selective_summary
 from cnnsvm.data import combine_datasets
 
 
+def summary(y_val, classes, proba):
+    """Selective-classification summary of blended probabilities: answers, accuracy, AURC, ..."""
+    return selective_summary(y_val, classes[proba.argmax(1)], confidence_score(proba))
+
+
 def hybrid_proba(F_fit, y_fit, F_val, soft_val):
     """The default hybrid's blended probabilities on validation features."""
     scaler = StandardScaler().fit(F_fit)
@@ -62,7 +67,7 @@ def main():
     )
     args = ap.parse_args()
     kinds = [k.strip() for k in args.features.split(",")]
-    if not set(kinds) <= {"embedding", "spatial"} or not kinds:
+    if not set(kinds) <= {"embedding", "spatial"} or len(set(kinds)) != len(kinds):
         ap.error(f"--features takes embedding and/or spatial; got {args.features!r}")
 
     fit_parts, val_parts = validation_parts(args.data, args.split_seed)  # the split selection.py trains on
@@ -88,7 +93,7 @@ def main():
             F_val = read(prep.transform(val.images))
             feats_val.append(F_val)
             softs.append(ext.softmax_from_features(F_val)[:, columns])
-        n_embedding = [ext.transform(prep.transform(val.images[:1])).shape[1] for prep, ext in members]
+        n_embedding = [len(ext.get_feature_names_out()) for _, ext in members]
         y_fit, y_val = part.labels, val.labels
         out = {"n_fit": len(part), "n_val": len(val)}
         soft_mean = np.mean(softs, axis=0)
@@ -102,12 +107,12 @@ def main():
             for i in range(len(members)):
                 classes, p = hybrid_proba(fit_k[i], y_fit, val_k[i], softs[i])
                 probas.append(p)
-                out[f"{prefix}member{i}"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+                out[f"{prefix}member{i}"] = summary(y_val, classes, p)
             if len(members) > 1:
                 classes, p = hybrid_proba(np.hstack(fit_k), y_fit, np.hstack(val_k), soft_mean)
-                out[f"{prefix}concat"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+                out[f"{prefix}concat"] = summary(y_val, classes, p)
                 p = np.mean(probas, axis=0)
-                out[f"{prefix}mean"] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+                out[f"{prefix}mean"] = summary(y_val, classes, p)
         s = soft_mean / soft_mean.sum(axis=1, keepdims=True)
         out["softmax-mean"] = selective_summary(y_val, s.argmax(1), confidence_score(s))
         out["seconds"] = time.perf_counter() - start

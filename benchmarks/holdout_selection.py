@@ -25,10 +25,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from ensemble_selection import hybrid_proba  # benchmarks/ensemble_selection.py, beside this script
-from sklearn.model_selection import train_test_split
+from ensemble_selection import hybrid_proba, summary  # benchmarks/ensemble_selection.py, beside this script
+from selection import holdout_mask
 
-from cnnsvm.classifiers.selective import confidence_score, selective_summary
 from cnnsvm.data import combine_datasets
 from cnnsvm.experiments.compare import load_experiment
 from cnnsvm.experiments.datasets import load_experiment_datasets
@@ -36,18 +35,6 @@ from cnnsvm.experiments.generic import extractor_of
 from cnnsvm.pipeline import load
 
 KINDS = ("embedding", "spatial")
-
-
-def holdout_rows(ext, labels):
-    """The rows ``CNNFeatureExtractor._validation_split`` held out (the same draw, on indices)."""
-    n_val = int(round(float(ext.validation_fraction) * len(labels)))
-    stratify = labels if n_val >= len(ext.classes_) and np.bincount(labels).min() >= 2 else None
-    _, rows = train_test_split(
-        np.arange(len(labels)), test_size=n_val, stratify=stratify, random_state=ext.random_seed_
-    )
-    held = np.zeros(len(labels), bool)
-    held[rows] = True
-    return held
 
 
 def kept_epoch_accuracy(ext):
@@ -72,15 +59,15 @@ def main():
                 model = load(folder / "model.joblib")
                 ext = extractor_of(model)
                 X = model.named_steps["preprocess"].transform(union.images)
-                held = holdout_rows(ext, union.labels)
-                soft = ext.softmax(X[held])
-                check = float(np.mean(ext.classes_[soft.argmax(1)] == union.labels[held]))
-                row = {"run": run.name, "seed": seed, "member": folder.name, "n_holdout": int(held.sum())}
-                row["holdout_accuracy"], row["history_accuracy"] = check, kept_epoch_accuracy(ext)
-                if abs(check - row["history_accuracy"]) > 0.003:
-                    raise SystemExit(f"{folder}: the rebuilt hold-out scores {check:.4f}, the history {row}")
+                held = holdout_mask(ext, union.labels)
+                n_held = int(held.sum())
+                correct = int(np.sum(ext.classes_[ext.softmax(X[held]).argmax(1)] == union.labels[held]))
+                row = {"run": run.name, "seed": seed, "member": folder.name, "n_holdout": n_held}
+                row["holdout_accuracy"], row["history_accuracy"] = correct / n_held, kept_epoch_accuracy(ext)
+                if correct != round(row["history_accuracy"] * n_held):  # the same images, the same answers
+                    raise SystemExit(f"{folder}: the rebuilt hold-out does not score what the history recorded: {row}")
                 spatial = ext.spatial_features(X)
-                n_embedding = ext.transform(X[:1]).shape[1]
+                n_embedding = len(ext.get_feature_names_out())
                 for name, offset, n in union.extra["parts"]:
                     start = time.perf_counter()
                     part = (union.labels >= offset) & (union.labels < offset + n)
@@ -91,7 +78,7 @@ def main():
                     for kind in KINDS:
                         cols = slice(None) if kind == "spatial" else slice(0, n_embedding)
                         classes, p = hybrid_proba(spatial[fit][:, cols], y_fit, spatial[val][:, cols], soft_val)
-                        cells[kind] = selective_summary(y_val, classes[p.argmax(1)], confidence_score(p))
+                        cells[kind] = summary(y_val, classes, p)
                     cells["seconds"] = time.perf_counter() - start
                     row[name] = cells
                     scores = {

@@ -39,6 +39,7 @@ from cnnsvm.classifiers.selective import confidence_score, selective_summary
 from cnnsvm.data import combine_datasets, load_split
 from cnnsvm.data.preprocessing import ImagePreprocessor
 from cnnsvm.features import CNNFeatureExtractor, build_augmentation
+from cnnsvm.features.cnn_base import validation_rows
 
 SETS = ("numerals", "vowels", "consonants")
 
@@ -63,6 +64,16 @@ def validation_parts(data, split_seed):
         fit_parts.append(train.subset(idx_fit))
         val_parts.append(train.subset(idx_val))
     return fit_parts, val_parts
+
+
+def holdout_mask(ext, labels):
+    """Which rows of its training data a fitted extractor held out for early stopping (never a gradient step)."""
+    targets = np.searchsorted(ext.classes_, labels)  # the encoded labels the network trained on
+    held = np.zeros(len(labels), bool)
+    rows = validation_rows(targets, ext.validation_fraction, len(ext.classes_), ext.random_seed_)
+    if rows is not None:
+        held[rows[1]] = True
+    return held
 
 
 def margin(decision):
@@ -117,13 +128,7 @@ def main():
 
         Path(args.save_extractor).parent.mkdir(parents=True, exist_ok=True)
         joblib.dump((prep, ext), args.save_extractor)
-    # The extractor's own validation rows: the same split _validation_split draws (indices only).
-    n_val = int(round(ext.validation_fraction * len(X_union)))
-    _, holdout_rows = train_test_split(
-        np.arange(len(X_union)), test_size=n_val, stratify=union.labels, random_state=ext.random_state
-    )
-    holdout = np.zeros(len(X_union), bool)
-    holdout[holdout_rows] = True
+    holdout = holdout_mask(ext, union.labels)
     augment = build_augmentation(1.0, seed=args.seed + 1000)
 
     if args.tta:

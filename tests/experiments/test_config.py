@@ -46,6 +46,7 @@ def test_defaults_and_resolved_parameters():
     blended = parse_experiment(dict(MINIMAL, svc={"softmax_weight": 0.7}, method={"hybrid-svm": {"softmax_weight": 1}}))
     assert blended.svc_params("hybrid")["softmax_weight"] == 0.7
     assert blended.svc_params("hybrid-svm") == dict(blended.svc_params("hybrid"), softmax_weight=0.0)
+    assert "features" not in config.svc_params("hybrid")  # files without it keep their fingerprints
     # the spatial features' ablation: the embedding alone, whatever [svc] says
     spatial = parse_experiment(dict(MINIMAL, svc={"features": "spatial"}))
     assert spatial.svc_params("hybrid")["features"] == "spatial"

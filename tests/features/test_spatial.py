@@ -34,7 +34,7 @@ def test_spatial_features_are_the_embedding_then_each_block_averaged_over_quadra
     spatial = ext.spatial_features(X)
     embedding = ext.transform(X)
     # small network on 12x12: blocks of 8 and 16 channels, pooled to 6x6 and 3x3; 2x2 cells each
-    assert spatial.shape == (len(X), 32 + 8 * 4 + 16 * 4)
+    assert spatial.shape == (len(X), 32 + 8 * 4 + 16 * 4) and ext.n_spatial_features_ == spatial.shape[1]
     assert np.allclose(spatial[:, :32], embedding, atol=1e-5)
     first, second = _block_outputs(ext, X)
     assert first.shape[1:] == (6, 6, 8) and second.shape[1:] == (3, 3, 16)

@@ -73,3 +73,38 @@ def test_mixed_precision_network_gives_float32_features(monkeypatch):
     assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), ext.network_.get_weights(), strict=True))
     proba = ext.softmax(X / 255.0)
     assert (proba.argmax(1) == np.asarray(ext.network_(X[..., None] / 255.0, training=False)).argmax(1)).mean() > 0.95
+
+
+def test_validation_rows_hold_out_a_stratified_share_and_can_be_found_again():
+    from cnnsvm.features.cnn_base import validation_rows
+
+    targets = np.repeat([0, 1, 2], [40, 30, 30])
+    train, val = validation_rows(targets, 0.1, 3, seed=7)
+    assert len(val) == 10 and len(train) == 90 and not set(train) & set(val)
+    assert np.bincount(targets[val]).tolist() == [4, 3, 3]  # stratified
+    again = validation_rows(targets, 0.1, 3, seed=7)
+    assert all(np.array_equal(a, b) for a, b in zip(again, (train, val), strict=True))
+    assert not np.array_equal(validation_rows(targets, 0.1, 3, seed=8)[1], val)
+    # nothing held out: no share, or too few rows to keep every class in training
+    assert validation_rows(targets, 0.0, 3, seed=7) is None and validation_rows(targets, None, 3, seed=7) is None
+    assert validation_rows(np.arange(4) % 2, 0.5, 4, seed=7) is None
+    # a class with one row: the share is drawn unstratified rather than refused
+    odd = np.array([0] * 20 + [1] * 19 + [2])
+    assert len(validation_rows(odd, 0.1, 3, seed=0)[1]) == 4
+
+
+def test_a_fitted_extractor_held_out_the_rows_validation_rows_gives():
+    from cnnsvm.features.cnn_base import validation_rows
+
+    X, y = blobs_images()
+    X = (X / 255.0).astype(np.float32)
+    ext = CNNFeatureExtractor(**FAST, epochs=1, augmentation=0.0, precision="float32").fit(X, y)
+    targets = np.searchsorted(ext.classes_, y)
+    _, val = validation_rows(targets, ext.validation_fraction, len(ext.classes_), ext.random_seed_)
+    # the history's validation loss of the kept (only) epoch is the network's loss on exactly those rows
+    proba = ext.softmax(X[val])
+    loss = -np.mean(np.log(proba[np.arange(len(val)), np.searchsorted(ext.classes_, y[val])]))
+    assert loss == pytest.approx(ext.history_["val_loss"][0], rel=1e-4)
+    others = np.setdiff1d(np.arange(len(y)), val)[: len(val)]
+    other_loss = -np.mean(np.log(ext.softmax(X[others])[np.arange(len(others)), y[others]]))
+    assert other_loss != pytest.approx(ext.history_["val_loss"][0], rel=1e-4)  # the check tells rows apart

@@ -26,12 +26,13 @@ A comparison file looks like this (every key but ``datasets`` is optional)::
     members = 1                    # >1: an ensemble of that many extractors trained alike from other
                                    #   seeds, read side by side (cnnsvm.features.ExtractorEnsemble)
 
-    [svc]                          # the SVC on CNN features (hybrid, hybrid-noaug)
+    [svc]                          # the SVC on CNN features (every hybrid method)
     C = 10.0
     gamma = "scale"
     kernel = "rbf"
     solver = "exact"
     softmax_weight = "auto"        # blend of the SVM's probabilities with the CNN's softmax (0: SVM alone)
+    features = "embedding"         # or "spatial": the embedding and the last conv blocks' grid means
 
     [method.pca-svc]               # per-method settings
     n_components = 50

@@ -170,8 +170,7 @@ def run_fewshot(
     n_components : int, default=50
         PCA components, capped at the number of examples minus one.
     features : {"embedding", "spatial"}, default="spatial"
-        What the hybrid's SVM sees (see :mod:`cnnsvm.features.spatial`; spatial
-        needs a single extractor, not an ensemble).
+        What the hybrid's SVM sees (see :mod:`cnnsvm.features.spatial`).
     views : int, default=9
         Random augmented views of each drawn example whose features join the
         hybrid's training rows (the extractor's augmentation; see

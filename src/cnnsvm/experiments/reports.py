@@ -10,6 +10,7 @@ import numpy as np
 
 from cnnsvm.classifiers.selective import confidence_score, risk_coverage_curve
 from cnnsvm.experiments import plots
+from cnnsvm.experiments.config import GENERIC_VARIANT
 from cnnsvm.experiments.environment import STEAL_UPPER_BOUND
 from cnnsvm.experiments.significance import mcnemar_p_value
 from cnnsvm.experiments.store import write_json, write_text
@@ -34,9 +35,12 @@ SELECTIVE = {
     "accuracy_at_95": ("accuracy_at_coverage", "0.95"),
 }
 
+#: The methods that read a generic extractor, as the reports list them.
+GENERIC_METHODS = ", ".join(GENERIC_VARIANT)
+
 FIT_NOTE = (
-    "hybrid, hybrid-single, hybrid-svm, hybrid-noaug and generic-softmax reuse the generic extractor: their fit time "
-    "covers the per-dataset steps only (features, scaler and SVC); the extractor's training is in the table below."
+    f"{GENERIC_METHODS} reuse the generic extractor: their fit time covers the per-dataset steps only "
+    "(features, scaler and SVC); the extractor's training is in the table below."
 )
 SIGNIFICANCE_LEVEL = 0.05
 
@@ -215,7 +219,7 @@ def generic_markdown(generic_results):
         "classes",
         *(["CPU taken by the host (%)"] if stolen else []),
     ]
-    title = "### Generic extractor (shared by hybrid, hybrid-single, hybrid-svm, hybrid-noaug, generic-softmax)"
+    title = f"### Generic extractor (shared by {GENERIC_METHODS})"
     if ensemble:
         title += "\n\nAn ensemble per seed: hybrid-single reads member 0 alone, the other methods every member."
     return title + "\n\n" + markdown_table(header, rows)

@@ -24,6 +24,35 @@ from cnnsvm.features.seeds import int_seed, keras_seeded
 SCHEDULES = ("cosine", "plateau")
 
 
+def validation_rows(targets, fraction, n_classes, seed):
+    """The rows a CNN holds out for early stopping: ``(train rows, validation rows)``, or ``None``.
+
+    A share ``fraction`` of the rows, stratified by class where every class has
+    two rows and the share holds a row of each, drawn with ``seed``. ``None``
+    where nothing is held out (no share, or too few rows to keep a row of each
+    class for training). Public so that analyses can find a fitted network's
+    held-out rows again (``benchmarks/holdout_selection.py``).
+
+    Parameters
+    ----------
+    targets : ndarray of shape (n_samples,)
+        Encoded labels, ``0 .. n_classes - 1``.
+    fraction : float or None
+    n_classes : int
+    seed : int
+
+    Returns
+    -------
+    tuple of two int ndarrays, or None
+    """
+    fraction = float(fraction or 0.0)
+    n_val = int(round(fraction * len(targets)))
+    if fraction <= 0 or n_val < 1 or len(targets) - n_val < n_classes:
+        return None
+    stratify = targets if n_val >= n_classes and np.bincount(targets).min() >= 2 else None
+    return tuple(train_test_split(np.arange(len(targets)), test_size=n_val, stratify=stratify, random_state=seed))
+
+
 def images_from_features(X):
     """Lay out a batch as single-channel images (n, h, w, 1).
 
@@ -240,16 +269,11 @@ class BaseCNN(BaseEstimator):
         self._predict_fns = {}
 
     def _validation_split(self, images, targets):
-        fraction = float(self.validation_fraction or 0.0)
-        n_classes = len(self.classes_)
-        n_val = int(round(fraction * len(images)))
-        if fraction <= 0 or n_val < 1 or len(images) - n_val < n_classes:
+        rows = validation_rows(targets, self.validation_fraction, len(self.classes_), self.random_seed_)
+        if rows is None:
             return images, targets, None
-        stratify = targets if n_val >= n_classes and np.bincount(targets).min() >= 2 else None
-        x_tr, x_val, y_tr, y_val = train_test_split(
-            images, targets, test_size=n_val, stratify=stratify, random_state=self.random_seed_
-        )
-        return x_tr, y_tr, (x_val, y_val)
+        train, val = rows
+        return images[train], targets[train], (images[val], targets[val])
 
     # ---------------------------------------------------------------- inference
     def _compiled(self):

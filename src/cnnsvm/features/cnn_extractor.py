@@ -95,6 +95,8 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         The Keras dtype policy training used.
     random_seed_ : int or None
         The seed ``fit`` used (drawn from ``random_state`` when that is a ``RandomState``).
+    n_spatial_features_ : int
+        Width of :meth:`spatial_features` (a property of the fitted network).
     """
 
     def fit(self, X, y):
@@ -166,6 +168,12 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         """
         return self._forward(X, "spatial")
 
+    @property
+    def n_spatial_features_(self):
+        """Width of :meth:`spatial_features`: the embedding and the blocks' grid means."""
+        check_is_fitted(self, "network_")
+        return int(self._embedding("spatial").output_shape[-1])
+
     def spatial_feature_names_out(self):
         """Names of the columns of :meth:`spatial_features`.
 
@@ -215,7 +223,7 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         features = np.asarray(features, dtype=np.float32)
         n = kernel.shape[0]
         if features.ndim == 2 and features.shape[1] != n:
-            widths = (n, int(self._embedding("spatial").output_shape[-1]))
+            widths = (n, self.n_spatial_features_)
         else:
             widths = (n, n)
         if features.ndim != 2 or features.shape[1] not in widths:

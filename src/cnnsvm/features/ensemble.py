@@ -168,18 +168,20 @@ class ExtractorEnsemble(TransformerMixin, BaseEstimator):
         return np.hstack([m.spatial_features(X) for m in self.extractors])
 
     def spatial_feature_names_out(self):
-        """``m0_embedding0``, ..., ``m0_block3_cell0_ch0``, ..., ``m1_embedding0``, ...
+        """Names of the columns of :meth:`spatial_features`.
 
         Returns
         -------
         ndarray of str objects
+            The member index and the member's own name: ``m0_embedding0``, ...,
+            ``m0_block3_cell0_ch0``, ..., ``m1_embedding0``, ...
         """
         check_is_fitted(self)
         names = [f"m{i}_{n}" for i, m in enumerate(self.extractors) for n in m.spatial_feature_names_out()]
         return np.asarray(names, dtype=object)
 
     def _spatial_widths(self):
-        return tuple(len(m.spatial_feature_names_out()) for m in self.extractors)
+        return tuple(m.n_spatial_features_ for m in self.extractors)
 
     def softmax_from_features(self, features):
         """The mean of the members' softmax heads applied to their parts of ``features``.
