@@ -20,7 +20,7 @@ of the SVM's and the generic softmax restricted to the set's classes):
 embedding (the default), or the embedding with the last convolutional blocks'
 grid means (:mod:`cnnsvm.features.spatial`); rows are keyed ``spatial/...``.
 
-    python benchmarks/ensemble_selection.py A.joblib B.joblib --out results.json
+    python benchmarks/ensemble_selection.py A.joblib B.joblib [--features embedding,spatial] --out results.json
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from cnnsvm.classifiers.generic_softmax import softmax_block
 from cnnsvm.classifiers.selective import confidence_score, selective_summary
 from cnnsvm.data import combine_datasets
 
@@ -45,13 +46,17 @@ def summary(y_val, classes, proba):
     return selective_summary(y_val, classes[proba.argmax(1)], confidence_score(proba))
 
 
+def renormalised(soft):
+    """A set's block of softmax columns, renormalised as the hybrid does (uniform where it is all 0)."""
+    return softmax_block(soft, np.arange(soft.shape[1]))
+
+
 def hybrid_proba(F_fit, y_fit, F_val, soft_val):
-    """The default hybrid's blended probabilities on validation features."""
+    """The default hybrid's blended probabilities on validation features (``soft_val``: the set's softmax block)."""
     scaler = StandardScaler().fit(F_fit)
     svm = CalibratedClassifierCV(SVC(C=10.0, gamma="scale"), method="temperature", cv=3, ensemble=False)
     svm.fit(scaler.transform(F_fit), y_fit)
-    soft = soft_val / soft_val.sum(axis=1, keepdims=True)
-    return svm.classes_, 0.5 * svm.predict_proba(scaler.transform(F_val)) + 0.5 * soft
+    return svm.classes_, 0.5 * svm.predict_proba(scaler.transform(F_val)) + 0.5 * renormalised(soft_val)
 
 
 def main():
@@ -113,7 +118,7 @@ def main():
                 out[f"{prefix}concat"] = summary(y_val, classes, p)
                 p = np.mean(probas, axis=0)
                 out[f"{prefix}mean"] = summary(y_val, classes, p)
-        s = soft_mean / soft_mean.sum(axis=1, keepdims=True)
+        s = renormalised(soft_mean)
         out["softmax-mean"] = selective_summary(y_val, s.argmax(1), confidence_score(s))
         out["seconds"] = time.perf_counter() - start
         results["sets"][part.name] = out

@@ -42,8 +42,8 @@ def test_defaults_and_resolved_parameters():
         "solver": "exact",
         "softmax_weight": "auto",
     }
-    # the ablation: the same SVM, its probabilities alone, whatever [svc] or its own table say
-    blended = parse_experiment(dict(MINIMAL, svc={"softmax_weight": 0.7}, method={"hybrid-svm": {"softmax_weight": 1}}))
+    # the ablation: the same SVM, its probabilities alone, whatever [svc] says (its own table may agree)
+    blended = parse_experiment(dict(MINIMAL, svc={"softmax_weight": 0.7}, method={"hybrid-svm": {"softmax_weight": 0}}))
     assert blended.svc_params("hybrid")["softmax_weight"] == 0.7
     assert blended.svc_params("hybrid-svm") == dict(blended.svc_params("hybrid"), softmax_weight=0.0)
     assert "features" not in config.svc_params("hybrid")  # files without it keep their fingerprints
@@ -75,6 +75,14 @@ def test_defaults_and_resolved_parameters():
         (dict(MINIMAL, svc={"features": "pixels"}), "[svc] features must be one of"),
         (dict(MINIMAL, method={"hybrid": {"epochs": 3}}), "unknown setting 'epochs' in [method.hybrid]"),
         (dict(MINIMAL, method={"knn": {}}), "[method.knn] names an unknown method"),
+        (
+            dict(MINIMAL, method={"hybrid-svm": {"softmax_weight": 0.5}}),
+            "[method.hybrid-svm] sets softmax_weight = 0.5, but hybrid-svm is the ablation with softmax_weight = 0.0",
+        ),
+        (
+            dict(MINIMAL, method={"hybrid-embedding": {"features": "spatial"}}),
+            "[method.hybrid-embedding] sets features = 'spatial', but hybrid-embedding is the ablation",
+        ),
         (dict(MINIMAL, seeds=[0, "1"]), "every seed must be an integer >= 0"),
         (dict(MINIMAL, test_size=1.5), "test_size must be a fraction strictly between 0 and 1"),
         (dict(MINIMAL, epochs=3), "unknown top-level key(s) ['epochs']"),

@@ -78,11 +78,13 @@ def test_frozen_extractor_hands_on_the_features_asked_for(fitted):
 def test_an_ensemble_hands_on_its_members_spatial_features_side_by_side(fitted):
     ext, X, y = fitted
     other = CNNFeatureExtractor(**{**FAST, "random_state": 1}).fit(X, y)
-    ensemble = ExtractorEnsemble([ext, other]).fit()
+    ensemble = ExtractorEnsemble([ext, other])
+    assert not hasattr(ensemble, "n_spatial_features_")  # known once fitted
+    ensemble.fit()
     spatial = ensemble.spatial_features(X)
     np.testing.assert_allclose(spatial, np.hstack([ext.spatial_features(X), other.spatial_features(X)]), atol=1e-6)
     names = ensemble.spatial_feature_names_out()
-    assert len(names) == spatial.shape[1] == 2 * 128
+    assert len(names) == spatial.shape[1] == ensemble.n_spatial_features_ == 2 * 128
     assert names[0] == "m0_embedding0" and names[128] == "m1_embedding0" and names[-1] == "m1_block2_cell3_ch15"
     # the softmax of either width: each member's head reads its own block's first (embedding) columns
     expected = np.mean([ext.softmax(X), other.softmax(X)], axis=0)

@@ -92,6 +92,12 @@ GENERIC_VARIANT = {
 #: the spatial features.
 HYBRID_METHODS = ("hybrid", "hybrid-single", "hybrid-embedding", "hybrid-svm", "hybrid-noaug")
 
+#: Settings an ablation fixes, whatever ``[svc]`` says; a ``[method.NAME]`` table may not contradict them.
+FIXED_SVC_PARAMS = {
+    "hybrid-svm": {"softmax_weight": 0.0},
+    "hybrid-embedding": {"features": "embedding"},
+}
+
 #: Methods that read only the first member of an ensemble of generic extractors.
 SINGLE_MEMBER_METHODS = ("hybrid-single",)
 
@@ -189,12 +195,7 @@ class ExperimentConfig:
 
     def svc_params(self, method):
         """SVC parameters of a hybrid method (``hybrid-svm``: the SVM's probabilities alone)."""
-        params = {**self.svc, **self.method.get(method, {})}
-        if method == "hybrid-svm":
-            params["softmax_weight"] = 0.0
-        if method == "hybrid-embedding":
-            params["features"] = "embedding"
-        return params
+        return {**self.svc, **self.method.get(method, {}), **FIXED_SVC_PARAMS.get(method, {})}
 
     def method_params(self, method):
         """Everything that defines ``method``'s per-dataset model (for records and fingerprints)."""
@@ -368,6 +369,12 @@ def parse_experiment(data, *, default_name="experiment", source=""):
         if m not in METHOD_PARAMS:
             raise ConfigError(f"[method.{m}] names an unknown method; choose among {', '.join(METHODS)}")
         method[m] = check_table(table, METHOD_PARAMS[m], f"[method.{m}]")
+        for key, fixed in FIXED_SVC_PARAMS.get(m, {}).items():
+            if key in method[m] and method[m][key] != fixed:
+                raise ConfigError(
+                    f"[method.{m}] sets {key} = {method[m][key]!r}, but {m} is the ablation with "
+                    f"{key} = {fixed!r}; remove the setting (set it for the other hybrids in [svc])"
+                )
     return ExperimentConfig(
         name=name,
         description=description,

@@ -10,7 +10,7 @@ import numpy as np
 
 from cnnsvm.classifiers.selective import confidence_score, risk_coverage_curve
 from cnnsvm.experiments import plots
-from cnnsvm.experiments.config import GENERIC_VARIANT
+from cnnsvm.experiments.config import GENERIC_VARIANT, METHODS
 from cnnsvm.experiments.environment import STEAL_UPPER_BOUND
 from cnnsvm.experiments.significance import mcnemar_p_value
 from cnnsvm.experiments.store import write_json, write_text
@@ -36,7 +36,8 @@ SELECTIVE = {
 }
 
 #: The methods that read a generic extractor, as the reports list them.
-GENERIC_METHODS = ", ".join(GENERIC_VARIANT)
+_GENERIC = [m for m in METHODS if m in GENERIC_VARIANT]  # in table order
+GENERIC_METHODS = ", ".join(_GENERIC[:-1]) + " and " + _GENERIC[-1]
 
 FIT_NOTE = (
     f"{GENERIC_METHODS} reuse the generic extractor: their fit time covers the per-dataset steps only "

@@ -41,6 +41,8 @@ class ExtractorEnsemble(TransformerMixin, BaseEstimator):
         ``(height, width)`` of the images the members take.
     widths_ : tuple of int
         Number of features each member contributes, in order.
+    n_spatial_features_ : int
+        Width of :meth:`spatial_features`: the members' spatial widths summed.
 
     Examples
     --------
@@ -176,12 +178,22 @@ class ExtractorEnsemble(TransformerMixin, BaseEstimator):
             The member index and the member's own name: ``m0_embedding0``, ...,
             ``m0_block3_cell0_ch0``, ..., ``m1_embedding0``, ...
         """
-        check_is_fitted(self)
-        names = [f"m{i}_{n}" for i, m in enumerate(self.extractors) for n in m.spatial_feature_names_out()]
-        return np.asarray(names, dtype=object)
+        return self._member_names(lambda m: m.spatial_feature_names_out())
+
+    @property
+    def n_spatial_features_(self):
+        """Width of :meth:`spatial_features`: the members' spatial widths summed."""
+        return sum(self._spatial_widths())
 
     def _spatial_widths(self):
+        check_is_fitted(self)
         return tuple(m.n_spatial_features_ for m in self.extractors)
+
+    def _member_names(self, names_of):
+        """``m{i}_`` before each name ``names_of(member)`` gives, member after member."""
+        check_is_fitted(self)
+        names = [f"m{i}_{n}" for i, m in enumerate(self.extractors) for n in names_of(m)]
+        return np.asarray(names, dtype=object)
 
     def softmax_from_features(self, features):
         """The mean of the members' softmax heads applied to their parts of ``features``.
@@ -204,7 +216,7 @@ class ExtractorEnsemble(TransformerMixin, BaseEstimator):
         if features.ndim != 2 or features.shape[1] != sum(widths):
             raise DataError(
                 f"expected features of shape (n_samples, {sum(self.widths_)}) from this ensemble's transform (or "
-                f"(n_samples, {sum(self._spatial_widths())}) from spatial_features); got {features.shape}"
+                f"(n_samples, {self.n_spatial_features_}) from spatial_features); got {features.shape}"
             )
         bounds = np.cumsum((0,) + tuple(widths))
         return np.mean(
@@ -226,6 +238,4 @@ class ExtractorEnsemble(TransformerMixin, BaseEstimator):
         -------
         ndarray of str objects
         """
-        check_is_fitted(self)
-        names = [f"m{i}_{n}" for i, m in enumerate(self.extractors) for n in m.get_feature_names_out()]
-        return np.asarray(names, dtype=object)
+        return self._member_names(lambda m: m.get_feature_names_out())
