@@ -46,11 +46,14 @@ def test_defaults_and_resolved_parameters():
     blended = parse_experiment(dict(MINIMAL, svc={"softmax_weight": 0.7}, method={"hybrid-svm": {"softmax_weight": 0}}))
     assert blended.svc_params("hybrid")["softmax_weight"] == 0.7
     assert blended.svc_params("hybrid-svm") == dict(blended.svc_params("hybrid"), softmax_weight=0.0)
+    assert type(blended.svc_params("hybrid-svm")["softmax_weight"]) is float  # "0.0" in the fingerprint, as before
     assert "features" not in config.svc_params("hybrid")  # files without it keep their fingerprints
     # the spatial features' ablation: the embedding alone, whatever [svc] says
     spatial = parse_experiment(dict(MINIMAL, svc={"features": "spatial"}))
     assert spatial.svc_params("hybrid")["features"] == "spatial"
     assert spatial.svc_params("hybrid-embedding") == dict(spatial.svc_params("hybrid"), features="embedding")
+    agreeing = parse_experiment(dict(MINIMAL, method={"hybrid-embedding": {"features": "embedding"}}))
+    assert agreeing.svc_params("hybrid-embedding")["features"] == "embedding"
     assert config.generic_variants == ["augmented", "noaug"]
     assert parse_experiment(dict(MINIMAL, methods=["pca-svc", "cnn"])).generic_variants == []
 

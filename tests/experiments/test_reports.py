@@ -37,6 +37,21 @@ def test_generic_table_shows_the_hosts_share_where_recorded_and_a_dash_elsewhere
     assert rows[0].endswith("| - |") and rows[1].endswith("| 40 |")
 
 
+def test_the_notes_name_only_the_runs_generic_methods():
+    from cnnsvm.experiments.reports import fit_note, metric_markdown
+
+    assert fit_note(["pca-svc", "cnn"]) == ""
+    assert fit_note(["cnn", "hybrid"]).startswith("hybrid reuses the generic extractor")
+    note = fit_note(["mlp", "hybrid", "hybrid-svm", "generic-softmax"])
+    assert note.startswith("hybrid, hybrid-svm and generic-softmax reuse") and "hybrid-noaug" not in note
+    aggregated = {"fit_seconds": {"d": {"cnn": {"mean": 1.0, "std": 0.0, "n": 1}}}}
+    assert "reuse" not in metric_markdown(aggregated, "fit_seconds", ["d"], ["cnn"])
+    members = [dict(_generic(0), member=0), dict(_generic(0), member=1)]
+    table = generic_markdown(members, ["hybrid", "generic-softmax"])
+    assert "(shared by hybrid and generic-softmax)" in table and "hybrid-single reads" not in table
+    assert "hybrid-single reads member 0" in generic_markdown(members, ["hybrid", "hybrid-single"])
+
+
 def test_p_values_keep_three_digits_and_never_read_zero():
     from cnnsvm.experiments.reports import format_p_value, significance_markdown
 

@@ -194,7 +194,11 @@ class ExperimentConfig:
         return {**self.training, "architecture": CNN_METHODS[method], **self.method.get(method, {})}
 
     def svc_params(self, method):
-        """SVC parameters of a hybrid method (``hybrid-svm``: the SVM's probabilities alone)."""
+        """SVC parameters of a hybrid method: ``[svc]``, its own table, then what an ablation fixes.
+
+        ``hybrid-svm`` keeps the SVM's probabilities alone and ``hybrid-embedding`` the embedding
+        features, whatever ``[svc]`` says (``FIXED_SVC_PARAMS``).
+        """
         return {**self.svc, **self.method.get(method, {}), **FIXED_SVC_PARAMS.get(method, {})}
 
     def method_params(self, method):

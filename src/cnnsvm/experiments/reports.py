@@ -10,7 +10,7 @@ import numpy as np
 
 from cnnsvm.classifiers.selective import confidence_score, risk_coverage_curve
 from cnnsvm.experiments import plots
-from cnnsvm.experiments.config import GENERIC_VARIANT, METHODS
+from cnnsvm.experiments.config import GENERIC_VARIANT
 from cnnsvm.experiments.environment import STEAL_UPPER_BOUND
 from cnnsvm.experiments.significance import mcnemar_p_value
 from cnnsvm.experiments.store import write_json, write_text
@@ -35,14 +35,27 @@ SELECTIVE = {
     "accuracy_at_95": ("accuracy_at_coverage", "0.95"),
 }
 
-#: The methods that read a generic extractor, as the reports list them.
-_GENERIC = [m for m in METHODS if m in GENERIC_VARIANT]  # in table order
-GENERIC_METHODS = ", ".join(_GENERIC[:-1]) + " and " + _GENERIC[-1]
 
-FIT_NOTE = (
-    f"{GENERIC_METHODS} reuse the generic extractor: their fit time covers the per-dataset steps only "
-    "(features, scaler and SVC); the extractor's training is in the table below."
-)
+def generic_methods_phrase(methods):
+    """``"a, b and c"``: the methods among ``methods`` that read the generic extractor, in their order."""
+    names = [m for m in methods if m in GENERIC_VARIANT]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def fit_note(methods):
+    """The note under the fit-time table: the generic methods' fit excludes the extractor's training."""
+    names = [m for m in methods if m in GENERIC_VARIANT]
+    if not names:
+        return ""
+    verb = "reuses" if len(names) == 1 else "reuse"
+    return (
+        f"{generic_methods_phrase(names)} {verb} the generic extractor: the fit time covers the per-dataset steps only "
+        "(features, scaler and SVC); the extractor's training is in the table below."
+    )
+
+
 SIGNIFICANCE_LEVEL = 0.05
 
 
@@ -138,8 +151,8 @@ def metric_markdown(aggregated, metric, datasets, methods):
     n = max((s["n"] for row in aggregated[metric].values() for s in row.values()), default=1)
     suffix = f" - mean ± std over {n} seeds" if n > 1 else ""
     text = f"### {title}{suffix}\n\n" + markdown_table(["dataset"] + list(methods), rows)
-    if metric == "fit_seconds":
-        text += f"\n\n{FIT_NOTE}"
+    if metric == "fit_seconds" and fit_note(methods):
+        text += f"\n\n{fit_note(methods)}"
     return text
 
 
@@ -190,8 +203,11 @@ def steal_note(records):
     )
 
 
-def generic_markdown(generic_results):
-    """Markdown table of the generic extractors: fit time, epochs, validation accuracy."""
+def generic_markdown(generic_results, methods=tuple(GENERIC_VARIANT)):
+    """Markdown table of the generic extractors: fit time, epochs, validation accuracy.
+
+    ``methods`` are the run's methods; the title names those that read the extractors.
+    """
     if not generic_results:
         return ""
     rows = []
@@ -220,8 +236,8 @@ def generic_markdown(generic_results):
         "classes",
         *(["CPU taken by the host (%)"] if stolen else []),
     ]
-    title = f"### Generic extractor (shared by {GENERIC_METHODS})"
-    if ensemble:
+    title = f"### Generic extractor (shared by {generic_methods_phrase(methods)})"
+    if ensemble and "hybrid-single" in methods:
         title += "\n\nAn ensemble per seed: hybrid-single reads member 0 alone, the other methods every member."
     return title + "\n\n" + markdown_table(header, rows)
 
@@ -419,7 +435,7 @@ def write_reports(rundir, *, name, results, generic_results, tests, datasets, me
         write_text(rundir.tables / f"{metric}.md", md + "\n")
         write_text(rundir.tables / f"{metric}.csv", metric_csv(aggregated, metric, datasets, methods))
         sections.append(md)
-    generic_md = generic_markdown(generic_results)
+    generic_md = generic_markdown(generic_results, methods)
     if generic_md:
         write_text(rundir.tables / "generic.md", generic_md + "\n")
         sections.append(generic_md)
