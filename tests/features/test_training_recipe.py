@@ -88,6 +88,10 @@ def test_validation_rows_hold_out_a_stratified_share_and_can_be_found_again():
     # nothing held out: no share, or too few rows to keep every class in training
     assert validation_rows(targets, 0.0, 3, seed=7) is None and validation_rows(targets, None, 3, seed=7) is None
     assert validation_rows(np.arange(4) % 2, 0.5, 4, seed=7) is None
+    # a share too small to hold a row of each class cannot choose an epoch: all rows train
+    two_per_class = np.repeat(np.arange(36), 2)
+    assert validation_rows(two_per_class, 0.1, 36, seed=0) is None
+    assert len(validation_rows(np.repeat(np.arange(36), 10), 0.1, 36, seed=0)[1]) == 36
     # a class with one row: the share is drawn unstratified rather than refused
     odd = np.array([0] * 20 + [1] * 19 + [2])
     assert len(validation_rows(odd, 0.1, 3, seed=0)[1]) == 4

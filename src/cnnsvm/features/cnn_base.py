@@ -28,10 +28,14 @@ def validation_rows(targets, fraction, n_classes, seed):
     """The rows a CNN holds out for early stopping: ``(train rows, validation rows)``, or ``None``.
 
     A share ``fraction`` of the rows, stratified by class where every class has
-    two rows and the share holds a row of each, drawn with ``seed``. ``None``
-    where nothing is held out (no share, or too few rows to keep a row of each
-    class for training). Public so that analyses can find a fitted network's
-    held-out rows again (``benchmarks/holdout_selection.py``).
+    two rows, drawn with ``seed``. ``None`` where nothing is held out: no share,
+    a share too small to hold a row of each class, or too few rows to keep a row
+    of each class for training. A hold-out that misses most classes cannot choose
+    an epoch: on 7 images of a 36-class set, two examples per class, the
+    validation loss rises from the first epochs on while the network learns, and
+    the epoch kept was an untrained network answering one class for every image.
+    Public so that analyses can find a fitted network's held-out rows again
+    (``benchmarks/holdout_selection.py``).
 
     Parameters
     ----------
@@ -47,9 +51,9 @@ def validation_rows(targets, fraction, n_classes, seed):
     """
     fraction = float(fraction or 0.0)
     n_val = int(round(fraction * len(targets)))
-    if fraction <= 0 or n_val < 1 or len(targets) - n_val < n_classes:
+    if fraction <= 0 or n_val < n_classes or len(targets) - n_val < n_classes:
         return None
-    stratify = targets if n_val >= n_classes and np.bincount(targets).min() >= 2 else None
+    stratify = targets if np.bincount(targets).min() >= 2 else None
     return tuple(train_test_split(np.arange(len(targets)), test_size=n_val, stratify=stratify, random_state=seed))
 
 

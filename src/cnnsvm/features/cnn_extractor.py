@@ -41,6 +41,9 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         Strength of the random transforms (0 turns them off).
     validation_fraction : float, default=0.1
         Share of the training data held out, stratified, for early stopping.
+        Nothing is held out where the share would not hold a row of each class
+        (then the training loss guides the guard); see
+        :func:`cnnsvm.features.cnn_base.validation_rows`.
     patience : int, default=5
         Epochs without validation improvement before training stops (a guard;
         the weights of the best validation epoch are restored either way).
