@@ -158,3 +158,26 @@ def test_slices_keep_the_blend_only_with_the_cnn_and_the_classifier(fitted_hybri
         assert type(part) is Pipeline
     with pytest.raises(ValueError, match="step of 1"):
         fitted_hybrid[::2]
+
+
+def test_score_and_log_proba_are_the_blends(fitted_hybrid, digits_split):
+    """Pipeline.score and predict_log_proba would read the classifier alone: here it answers one class."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.metrics import accuracy_score
+
+    train, test = digits_split.train, digits_split.test
+    extractor = fitted_hybrid.named_steps["cnn"]
+    model = make_hybrid(extractor, image_size=16, label_offset=0, softmax_weight=0.5)
+    model.set_params(svm=DummyClassifier(strategy="prior")).fit(train.images, train.labels)
+    predicted = model.predict(test.images)
+    assert model.score(test.images, test.labels) == pytest.approx(accuracy_score(test.labels, predicted))
+    alone = model.named_steps["svm"].predict(np.zeros((1, 1)))[0]
+    assert model.score(test.images, test.labels) > np.mean(test.labels == alone) + 0.5  # the softmax answers
+    weights = (test.labels == predicted[0]).astype(float)
+    assert model.score(test.images, test.labels, sample_weight=weights) == pytest.approx(
+        accuracy_score(test.labels, predicted, sample_weight=weights)
+    )
+    np.testing.assert_allclose(np.exp(model.predict_log_proba(test.images[:30])), model.predict_proba(test.images[:30]))
+    plain = make_hybrid(extractor, image_size=16, label_offset=0, softmax_weight=0.0).fit(train.images, train.labels)
+    expected = accuracy_score(test.labels, plain.predict(test.images))
+    assert plain.score(test.images, test.labels) == pytest.approx(expected)

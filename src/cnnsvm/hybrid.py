@@ -22,6 +22,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from sklearn.metrics import accuracy_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -41,8 +42,10 @@ class HybridPipeline(Pipeline):
     feature transformers (the scaler) and a classifier with ``predict_proba``.
     ``predict_proba`` returns ``(1 - w) * p_classifier + w * p_softmax``, where
     ``p_softmax`` is the extractor's softmax restricted to the classifier's
-    classes and renormalised; ``predict`` is its most probable class. With
-    ``w = 0`` it is a plain :class:`~sklearn.pipeline.Pipeline`.
+    classes and renormalised; ``predict`` is its most probable class,
+    ``predict_log_proba`` its logarithm and ``score`` the accuracy of ``predict``
+    (``decision_function`` stays the classifier's own). With ``w = 0`` it is a
+    plain :class:`~sklearn.pipeline.Pipeline`.
 
     Parameters
     ----------
@@ -185,6 +188,48 @@ class HybridPipeline(Pipeline):
         if not w:
             return super().predict(X, **params)
         return self.classes_[np.argmax(self._blended_proba(X, w, columns, **params), axis=1)]
+
+    def predict_log_proba(self, X, **params):
+        """Logarithm of :meth:`predict_proba` (the blend's, not the classifier's alone).
+
+        Parameters
+        ----------
+        X : array-like of images
+        **params : passed to the classifier's ``predict_proba`` (``predict_log_proba`` when it does not blend).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        w, columns = self._blend()
+        if not w:
+            return super().predict_log_proba(X, **params)
+        with np.errstate(divide="ignore"):
+            return np.log(self._blended_proba(X, w, columns, **params))
+
+    def score(self, X, y=None, sample_weight=None, **params):
+        """Accuracy of :meth:`predict` on ``X`` against ``y``.
+
+        :meth:`Pipeline.score <sklearn.pipeline.Pipeline.score>` would score the
+        classifier alone, and so disagree with :meth:`predict` wherever the
+        softmax changes an answer (``GridSearchCV``'s default scoring reads it).
+
+        Parameters
+        ----------
+        X : array-like of images
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+        **params : passed to :meth:`Pipeline.score` when the pipeline does not blend.
+
+        Returns
+        -------
+        float
+        """
+        w, columns = self._blend()
+        if not w:
+            return super().score(X, y, sample_weight=sample_weight, **params)
+        predicted = self.classes_[np.argmax(self._blended_proba(X, w, columns), axis=1)]
+        return float(accuracy_score(y, predicted, sample_weight=sample_weight))
 
     def _blend(self):
         check_is_fitted(self)
