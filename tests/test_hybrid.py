@@ -178,6 +178,11 @@ def test_score_and_log_proba_are_the_blends(fitted_hybrid, digits_split):
         accuracy_score(test.labels, predicted, sample_weight=weights)
     )
     np.testing.assert_allclose(np.exp(model.predict_log_proba(test.images[:30])), model.predict_proba(test.images[:30]))
+    with pytest.raises(TypeError, match="no extra parameters"):
+        model.score(test.images, test.labels, some_param=1)
     plain = make_hybrid(extractor, image_size=16, label_offset=0, softmax_weight=0.0).fit(train.images, train.labels)
     expected = accuracy_score(test.labels, plain.predict(test.images))
     assert plain.score(test.images, test.labels) == pytest.approx(expected)
+    # the default calibrated SVM has no predict_log_proba of its own: the pipeline's is still there
+    assert not hasattr(plain.named_steps["svm"], "predict_log_proba")
+    np.testing.assert_allclose(np.exp(plain.predict_log_proba(test.images[:30])), plain.predict_proba(test.images[:30]))

@@ -195,17 +195,17 @@ class HybridPipeline(Pipeline):
         Parameters
         ----------
         X : array-like of images
-        **params : passed to the classifier's ``predict_proba`` (``predict_log_proba`` when it does not blend).
+        **params : passed to the classifier's ``predict_proba``.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            ``-inf`` where a probability is zero, as in :class:`~sklearn.svm.SVC`.
         """
-        w, columns = self._blend()
-        if not w:
-            return super().predict_log_proba(X, **params)
+        # Always the log of predict_proba: Pipeline's own predict_log_proba reads the
+        # classifier alone, and the default calibrated SVM has none.
         with np.errstate(divide="ignore"):
-            return np.log(self._blended_proba(X, w, columns, **params))
+            return np.log(self.predict_proba(X, **params))
 
     def score(self, X, y=None, sample_weight=None, **params):
         """Accuracy of :meth:`predict` on ``X`` against ``y``.
@@ -219,7 +219,8 @@ class HybridPipeline(Pipeline):
         X : array-like of images
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
-        **params : passed to :meth:`Pipeline.score` when the pipeline does not blend.
+        **params : passed to :meth:`Pipeline.score` when the pipeline does not blend;
+            a blending pipeline takes none.
 
         Returns
         -------
@@ -228,6 +229,11 @@ class HybridPipeline(Pipeline):
         w, columns = self._blend()
         if not w:
             return super().score(X, y, sample_weight=sample_weight, **params)
+        if params:
+            raise TypeError(
+                f"score() of a blending HybridPipeline takes no extra parameters (got {sorted(params)}); "
+                "score model.predict(X) with the metric you need instead"
+            )
         predicted = self.classes_[np.argmax(self._blended_proba(X, w, columns), axis=1)]
         return float(accuracy_score(y, predicted, sample_weight=sample_weight))
 

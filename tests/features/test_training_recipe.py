@@ -85,9 +85,11 @@ def test_validation_rows_hold_out_a_stratified_share_and_can_be_found_again():
     again = validation_rows(targets, 0.1, 3, seed=7)
     assert all(np.array_equal(a, b) for a, b in zip(again, (train, val), strict=True))
     assert not np.array_equal(validation_rows(targets, 0.1, 3, seed=8)[1], val)
-    # nothing held out: no share, or too few rows to keep every class in training
+    # nothing held out: no share, fewer held-out rows than classes, or too few rows left to train every class
     assert validation_rows(targets, 0.0, 3, seed=7) is None and validation_rows(targets, None, 3, seed=7) is None
     assert validation_rows(np.arange(4) % 2, 0.5, 4, seed=7) is None
+    assert validation_rows(np.repeat([0, 1, 2], 4), 0.8, 3, seed=0) is None  # 10 held out, 2 left for 3 classes
+    assert len(validation_rows(np.repeat([0, 1, 2], 4), 0.5, 3, seed=0)[0]) == 6
     # a share too small to hold a row of each class cannot choose an epoch: all rows train
     two_per_class = np.repeat(np.arange(36), 2)
     assert validation_rows(two_per_class, 0.1, 36, seed=0) is None

@@ -17,7 +17,8 @@ at least ``cnn_epochs`` epochs and at least :data:`MIN_CNN_STEPS` gradient steps
 (a handful of examples would otherwise give it a few dozen steps), early stopping
 does not cut that budget short (patience = epochs: with a few validation images
 the validation loss is noise, and it stopped the CNN during its learning-rate
-warm-up; the weights of the best validation epoch are still kept), and the SVMs
+warm-up; the weights of the best validation epoch are still kept, or of the best
+training-loss epoch where the draw is too small to hold out a row of each class), and the SVMs
 fit without probability calibration (its 3-fold cross-validation needs 3
 examples per class; accuracy does not use it).
 
@@ -544,7 +545,8 @@ def _context_lines(result):
         f"- CNN from scratch: `{cnn.get('architecture', 'default')}` architecture, at least "
         f"{cnn['min_epochs']} epochs and {cnn['min_steps']} gradient steps (at most {cnn['max_epochs']} "
         f"epochs), batch {cnn.get('batch_size', 128)}, no early stop before the last epoch (the best "
-        "validation epoch's weights kept), the library's other defaults (augmentation on). "
+        "validation epoch's weights kept; the best training-loss epoch's where a draw cannot hold out "
+        "one image of each class), the library's other defaults (augmentation on). "
         f"SVC+PCA: {config['pca_components']} components, capped at the number of examples − 1. "
         f"SVMs: {config['svm']}. Hybrid features: extracted once in "
         f"{format_seconds(result.get('feature_seconds', 0.0))}."

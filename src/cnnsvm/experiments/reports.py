@@ -10,7 +10,7 @@ import numpy as np
 
 from cnnsvm.classifiers.selective import confidence_score, risk_coverage_curve
 from cnnsvm.experiments import plots
-from cnnsvm.experiments.config import GENERIC_VARIANT
+from cnnsvm.experiments.config import GENERIC_VARIANT, METHODS
 from cnnsvm.experiments.environment import STEAL_UPPER_BOUND
 from cnnsvm.experiments.significance import mcnemar_p_value
 from cnnsvm.experiments.store import write_json, write_text
@@ -203,7 +203,7 @@ def steal_note(records):
     )
 
 
-def generic_markdown(generic_results, methods=tuple(GENERIC_VARIANT)):
+def generic_markdown(generic_results, methods=tuple(m for m in METHODS if m in GENERIC_VARIANT)):
     """Markdown table of the generic extractors: fit time, epochs, validation accuracy.
 
     ``methods`` are the run's methods; the title names those that read the extractors.

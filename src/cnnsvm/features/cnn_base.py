@@ -28,7 +28,9 @@ def validation_rows(targets, fraction, n_classes, seed):
     """The rows a CNN holds out for early stopping: ``(train rows, validation rows)``, or ``None``.
 
     A share ``fraction`` of the rows, stratified by class where every class has
-    two rows, drawn with ``seed``. ``None`` where nothing is held out: no share,
+    two rows, drawn with ``seed``; where a class has a single row the share is
+    drawn unstratified, so that row may be held out and its class then trains
+    on nothing. ``None`` where nothing is held out: no share,
     a share too small to hold a row of each class, or too few rows to keep a row
     of each class for training. A hold-out that misses most classes cannot choose
     an epoch: on 7 images of a 36-class set, two examples per class, the

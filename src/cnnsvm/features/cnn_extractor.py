@@ -46,7 +46,8 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
         :func:`cnnsvm.features.cnn_base.validation_rows`.
     patience : int, default=5
         Epochs without validation improvement before training stops (a guard;
-        the weights of the best validation epoch are restored either way).
+        the weights of the best validation epoch are restored either way; the
+        best training-loss epoch where nothing is held out).
     schedule : {"cosine", "plateau"}, default="cosine"
         Learning rate: ``"cosine"`` warms up linearly to ``learning_rate`` over
         the first epoch (or tenth of the run) and decays it along a cosine to
