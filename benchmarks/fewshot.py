@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _perf_util import cores, cpu_model, cpu_shared, git_commit, load_average, saw_sets  # noqa: E402
 
-from cnnsvm.progress import log  # noqa: E402
+from cnnsvm.progress import format_seconds, log  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -411,6 +411,11 @@ def bars(summary, timing):
     return out
 
 
+def _took(seconds):
+    """`` in 5m31s`` for the extractor's recorded training time, nothing where it was not recorded."""
+    return "" if seconds is None else f" in {format_seconds(seconds)}"
+
+
 def preamble_text(result, done):
     c = result["context"]
     b = result["bars"]
@@ -427,9 +432,10 @@ def preamble_text(result, done):
         f"started {c['started']}" + (f", finished {c['finished']}" if c.get("finished") else "") + ".",
         "",
         "Settings are the library's defaults, fixed before any run and never chosen on a test score. The "
-        f"extractor: the `default` architecture, {e['params'].get('epochs')} epochs with the cosine schedule "
-        f"shortened to a {e['params'].get('max_minutes')}-minute budget ({e['epochs_run']} epochs run, best "
-        f"validation accuracy {e['best_val_accuracy']:.4f} on its own held-out 10 %), trained on a stratified "
+        f"extractor: the `default` architecture, {e['params'].get('epochs')} epochs of the cosine schedule "
+        f"within a {e['params'].get('max_minutes')}-minute budget that shortens it where needed ({e['epochs_run']} "
+        f"epochs run{_took(e.get('train_seconds'))}, best validation accuracy {e['best_val_accuracy']:.4f} "
+        "on its own held-out 10 %), trained on a stratified "
         f"subset of {e['max_per_set']} of MNIST's 60,000 training images (to keep its training near 15 minutes on "
         "these busy cores) plus the whole training parts of NHCD numerals and vowels; never on consonants.",
         "",
