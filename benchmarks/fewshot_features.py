@@ -1,4 +1,4 @@
-"""Choosing the few-shot hybrid's features on validation data: embedding or spatial, with or without views.
+"""Choosing the few-shot hybrid's settings on validation data: its features and views, or its SVM.
 
 The few-shot setting of issue 13: NHCD consonants learned from k examples per
 class on the extractor of ``benchmarks/fewshot.py`` (trained on MNIST, NHCD
@@ -8,17 +8,24 @@ stratified 80/20 split of seed 0) is split again, stratified 80/20 with seed 1:
 the k examples are drawn from the first part, and every variant is scored on
 the second, the validation part.
 
-Variants: what the SVM sees (``features``: the embedding, or the embedding with
-the last convolutional blocks' grid means, :mod:`cnnsvm.features.spatial`) times
-``views`` (0, or 9 random augmented views of each drawn example among the
-training rows). Draws are seeded apart from those of ``fewshot.py``
-(``random_state`` 100), and every variant gets the same draws.
+Two grids of variants (``--grid``):
 
-Writes benchmarks/results/fewshot_features.md and .json.
+- ``features`` (the default): what the SVM sees (``features``: the embedding, or
+  the embedding with the last convolutional blocks' grid means,
+  :mod:`cnnsvm.features.spatial`) times ``views`` (0, or 9 random augmented views
+  of each drawn example among the training rows). Writes
+  benchmarks/results/fewshot_features.md and .json.
+- ``svm``: on the chosen features and views (spatial, 9), the RBF SVC's ``C``
+  (1, 10, 100) times ``gamma`` (``"scale"``, and half and twice 1 / n_features,
+  which ``"scale"`` is on standardised features where no column is constant),
+  and more views (19, 39) at the default SVC. Writes fewshot_svm.md and .json.
+
+Draws are seeded apart from those of ``fewshot.py`` (``random_state`` 100), and
+every variant gets the same draws.
 
 Usage (from the repository root, on a clean tree)::
 
-    nice -n 10 python benchmarks/fewshot_features.py [--data-dir ../shared/datasets] [--ks 5,20,50]
+    nice -n 10 python benchmarks/fewshot_features.py [--data-dir ../shared/datasets] [--ks 5,20,50] [--grid svm]
 """
 
 from __future__ import annotations
@@ -40,7 +47,16 @@ from cnnsvm.progress import log  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-VARIANTS = (("embedding", 0), ("embedding", 9), ("spatial", 0), ("spatial", 9))
+#: (features, views, SVM settings) of each grid; ``{}`` is make_svm's defaults.
+GRIDS = {
+    "features": (("embedding", 0, {}), ("embedding", 9, {}), ("spatial", 0, {}), ("spatial", 9, {})),
+    "svm": tuple(
+        ("spatial", 9, {"C": C, **({} if factor is None else {"gamma": factor})})
+        for C in (1.0, 10.0, 100.0)
+        for factor in (None, "0.5/n", "2/n")
+    )
+    + (("spatial", 19, {}), ("spatial", 39, {})),
+}
 #: Seed of the draws: apart from fewshot.py's (0), whose draws come from the whole training part.
 DRAW_SEED = 100
 
@@ -55,18 +71,18 @@ def parse_args(argv=None):
     p.add_argument("--retrain", action="store_true", help="train the extractor again even if its file exists")
     p.add_argument("--ks", default="5,20,50", help="examples per class (default 5,20,50)")
     p.add_argument("--draws", type=int, default=3)
+    p.add_argument("--grid", choices=sorted(GRIDS), default="features", help="which settings to compare")
     p.add_argument("--out", default=str(RESULTS), help="results folder")
-    p.add_argument(
-        "--report-only", action="store_true", help="rewrite fewshot_features.md from the saved .json (no run)"
-    )
+    p.add_argument("--report-only", action="store_true", help="rewrite the grid's .md from its saved .json (no run)")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    stem = f"fewshot_{args.grid}"
     if args.report_only:
-        saved = json.loads((Path(args.out) / "fewshot_features.json").read_text(encoding="utf-8"))
-        print(write_markdown(saved, args.out))
+        saved = json.loads((Path(args.out) / f"{stem}.json").read_text(encoding="utf-8"))
+        print(write_markdown(saved, args.out, stem))
         return 0
     import numpy as np
     from sklearn.model_selection import train_test_split
@@ -98,7 +114,7 @@ def main(argv=None):
     log(f"draws from {len(pool)} training images, validation on {len(validation)} (the test part is not read)")
     ks = fewshot.parse_ks(args.ks)
     rows = []
-    for features, views in VARIANTS:
+    for features, views, svm in GRIDS[args.grid]:
         part = fewshot.run_fewshot(
             extractor,
             pool,
@@ -108,9 +124,10 @@ def main(argv=None):
             methods=["hybrid"],
             features=features,
             views=views,
+            svm_params=_svm_params(svm, extractor, features),
             random_state=DRAW_SEED,
         )
-        rows += [{**r, "features": features, "views_asked": views} for r in part["rows"]]
+        rows += [{**r, "features": features, "views_asked": views, "svm": svm} for r in part["rows"]]
     context["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     context["load_average_end"] = load_average()
     out = Path(args.out)
@@ -129,13 +146,31 @@ def main(argv=None):
         "ks": ks,
         "rows": rows,
     }
-    (out / "fewshot_features.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(write_markdown(result, out))
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(write_markdown(result, out, stem))
     return 0
 
 
-def write_markdown(result, out):
-    """Write fewshot_features.md from the saved results; returns its text."""
+def _svm_params(svm, extractor, features):
+    """``svm`` with a gamma written ``"f/n"`` made ``f / n_features`` of the extractor's ``features``."""
+    gamma = svm.get("gamma")
+    if not isinstance(gamma, str) or not gamma.endswith("/n"):
+        return svm
+    from cnnsvm.features import FrozenExtractor
+
+    width = len(FrozenExtractor(extractor, features=features).get_feature_names_out())
+    return {**svm, "gamma": float(gamma[:-2]) / width}
+
+
+def _svm_label(svm):
+    if not svm:
+        return "C=10, gamma=scale (default)"
+    gamma = svm.get("gamma", "scale")
+    return f"C={svm['C']:g}, gamma={gamma if gamma == 'scale' else gamma + ' features'}"
+
+
+def write_markdown(result, out, stem="fewshot_features"):
+    """Write ``stem``.md from the saved results; returns its text."""
     import numpy as np
 
     from cnnsvm.experiments import fewshot
@@ -144,7 +179,9 @@ def write_markdown(result, out):
     draws = result.get("draws") or max(r["draw"] for r in result["rows"]) + 1
     table = {}
     for r in result["rows"]:
-        table.setdefault((r["features"], r["views_asked"]), {}).setdefault(r["k"], []).append(r["accuracy"])
+        key = (r["features"], r["views_asked"], _svm_label(r.get("svm") or {}))
+        table.setdefault(key, {}).setdefault(r["k"], []).append(r["accuracy"])
+    with_svm = any(r.get("svm") for r in result["rows"])
     machine, split = result["machine"], result["split"]
     usable = machine["cores"]["usable"] if isinstance(machine["cores"], dict) else machine["cores"]
     shared = cpu_shared(result["load_average_start"], result["load_average_end"], usable)
@@ -160,15 +197,16 @@ def write_markdown(result, out):
         f"(trained on {', '.join(result['extractor']['trained_on'])}; never on consonants). The test part is "
         f"not read: the draws come from {split['pool']} images of the consonants' training part, the scores from "
         f"the other {split['validation']} (stratified, seed {split['seed']}). {draws} draws per k (seed "
-        f"{split['draw_seed']}), the same for every variant; the SVM is make_svm's default (C=10, gamma='scale', "
-        "RBF). Validation accuracy, mean ± std over the draws:",
+        f"{split['draw_seed']}), the same for every variant; the SVM is "
+        + ("an RBF SVC with the settings in the table" if with_svm else "make_svm's default (C=10, gamma='scale', RBF)")
+        + ". Validation accuracy, mean ± std over the draws:",
         "",
-        "| features | views | " + " | ".join(f"k = {k} (%)" for k in ks) + " |",
-        "|---|---|" + "---|" * len(ks),
+        "| features | views | " + ("SVM | " if with_svm else "") + " | ".join(f"k = {k} (%)" for k in ks) + " |",
+        "|---|---|" + ("---|" if with_svm else "") + "---|" * len(ks),
     ]
-    for (features, views), by_k in table.items():
+    for (features, views, svm), by_k in table.items():
         cells = [f"{100 * np.mean(by_k[k]):.1f} ± {100 * np.std(by_k[k], ddof=1):.1f}" for k in ks]
-        lines.append(f"| {features} | {views} | " + " | ".join(cells) + " |")
+        lines.append(f"| {features} | {views} | " + (f"{svm} | " if with_svm else "") + " | ".join(cells) + " |")
     added = {}
     for r in result["rows"]:
         if r["views_asked"]:
@@ -184,7 +222,7 @@ def write_markdown(result, out):
         ]
     lines.append("")
     text = "\n".join(lines)
-    (Path(out) / "fewshot_features.md").write_text(text, encoding="utf-8")
+    (Path(out) / f"{stem}.md").write_text(text, encoding="utf-8")
     return text
 
 

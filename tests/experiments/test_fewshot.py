@@ -129,6 +129,19 @@ def test_bad_views_are_refused(curve):
     result, split = curve
     with pytest.raises(ConfigError, match="views must be a non-negative integer"):
         fewshot.run_fewshot(None, split.train, split.test, ks=(1,), views=-1)
+    with pytest.raises(ConfigError, match="svm_params may set C, gamma, kernel; got probability"):
+        fewshot.run_fewshot(None, split.train, split.test, ks=(1,), svm_params={"C": 1, "probability": True})
+
+
+def test_svm_params_reach_the_hybrids_svm(small_extractor):
+    extractor, split = small_extractor
+    kwargs = dict(ks=(5,), draws=1, methods=["hybrid"], views=0, verbose=0)
+    default = fewshot.run_fewshot(extractor, split.train, split.test, **kwargs)
+    assert default["config"]["svm"].startswith("make_svm defaults")
+    # a kernel width far too narrow: every test image is far from every example, the SVM answers one class
+    narrow = fewshot.run_fewshot(extractor, split.train, split.test, svm_params={"gamma": 1e3}, **kwargs)
+    assert narrow["config"]["svm"].startswith("make_svm with gamma=1000.0")
+    assert narrow["rows"][0]["accuracy"] < 0.4 < default["rows"][0]["accuracy"]
 
 
 def test_report_has_table_json_and_plot_and_keeps_existing_files(curve, tmp_path):

@@ -57,6 +57,8 @@ DEFAULT_FEATURES = "spatial"
 DEFAULT_VIEWS = 9
 #: Most training rows of the hybrid, examples and views together (see :func:`view_count`).
 MAX_VIEW_ROWS = 10_000
+#: The hybrid's SVM settings ``run_fewshot(svm_params=...)`` may set.
+SVM_PARAMS = frozenset({"C", "gamma", "kernel"})
 
 
 def parse_ks(text):
@@ -147,6 +149,7 @@ def run_fewshot(
     n_components=50,
     features=DEFAULT_FEATURES,
     views=DEFAULT_VIEWS,
+    svm_params=None,
     random_state=0,
     verbose=1,
 ):
@@ -177,6 +180,10 @@ def run_fewshot(
         hybrid's training rows (the extractor's augmentation; see
         :func:`view_count`): the SVM learns the variations that a few examples
         do not show. 0 turns them off.
+    svm_params : dict, optional
+        The hybrid's SVM settings (``C``, ``gamma``, ``kernel`` of
+        :func:`cnnsvm.pipeline.make_hybrid`); make_svm's defaults otherwise.
+        For choosing them on validation data (``benchmarks/fewshot_svm.py``).
     random_state : int, default=0
         Seed of the draws (draw ``d`` of ``k`` uses ``[random_state, k, d]``) and of the models
         (``random_state + d``).
@@ -200,6 +207,11 @@ def run_fewshot(
         raise ConfigError(f"draws must be a positive integer; got {draws!r}")
     if not isinstance(views, numbers.Integral) or isinstance(views, bool) or views < 0:
         raise ConfigError(f"views must be a non-negative integer; got {views!r}")
+    svm_params = dict(svm_params or {})
+    if set(svm_params) - SVM_PARAMS:
+        raise ConfigError(
+            f"svm_params may set {', '.join(sorted(SVM_PARAMS))}; got {', '.join(sorted(set(svm_params) - SVM_PARAMS))}"
+        )
     ks = parse_ks(",".join(str(k) for k in ks))
     train, test = train.with_light_ink(), test.with_light_ink()
     missing = np.setdiff1d(np.unique(test.labels), np.unique(train.labels))
@@ -216,7 +228,9 @@ def run_fewshot(
     hybrid_back = None
     feature_seconds = 0.0
     if "hybrid" in methods:
-        hybrid = hybrid_for_extractor(extractor, probability=False, random_state=random_state, features=features)
+        hybrid = hybrid_for_extractor(
+            extractor, probability=False, random_state=random_state, features=features, **svm_params
+        )
         hybrid.set_params(preprocess__ink="light")
         start = time.perf_counter()
         front = Pipeline(hybrid.steps[:2]).fit(train.images, train.labels)
@@ -304,7 +318,12 @@ def run_fewshot(
             "random_state": random_state,
             "cnn": {"min_epochs": min_epochs, "min_steps": cnn_min_steps, "max_epochs": MAX_CNN_EPOCHS, **cnn_params},
             "pca_components": n_components,
-            "svm": "make_svm defaults (C=10, gamma='scale', RBF), no probability calibration",
+            "svm": (
+                f"make_svm with {', '.join(f'{k}={v!r}' for k, v in sorted(svm_params.items()))}"
+                if svm_params
+                else "make_svm defaults (C=10, gamma='scale', RBF)"
+            )
+            + ", no probability calibration",
             "hybrid_features": features,
             "views": views,
             "max_view_rows": MAX_VIEW_ROWS,
