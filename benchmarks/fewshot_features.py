@@ -163,10 +163,9 @@ def _svm_params(svm, extractor, features):
 
 
 def _svm_label(svm):
-    if not svm:
-        return "C=10, gamma=scale (default)"
-    gamma = svm.get("gamma", "scale")
-    return f"C={svm['C']:g}, gamma={gamma if gamma == 'scale' else gamma + ' features'}"
+    C, gamma = svm.get("C", 10.0), svm.get("gamma", "scale")
+    label = f"C={C:g}, gamma={gamma if gamma == 'scale' else gamma + ' features'}"
+    return label + (" (default)" if C == 10.0 and gamma == "scale" else "")
 
 
 def write_markdown(result, out, stem="fewshot_features"):
@@ -186,7 +185,7 @@ def write_markdown(result, out, stem="fewshot_features"):
     usable = machine["cores"]["usable"] if isinstance(machine["cores"], dict) else machine["cores"]
     shared = cpu_shared(result["load_average_start"], result["load_average_end"], usable)
     lines = [
-        "# Few-shot features: chosen on validation data",
+        "# Few-shot " + ("SVM settings" if with_svm else "features") + ": chosen on validation data",
         "",
         f"Command: `{result['command']}` — commit `{result['commit']}` — machine: {machine['cpu']}, "
         f"{usable} usable cores" + (", shared with other jobs" if shared else "") + " — load average at start "
