@@ -115,6 +115,7 @@ def main(argv=None):
     ks = fewshot.parse_ks(args.ks)
     rows = []
     for features, views, svm in GRIDS[args.grid]:
+        used = _svm_params(svm, extractor, features)
         part = fewshot.run_fewshot(
             extractor,
             pool,
@@ -124,10 +125,10 @@ def main(argv=None):
             methods=["hybrid"],
             features=features,
             views=views,
-            svm_params=_svm_params(svm, extractor, features),
+            svm_params=used,
             random_state=DRAW_SEED,
         )
-        rows += [{**r, "features": features, "views_asked": views, "svm": svm} for r in part["rows"]]
+        rows += [{**r, "features": features, "views_asked": views, "svm": svm, "svm_used": used} for r in part["rows"]]
     context["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     context["load_average_end"] = load_average()
     out = Path(args.out)
@@ -164,7 +165,13 @@ def _svm_params(svm, extractor, features):
 
 def _svm_label(svm):
     C, gamma = svm.get("C", 10.0), svm.get("gamma", "scale")
-    label = f"C={C:g}, gamma={gamma if gamma == 'scale' else gamma + ' features'}"
+    if not isinstance(gamma, str):
+        shown = f"{gamma:g}"
+    elif gamma.endswith("/n"):
+        shown = f"{gamma} features"
+    else:
+        shown = gamma
+    label = f"C={C:g}, gamma={shown}"
     return label + (" (default)" if C == 10.0 and gamma == "scale" else "")
 
 

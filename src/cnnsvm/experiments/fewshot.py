@@ -183,7 +183,7 @@ def run_fewshot(
     svm_params : dict, optional
         The hybrid's SVM settings (``C``, ``gamma``, ``kernel`` of
         :func:`cnnsvm.pipeline.make_hybrid`); make_svm's defaults otherwise.
-        For choosing them on validation data (``benchmarks/fewshot_svm.py``).
+        For choosing them on validation data (``benchmarks/fewshot_features.py --grid svm``).
     random_state : int, default=0
         Seed of the draws (draw ``d`` of ``k`` uses ``[random_state, k, d]``) and of the models
         (``random_state + d``).
