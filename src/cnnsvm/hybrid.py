@@ -226,7 +226,7 @@ class HybridPipeline(Pipeline):
         -------
         float
         """
-        w, columns = self._blend()
+        w, _ = self._blend()
         if not w:
             return super().score(X, y, sample_weight=sample_weight, **params)
         if params:
@@ -234,8 +234,7 @@ class HybridPipeline(Pipeline):
                 f"score() of a blending HybridPipeline takes no extra parameters (got {sorted(params)}); "
                 "score model.predict(X) with the metric you need instead"
             )
-        predicted = self.classes_[np.argmax(self._blended_proba(X, w, columns), axis=1)]
-        return float(accuracy_score(y, predicted, sample_weight=sample_weight))
+        return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
 
     def _blend(self):
         check_is_fitted(self)
