@@ -51,10 +51,15 @@ def renormalised(soft):
     return softmax_block(soft, np.arange(soft.shape[1]))
 
 
-def hybrid_proba(F_fit, y_fit, F_val, soft_val):
-    """The default hybrid's blended probabilities on validation features (``soft_val``: the set's softmax block)."""
+def hybrid_proba(F_fit, y_fit, F_val, soft_val, svm=None):
+    """The default hybrid's blended probabilities on validation features (``soft_val``: the set's softmax block).
+
+    ``svm``: an unfitted probabilistic classifier to use instead of the default
+    exact SVC (C = 10, gamma = "scale", temperature calibration on 3 folds).
+    """
     scaler = StandardScaler().fit(F_fit)
-    svm = CalibratedClassifierCV(SVC(C=10.0, gamma="scale"), method="temperature", cv=3, ensemble=False)
+    if svm is None:
+        svm = CalibratedClassifierCV(SVC(C=10.0, gamma="scale"), method="temperature", cv=3, ensemble=False)
     svm.fit(scaler.transform(F_fit), y_fit)
     return svm.classes_, 0.5 * svm.predict_proba(scaler.transform(F_val)) + 0.5 * renormalised(soft_val)
 

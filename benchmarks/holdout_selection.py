@@ -14,7 +14,13 @@ The held-out images guided early stopping (which epoch's weights were kept), so
 they are not as clean as a split no training saw; they are the same for every
 kind of features compared, which is what a choice between them needs.
 
+``--solvers exact,approx`` repeats each kind of features with the scalable SVM
+(Nystroem + linear SVM, what ``solver = "auto"`` uses from 20,000 training
+samples on) beside the exact SVC; its cells are keyed ``KIND+approx``. Each cell
+records the seconds its SVM took to fit and predict.
+
     python benchmarks/holdout_selection.py ../runs/nhcd-seed3 ../runs/nhcd-seed4 --out results.json
+    python benchmarks/holdout_selection.py ../runs/mnist-fresh --solvers exact,approx --out results.json
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 from ensemble_selection import hybrid_proba, summary  # benchmarks/ensemble_selection.py, beside this script
 from selection import holdout_mask
 
+from cnnsvm.classifiers.svm import make_svm
 from cnnsvm.data import combine_datasets
 from cnnsvm.experiments.compare import load_experiment
 from cnnsvm.experiments.datasets import load_experiment_datasets
@@ -35,6 +42,19 @@ from cnnsvm.experiments.generic import extractor_of
 from cnnsvm.pipeline import load
 
 KINDS = ("embedding", "spatial")
+SOLVERS = ("exact", "approx")
+
+
+def variant_key(kind, solver):
+    """A cell's key: the kind of features, with ``+approx`` for the scalable SVM."""
+    return kind if solver == "exact" else f"{kind}+{solver}"
+
+
+def comma_list(text, allowed, what):
+    items = [t.strip() for t in text.split(",")]
+    if not items or not set(items) <= set(allowed) or len(set(items)) != len(items):
+        raise argparse.ArgumentTypeError(f"{what} takes a comma-separated subset of {', '.join(allowed)}; got {text!r}")
+    return items
 
 
 def kept_epoch_accuracy(ext):
@@ -47,14 +67,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", help="comparison run folders (cnnsvm compare --out)")
     ap.add_argument("--out", default=None)
+    ap.add_argument(
+        "--solvers",
+        default=["exact"],
+        type=lambda t: comma_list(t, SOLVERS, "--solvers"),
+        help="comma-separated: exact, approx (default exact)",
+    )
+    ap.add_argument("--seeds", type=int, nargs="+", default=None, help="only these seeds of each run (default: all)")
     args = ap.parse_args()
+    variants = [(kind, solver) for kind in KINDS for solver in args.solvers]
 
     rows = []
     for run in map(Path, args.runs):
         config = load_experiment(run / "config.toml")
         datasets = load_experiment_datasets(config.datasets, test_size=config.test_size, split_seed=config.split_seed)
         union = combine_datasets([d.train for d in datasets], name="generic")
-        for seed in config.seeds:
+        for seed in config.seeds if args.seeds is None else [s for s in config.seeds if s in args.seeds]:
             for folder in sorted((run / "generic" / f"seed{seed}").glob("augmented*")):
                 model = load(folder / "model.joblib")
                 ext = extractor_of(model)
@@ -75,20 +103,29 @@ def main():
                     y_fit, y_val = union.labels[fit] - offset, union.labels[val] - offset
                     soft_val = ext.softmax_from_features(spatial[val])[:, offset : offset + n]
                     cells = {"n_fit": int(fit.sum()), "n_val": int(val.sum())}
-                    for kind in KINDS:
+                    for kind, solver in variants:
                         cols = slice(None) if kind == "spatial" else slice(0, n_embedding)
-                        classes, p = hybrid_proba(spatial[fit][:, cols], y_fit, spatial[val][:, cols], soft_val)
-                        cells[kind] = summary(y_val, classes, p)
+                        svm = None if solver == "exact" else make_svm(solver, C=10.0, gamma="scale", random_state=seed)
+                        tic = time.perf_counter()
+                        classes, p = hybrid_proba(spatial[fit][:, cols], y_fit, spatial[val][:, cols], soft_val, svm)
+                        key = variant_key(kind, solver)
+                        cells[key] = {**summary(y_val, classes, p), "seconds": time.perf_counter() - tic}
+                        cells[key]["errors"] = int(round((1 - cells[key]["accuracy"]) * cells["n_val"]))
                     cells["seconds"] = time.perf_counter() - start
                     row[name] = cells
                     scores = {
-                        k: (round(100 * cells[k]["accuracy"], 2), round(100 * cells[k]["aurc"], 3)) for k in KINDS
+                        variant_key(*v): (
+                            cells[variant_key(*v)]["errors"],
+                            round(100 * cells[variant_key(*v)]["aurc"], 4),
+                            round(cells[variant_key(*v)]["seconds"]),
+                        )
+                        for v in variants
                     }
                     print(run.name, seed, folder.name, name, cells["n_val"], scores, flush=True)
                 rows.append(row)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({"runs": args.runs, "rows": rows}, f, indent=1)
+            json.dump({"runs": args.runs, "solvers": args.solvers, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":
