@@ -166,13 +166,16 @@ def test_shipped_digits_file_is_the_demo_config():
         # hybrid-noaug (a second extractor per seed) left out of the three-seed runs for time
         ("nhcd", 3, [m for m in METHODS if m != "hybrid-noaug"]),
         # MNIST alone: generic-softmax is the default CNN from scratch; cnn and hybrid-noaug left out for time
-        ("mnist", 1, ["mlp", "pca-svc", "cnn-article", "hybrid", "hybrid-svm", "generic-softmax"]),
+        ("mnist", 1, ["mlp", "pca-svc", "cnn-article", "hybrid", "hybrid-embedding", "hybrid-svm", "generic-softmax"]),
     ],
 )
 def test_shipped_experiment_files_are_valid(name, n_datasets, methods):
     config = load_experiment(REPO / "experiments" / f"{name}.toml")
     assert config.name == name and len(config.datasets) == n_datasets
     assert config.methods == methods
+    # the hybrid reads the spatial features; its ablation differs from it in that alone
+    assert config.svc_params("hybrid")["features"] == "spatial"
+    assert config.svc_params("hybrid-embedding") == {**config.svc_params("hybrid"), "features": "embedding"}
     moved = load_experiment(REPO / "experiments" / f"{name}.toml", ["datasets.0.spec=npz:/elsewhere/x.npz"])
     assert moved.datasets[0].spec == "npz:/elsewhere/x.npz"
 
