@@ -19,6 +19,10 @@ of the SVM's and the generic softmax restricted to the set's classes):
 ``--features embedding,spatial`` repeats each of these on what the SVM sees: the
 embedding (the default), or the embedding with the last convolutional blocks'
 grid means (:mod:`cnnsvm.features.spatial`); rows are keyed ``spatial/...``.
+``--solver approx`` fits the scalable SVM (Nystroem + linear SVM, what
+``solver = "auto"`` uses from 20,000 training samples on) instead of the exact
+SVC; ``--dataset mnist`` reads MNIST's 90/10 validation split of
+``selection.py --dataset mnist`` instead of NHCD's.
 
     python benchmarks/ensemble_selection.py A.joblib B.joblib [--features embedding,spatial] --out results.json
 """
@@ -38,6 +42,7 @@ from sklearn.svm import SVC
 
 from cnnsvm.classifiers.generic_softmax import softmax_block
 from cnnsvm.classifiers.selective import confidence_score, selective_summary
+from cnnsvm.classifiers.svm import make_svm
 from cnnsvm.data import combine_datasets
 
 
@@ -68,7 +73,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("extractors", nargs="+", help="joblib files of (preprocessor, extractor) saved by selection.py")
     ap.add_argument("--data", default="../shared/datasets")
+    ap.add_argument("--dataset", choices=("nhcd", "mnist"), default="nhcd", help="whose validation split to read")
     ap.add_argument("--split-seed", type=int, default=0)
+    ap.add_argument("--solver", choices=("exact", "approx"), default="exact", help="the SVM (default: exact SVC)")
     ap.add_argument("--out", default=None)
     ap.add_argument(
         "--features",
@@ -80,10 +87,21 @@ def main():
     if not set(kinds) <= {"embedding", "spatial"} or len(set(kinds)) != len(kinds):
         ap.error(f"--features takes embedding and/or spatial; got {args.features!r}")
 
-    fit_parts, val_parts = validation_parts(args.data, args.split_seed)  # the split selection.py trains on
+    fit_parts, val_parts = validation_parts(args.data, args.split_seed, args.dataset)  # what selection.py trains on
+
+    def new_svm():
+        return None if args.solver == "exact" else make_svm(args.solver, C=10.0, gamma="scale", random_state=0)
+
     union = combine_datasets(fit_parts, name="generic")
     members = [joblib.load(path) for path in args.extractors]
-    results = {"split_seed": args.split_seed, "extractors": args.extractors, "members": [], "sets": {}}
+    results = {
+        "dataset": args.dataset,
+        "solver": args.solver,
+        "split_seed": args.split_seed,
+        "extractors": args.extractors,
+        "members": [],
+        "sets": {},
+    }
     for _, ext in members:
         results["members"].append(
             {
@@ -115,11 +133,11 @@ def main():
             prefix = "" if kind == "embedding" else f"{kind}/"
             probas = []
             for i in range(len(members)):
-                classes, p = hybrid_proba(fit_k[i], y_fit, val_k[i], softs[i])
+                classes, p = hybrid_proba(fit_k[i], y_fit, val_k[i], softs[i], new_svm())
                 probas.append(p)
                 out[f"{prefix}member{i}"] = summary(y_val, classes, p)
             if len(members) > 1:
-                classes, p = hybrid_proba(np.hstack(fit_k), y_fit, np.hstack(val_k), soft_mean)
+                classes, p = hybrid_proba(np.hstack(fit_k), y_fit, np.hstack(val_k), soft_mean, new_svm())
                 out[f"{prefix}concat"] = summary(y_val, classes, p)
                 p = np.mean(probas, axis=0)
                 out[f"{prefix}mean"] = summary(y_val, classes, p)
