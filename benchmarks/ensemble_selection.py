@@ -1,11 +1,11 @@
-"""Choose between one generic extractor and an ensemble of them, on validation data carved from NHCD training parts.
+"""Choose between one generic extractor and an ensemble of them, on validation data carved from training parts.
 
 Never reads a test part. The validation split is the one of
-``benchmarks/selection.py`` (each set's training part split again, stratified
-85/15 with ``random_state=--split-seed``); every extractor given was trained by
-that script on the three 85 % parts with that split seed (``--extractor-seed``
-changes only the network's own randomness), so no validation image reached any
-of them.
+``benchmarks/selection.py`` (NHCD: each set's training part split again,
+stratified 85/15 with ``random_state=--split-seed``; ``--dataset mnist``: MNIST's
+training images split 90/10); every extractor given was trained by that script
+on the fit parts with that split seed (``--extractor-seed`` changes only the
+network's own randomness), so no validation image reached any of them.
 
 Compared, per set, with the default hybrid (StandardScaler, RBF SVC with C = 10
 and gamma = "scale", temperature calibration by 3-fold CV, probabilities the mean
@@ -20,9 +20,8 @@ of the SVM's and the generic softmax restricted to the set's classes):
 embedding (the default), or the embedding with the last convolutional blocks'
 grid means (:mod:`cnnsvm.features.spatial`); rows are keyed ``spatial/...``.
 ``--solver approx`` fits the scalable SVM (Nystroem + linear SVM, what
-``solver = "auto"`` uses from 20,000 training samples on) instead of the exact
-SVC; ``--dataset mnist`` reads MNIST's 90/10 validation split of
-``selection.py --dataset mnist`` instead of NHCD's.
+``solver = "auto"`` uses from 20,000 training samples on; its landmarks drawn
+with ``random_state=0`` in every row) instead of the exact SVC.
 
     python benchmarks/ensemble_selection.py A.joblib B.joblib [--features embedding,spatial] --out results.json
 """
@@ -35,7 +34,7 @@ import time
 
 import joblib
 import numpy as np
-from selection import print_candidates, validation_parts  # benchmarks/selection.py, beside this script
+from selection import comma_list, print_candidates, validation_parts  # benchmarks/selection.py, beside this script
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -79,13 +78,12 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument(
         "--features",
-        default="embedding",
+        default=["embedding"],
+        type=lambda t: comma_list(t, ("embedding", "spatial"), "--features"),
         help="comma-separated: embedding, spatial (what the SVM sees; default embedding)",
     )
     args = ap.parse_args()
-    kinds = [k.strip() for k in args.features.split(",")]
-    if not set(kinds) <= {"embedding", "spatial"} or len(set(kinds)) != len(kinds):
-        ap.error(f"--features takes embedding and/or spatial; got {args.features!r}")
+    kinds = args.features
 
     fit_parts, val_parts = validation_parts(args.data, args.split_seed, args.dataset)  # what selection.py trains on
 

@@ -1,4 +1,4 @@
-"""Compare what the hybrid's SVM sees on each generic extractor's own held-out images (NHCD runs).
+"""Compare what the hybrid's SVM sees, and which SVM, on each generic extractor's own held-out images.
 
 Never reads a test part. A comparison run's generic extractor holds out a
 stratified share (``validation_fraction``, 10 %) of the training parts it is
@@ -8,7 +8,8 @@ seed (checked: the extractor's softmax must score on the rebuilt hold-out what
 its history recorded at the epoch it kept), fits the default hybrid on the
 features of each set's other training images and scores it on the set's
 held-out ones. One row per extractor (every member of every seed of every run
-given), one column block per kind of features.
+given, or of the seeds ``--seeds`` names), one column block per kind of features
+(and SVM). Written for the NHCD runs, it reads any comparison run (MNIST's too).
 
 The held-out images guided early stopping (which epoch's weights were kept), so
 they are not as clean as a split no training saw; they are the same for every
@@ -20,7 +21,7 @@ samples on) beside the exact SVC; its cells are keyed ``KIND+approx``. Each cell
 records the seconds its SVM took to fit and predict.
 
     python benchmarks/holdout_selection.py ../runs/nhcd-seed3 ../runs/nhcd-seed4 --out results.json
-    python benchmarks/holdout_selection.py ../runs/mnist-fresh --solvers exact,approx --out results.json
+    python benchmarks/holdout_selection.py ../runs/mnist-fresh --solvers exact,approx --seeds 3 --out results.json
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from ensemble_selection import hybrid_proba, summary  # benchmarks/ensemble_selection.py, beside this script
-from selection import holdout_mask
+from selection import comma_list, holdout_mask
 
 from cnnsvm.classifiers.svm import make_svm
 from cnnsvm.data import combine_datasets
@@ -48,13 +49,6 @@ SOLVERS = ("exact", "approx")
 def variant_key(kind, solver):
     """A cell's key: the kind of features, with ``+approx`` for the scalable SVM."""
     return kind if solver == "exact" else f"{kind}+{solver}"
-
-
-def comma_list(text, allowed, what):
-    items = [t.strip() for t in text.split(",")]
-    if not items or not set(items) <= set(allowed) or len(set(items)) != len(items):
-        raise argparse.ArgumentTypeError(f"{what} takes a comma-separated subset of {', '.join(allowed)}; got {text!r}")
-    return items
 
 
 def kept_epoch_accuracy(ext):
@@ -80,6 +74,9 @@ def main():
     rows = []
     for run in map(Path, args.runs):
         config = load_experiment(run / "config.toml")
+        unknown = sorted(set(args.seeds or ()) - set(config.seeds))
+        if unknown:
+            ap.error(f"{run} has no seed {unknown} (its seeds: {config.seeds}); name seeds of its config.toml")
         datasets = load_experiment_datasets(config.datasets, test_size=config.test_size, split_seed=config.split_seed)
         union = combine_datasets([d.train for d in datasets], name="generic")
         for seed in config.seeds if args.seeds is None else [s for s in config.seeds if s in args.seeds]:
@@ -102,25 +99,19 @@ def main():
                     fit, val = part & ~held, part & held
                     y_fit, y_val = union.labels[fit] - offset, union.labels[val] - offset
                     soft_val = ext.softmax_from_features(spatial[val])[:, offset : offset + n]
-                    cells = {"n_fit": int(fit.sum()), "n_val": int(val.sum())}
+                    cells, scores = {"n_fit": int(fit.sum()), "n_val": int(val.sum())}, {}
                     for kind, solver in variants:
                         cols = slice(None) if kind == "spatial" else slice(0, n_embedding)
                         svm = None if solver == "exact" else make_svm(solver, C=10.0, gamma="scale", random_state=seed)
                         tic = time.perf_counter()
                         classes, p = hybrid_proba(spatial[fit][:, cols], y_fit, spatial[val][:, cols], soft_val, svm)
                         key = variant_key(kind, solver)
-                        cells[key] = {**summary(y_val, classes, p), "seconds": time.perf_counter() - tic}
-                        cells[key]["errors"] = int(round((1 - cells[key]["accuracy"]) * cells["n_val"]))
+                        cell = {**summary(y_val, classes, p), "seconds": time.perf_counter() - tic}
+                        cell["errors"] = int(round((1 - cell["accuracy"]) * cells["n_val"]))
+                        cells[key] = cell
+                        scores[key] = (cell["errors"], round(100 * cell["aurc"], 4), round(cell["seconds"]))
                     cells["seconds"] = time.perf_counter() - start
                     row[name] = cells
-                    scores = {
-                        variant_key(*v): (
-                            cells[variant_key(*v)]["errors"],
-                            round(100 * cells[variant_key(*v)]["aurc"], 4),
-                            round(cells[variant_key(*v)]["seconds"]),
-                        )
-                        for v in variants
-                    }
                     print(run.name, seed, folder.name, name, cells["n_val"], scores, flush=True)
                 rows.append(row)
     if args.out:

@@ -1,9 +1,14 @@
-"""Choose the hybrid's SVM settings on validation data carved from the NHCD training parts.
+"""Choose the hybrid's SVM settings on validation data carved from training parts (NHCD, or MNIST).
 
 Never reads a test part: each set's training part (the stratified 80 % of the
 project's split) is split again, stratified 85/15 with ``random_state=seed``; one
 generic extractor is trained on the three 85 % parts together, and every SVM
 variant is fitted on a set's 85 % part and scored on its 15 % part.
+
+``--dataset mnist --train-only`` trains and saves an extractor on 90 % of MNIST's
+training images instead (the split :func:`validation_parts` gives), for
+``ensemble_selection.py --dataset mnist`` to score; this script's SVM grid is
+NHCD's (exact SVCs, hours at MNIST's size), so MNIST asks for ``--train-only``.
 
 Compared, per set:
 
@@ -50,6 +55,14 @@ def print_candidates(name, results):
         k: (round(100 * v["accuracy"], 2), round(100 * v["aurc"], 3)) for k, v in results.items() if isinstance(v, dict)
     }
     print(name, scores, flush=True)
+
+
+def comma_list(text, allowed, what):
+    """The comma-separated names of ``text``, each among ``allowed`` and none twice (else ``ArgumentTypeError``)."""
+    items = [t.strip() for t in text.split(",")]
+    if not set(items) <= set(allowed) or len(set(items)) != len(items):
+        raise argparse.ArgumentTypeError(f"{what} takes a comma-separated subset of {', '.join(allowed)}; got {text!r}")
+    return items
 
 
 def validation_parts(data, split_seed, dataset="nhcd"):
@@ -117,8 +130,13 @@ def main():
     )
     args = ap.parse_args()
 
-    if args.train_only and not args.save_extractor:
-        ap.error("--train-only needs --save-extractor: the extractor is all it produces")
+    if args.train_only and (not args.save_extractor or args.load_extractor):
+        ap.error("--train-only trains an extractor and saves it: give --save-extractor, not --load-extractor")
+    if args.dataset == "mnist" and not args.train_only:
+        ap.error(
+            "--dataset mnist trains an extractor only (--train-only --save-extractor FILE); score it with "
+            "ensemble_selection.py --dataset mnist"
+        )
     fit_parts, val_parts = validation_parts(args.data, args.seed, args.dataset)
     union = combine_datasets(fit_parts, name="generic")
     start = time.perf_counter()

@@ -173,7 +173,7 @@ def test_shipped_experiment_files_are_valid(name, n_datasets, methods):
     config = load_experiment(REPO / "experiments" / f"{name}.toml")
     assert config.name == name and len(config.datasets) == n_datasets
     assert config.methods == methods
-    # the hybrid reads the spatial features; its ablation differs from it in that alone
+    # the hybrid reads the spatial features; no [method.*] table makes its ablation differ in anything else
     assert config.svc_params("hybrid")["features"] == "spatial"
     assert config.svc_params("hybrid-embedding") == {**config.svc_params("hybrid"), "features": "embedding"}
     moved = load_experiment(REPO / "experiments" / f"{name}.toml", ["datasets.0.spec=npz:/elsewhere/x.npz"])
