@@ -34,7 +34,7 @@ import time
 
 import joblib
 import numpy as np
-from selection import comma_list, print_candidates, validation_parts  # benchmarks/selection.py, beside this script
+from selection import DATASETS, comma_list, print_candidates, validation_parts  # benchmarks/selection.py, beside it
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -55,15 +55,22 @@ def renormalised(soft):
     return softmax_block(soft, np.arange(soft.shape[1]))
 
 
-def hybrid_proba(F_fit, y_fit, F_val, soft_val, svm=None):
+#: The SVMs :func:`hybrid_proba` fits: the exact SVC, or the scalable one of ``solver = "auto"``.
+SOLVERS = ("exact", "approx")
+
+
+def hybrid_proba(F_fit, y_fit, F_val, soft_val, solver="exact", random_state=0):
     """The default hybrid's blended probabilities on validation features (``soft_val``: the set's softmax block).
 
-    ``svm``: an unfitted probabilistic classifier to use instead of the default
-    exact SVC (C = 10, gamma = "scale", temperature calibration on 3 folds).
+    ``solver="exact"``: an RBF SVC (C = 10, gamma = "scale", temperature calibration
+    on 3 folds); ``"approx"``: make_svm's scalable SVM with those settings, its
+    landmarks drawn with ``random_state``.
     """
     scaler = StandardScaler().fit(F_fit)
-    if svm is None:
+    if solver == "exact":
         svm = CalibratedClassifierCV(SVC(C=10.0, gamma="scale"), method="temperature", cv=3, ensemble=False)
+    else:
+        svm = make_svm(solver, C=10.0, gamma="scale", random_state=random_state)
     svm.fit(scaler.transform(F_fit), y_fit)
     return svm.classes_, 0.5 * svm.predict_proba(scaler.transform(F_val)) + 0.5 * renormalised(soft_val)
 
@@ -72,9 +79,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("extractors", nargs="+", help="joblib files of (preprocessor, extractor) saved by selection.py")
     ap.add_argument("--data", default="../shared/datasets")
-    ap.add_argument("--dataset", choices=("nhcd", "mnist"), default="nhcd", help="whose validation split to read")
+    ap.add_argument("--dataset", choices=DATASETS, default="nhcd", help="whose validation split to read")
     ap.add_argument("--split-seed", type=int, default=0)
-    ap.add_argument("--solver", choices=("exact", "approx"), default="exact", help="the SVM (default: exact SVC)")
+    ap.add_argument("--solver", choices=SOLVERS, default="exact", help="the SVM (default: exact SVC)")
     ap.add_argument("--out", default=None)
     ap.add_argument(
         "--features",
@@ -86,10 +93,6 @@ def main():
     kinds = args.features
 
     fit_parts, val_parts = validation_parts(args.data, args.split_seed, args.dataset)  # what selection.py trains on
-
-    def new_svm():
-        return None if args.solver == "exact" else make_svm(args.solver, C=10.0, gamma="scale", random_state=0)
-
     union = combine_datasets(fit_parts, name="generic")
     members = [joblib.load(path) for path in args.extractors]
     results = {
@@ -131,11 +134,11 @@ def main():
             prefix = "" if kind == "embedding" else f"{kind}/"
             probas = []
             for i in range(len(members)):
-                classes, p = hybrid_proba(fit_k[i], y_fit, val_k[i], softs[i], new_svm())
+                classes, p = hybrid_proba(fit_k[i], y_fit, val_k[i], softs[i], args.solver)
                 probas.append(p)
                 out[f"{prefix}member{i}"] = summary(y_val, classes, p)
             if len(members) > 1:
-                classes, p = hybrid_proba(np.hstack(fit_k), y_fit, np.hstack(val_k), soft_mean, new_svm())
+                classes, p = hybrid_proba(np.hstack(fit_k), y_fit, np.hstack(val_k), soft_mean, args.solver)
                 out[f"{prefix}concat"] = summary(y_val, classes, p)
                 p = np.mean(probas, axis=0)
                 out[f"{prefix}mean"] = summary(y_val, classes, p)

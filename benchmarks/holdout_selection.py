@@ -32,10 +32,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from ensemble_selection import hybrid_proba, summary  # benchmarks/ensemble_selection.py, beside this script
+from ensemble_selection import SOLVERS, hybrid_proba, summary  # benchmarks/ensemble_selection.py, beside this script
 from selection import comma_list, holdout_mask
 
-from cnnsvm.classifiers.svm import make_svm
 from cnnsvm.data import combine_datasets
 from cnnsvm.experiments.compare import load_experiment
 from cnnsvm.experiments.datasets import load_experiment_datasets
@@ -43,7 +42,6 @@ from cnnsvm.experiments.generic import extractor_of
 from cnnsvm.pipeline import load
 
 KINDS = ("embedding", "spatial")
-SOLVERS = ("exact", "approx")
 
 
 def variant_key(kind, solver):
@@ -102,9 +100,10 @@ def main():
                     cells, scores = {"n_fit": int(fit.sum()), "n_val": int(val.sum())}, {}
                     for kind, solver in variants:
                         cols = slice(None) if kind == "spatial" else slice(0, n_embedding)
-                        svm = None if solver == "exact" else make_svm(solver, C=10.0, gamma="scale", random_state=seed)
                         tic = time.perf_counter()
-                        classes, p = hybrid_proba(spatial[fit][:, cols], y_fit, spatial[val][:, cols], soft_val, svm)
+                        classes, p = hybrid_proba(
+                            spatial[fit][:, cols], y_fit, spatial[val][:, cols], soft_val, solver, random_state=seed
+                        )
                         key = variant_key(kind, solver)
                         cell = {**summary(y_val, classes, p), "seconds": time.perf_counter() - tic}
                         cell["errors"] = int(round((1 - cell["accuracy"]) * cells["n_val"]))

@@ -47,6 +47,8 @@ from cnnsvm.features import CNNFeatureExtractor, build_augmentation
 from cnnsvm.features.cnn_base import validation_rows
 
 SETS = ("numerals", "vowels", "consonants")
+#: Whose training parts :func:`validation_parts` splits.
+DATASETS = ("nhcd", "mnist")
 
 
 def print_candidates(name, results):
@@ -108,7 +110,7 @@ def margin(decision):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/datasets")
-    ap.add_argument("--dataset", choices=("nhcd", "mnist"), default="nhcd", help="whose training parts to split")
+    ap.add_argument("--dataset", choices=DATASETS, default="nhcd", help="whose training parts to split")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0, help="seed of the validation split (and of the extractor)")
     ap.add_argument("--extractor-seed", type=int, default=None, help="seed of the extractor's training, if not --seed")

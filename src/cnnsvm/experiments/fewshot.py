@@ -208,10 +208,9 @@ def run_fewshot(
     if not isinstance(views, numbers.Integral) or isinstance(views, bool) or views < 0:
         raise ConfigError(f"views must be a non-negative integer; got {views!r}")
     svm_params = dict(svm_params or {})
-    if set(svm_params) - SVM_PARAMS:
-        raise ConfigError(
-            f"svm_params may set {', '.join(sorted(SVM_PARAMS))}; got {', '.join(sorted(set(svm_params) - SVM_PARAMS))}"
-        )
+    unknown = sorted(set(svm_params) - SVM_PARAMS)
+    if unknown:
+        raise ConfigError(f"svm_params may set {', '.join(sorted(SVM_PARAMS))}; got {', '.join(unknown)}")
     ks = parse_ks(",".join(str(k) for k in ks))
     train, test = train.with_light_ink(), test.with_light_ink()
     missing = np.setdiff1d(np.unique(test.labels), np.unique(train.labels))
