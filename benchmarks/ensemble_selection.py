@@ -107,6 +107,7 @@ def main():
         results["members"].append(
             {
                 "random_state": ext.random_state,
+                "elastic": float(getattr(ext, "elastic", 0.0)),
                 "epochs_run": ext.n_epochs_,
                 "best_val_accuracy": max(ext.history_.get("val_accuracy", [0])),
             }

@@ -116,6 +116,9 @@ def main():
     ap.add_argument("--extractor-seed", type=int, default=None, help="seed of the extractor's training, if not --seed")
     ap.add_argument("--schedule", default="cosine")
     ap.add_argument("--patience", type=int, default=5, help="early-stopping guard of the extractor's training")
+    ap.add_argument(
+        "--elastic", type=float, default=0.0, help="elastic distortion strength of the extractor's training (default 0)"
+    )
     ap.add_argument("--out", default=None)
     ap.add_argument("--save-extractor", default=None, help="joblib file for the trained (preprocessor, extractor)")
     ap.add_argument("--train-only", action="store_true", help="stop once the extractor is trained (and saved)")
@@ -152,7 +155,12 @@ def main():
         X_union = prep.transform(union.images)
         ext_seed = args.seed if args.extractor_seed is None else args.extractor_seed
         ext = CNNFeatureExtractor(
-            epochs=args.epochs, schedule=args.schedule, patience=args.patience, random_state=ext_seed, verbose=1
+            epochs=args.epochs,
+            schedule=args.schedule,
+            patience=args.patience,
+            elastic=args.elastic,
+            random_state=ext_seed,
+            verbose=1,
         )
         ext.fit(X_union, union.labels)
     train_seconds = time.perf_counter() - start

@@ -118,6 +118,7 @@ def _add_cnn_training_args(p, epochs=30):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--architecture", default=None, help="CNN preset: default, article, small")
     p.add_argument("--augmentation", type=float, default=1.0, help="augmentation strength, 0 turns it off")
+    p.add_argument("--elastic", type=float, default=0.0, help="random elastic distortion strength in training (0: off)")
 
 
 def _add_train_extractor(sub):
@@ -576,6 +577,7 @@ def cmd_train(args):
             epochs=args.epochs,
             batch_size=args.batch_size,
             augmentation=args.augmentation,
+            elastic=args.elastic,
             max_minutes=args.max_minutes,
             precision=args.precision,
             schedule=args.schedule,
@@ -665,6 +667,7 @@ def cmd_train_extractor(args):
         epochs=args.epochs,
         batch_size=args.batch_size,
         augmentation=args.augmentation,
+        elastic=args.elastic,
         max_minutes=args.max_minutes,
         precision=args.precision,
         schedule=args.schedule,

@@ -13,10 +13,98 @@ BASE_ROTATION_DEGREES = 10.0
 BASE_ZOOM = 0.10
 BASE_SHIFT = 0.10
 BASE_SHEAR = 0.15
+#: Elastic distortion at strength 1.0 (Simard, Steinkraus and Platt, 2003): a displacement field of
+#: uniform noise in [-1, 1] per pixel and axis, smoothed by a Gaussian of ``ELASTIC_SIGMA`` pixels and
+#: scaled by ``BASE_ELASTIC_ALPHA`` (about 1.4 pixels of displacement, standard deviation, on 28x28).
+#: The scale grows linearly with the strength; the smoothness stays.
+BASE_ELASTIC_ALPHA = 34.0
+ELASTIC_SIGMA = 4.0
 
 
-def build_augmentation(strength=1.0, seed=None):
-    """Random rotation, zoom, shift and shear for light-ink images.
+class RandomElasticDistortion(layers.Layer):
+    """Random elastic distortion of each image, active only in training.
+
+    Every image gets its own displacement field, and the horizontal and
+    vertical fields are drawn independently (``keras.layers.RandomElasticTransform``
+    draws both from one seed, so its two fields are the same, and gives a whole
+    batch one strength). The field is uniform noise in [-1, 1], smoothed by a
+    normalised Gaussian of ``sigma`` pixels and scaled by ``alpha`` pixels;
+    the image is resampled bilinearly at the displaced positions, with zeros
+    (background) outside it.
+
+    Parameters
+    ----------
+    alpha : float
+        Scale of the displacement field, in pixels.
+    sigma : float
+        Standard deviation of the Gaussian smoothing, in pixels.
+    seed : int or None
+        Seed of the layer's random draws.
+    """
+
+    def __init__(self, alpha=BASE_ELASTIC_ALPHA, sigma=ELASTIC_SIGMA, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+        self.sigma = float(sigma)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        radius = max(1, int(np.ceil(3 * self.sigma)))
+        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / self.sigma) ** 2)
+        self._taps = (taps / taps.sum()).astype("float32")
+
+    def call(self, images, training=False):
+        if not training or self.alpha == 0:
+            return images
+        x = keras.ops.cast(images, "float32")
+        shape = keras.ops.shape(x)
+        n, h, w = shape[0], shape[1], shape[2]
+        noise = keras.random.uniform((n, h, w, 2), minval=-1.0, maxval=1.0, seed=self.seed_generator)
+        k = len(self._taps)
+        # Separable smoothing of both fields: along the rows, then along the columns.
+        along_x = keras.ops.convert_to_tensor(np.tile(self._taps.reshape(1, k, 1, 1), (1, 1, 2, 1)))
+        along_y = keras.ops.convert_to_tensor(np.tile(self._taps.reshape(k, 1, 1, 1), (1, 1, 2, 1)))
+        field = keras.ops.depthwise_conv(noise, along_x, padding="same")
+        field = self.alpha * keras.ops.depthwise_conv(field, along_y, padding="same")
+        rows = keras.ops.cast(keras.ops.arange(h), "float32")[None, :, None] + field[..., 1]
+        cols = keras.ops.cast(keras.ops.arange(w), "float32")[None, None, :] + field[..., 0]
+        out = _bilinear(x, rows, cols)
+        return keras.ops.cast(out, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "sigma": self.sigma, "seed": self.seed}
+
+
+def _bilinear(images, rows, cols):
+    """``images`` (n, h, w, c) sampled bilinearly at positions ``rows``, ``cols`` (n, h, w); zero outside.
+
+    Written with ``keras.ops`` gathers: ``keras.ops.image.map_coordinates`` needs the batch size
+    at trace time, which a training step does not have.
+    """
+    shape = keras.ops.shape(images)
+    n, h, w, c = shape[0], shape[1], shape[2], shape[3]
+    flat = keras.ops.reshape(images, (-1, c))
+    base = (keras.ops.arange(n) * h * w)[:, None, None]
+    r0, c0 = keras.ops.floor(rows), keras.ops.floor(cols)
+    out = 0.0
+    for dr in (0, 1):
+        for dc in (0, 1):
+            r, q = r0 + dr, c0 + dc
+            weight = (1.0 - keras.ops.abs(rows - r)) * (1.0 - keras.ops.abs(cols - q))
+            inside = (r >= 0) & (r <= keras.ops.cast(h - 1, "float32")) & (q >= 0)
+            inside = inside & (q <= keras.ops.cast(w - 1, "float32"))
+            ri = keras.ops.clip(keras.ops.cast(r, "int32"), 0, h - 1)
+            qi = keras.ops.clip(keras.ops.cast(q, "int32"), 0, w - 1)
+            pixels = keras.ops.take(flat, keras.ops.reshape(base + ri * w + qi, (-1,)), axis=0)
+            pixels = keras.ops.reshape(pixels, (n, h, w, c))
+            out = out + (weight * keras.ops.cast(inside, "float32"))[..., None] * pixels
+    return out
+
+
+def build_augmentation(strength=1.0, seed=None, elastic=0.0):
+    """Random rotation, zoom, shift and shear for light-ink images, and an optional elastic distortion.
 
     Parameters
     ----------
@@ -27,30 +115,39 @@ def build_augmentation(strength=1.0, seed=None):
         Seed of the random layers. Each layer gets its own seed derived from it
         (:class:`numpy.random.SeedSequence`), so the four transforms are drawn
         independently of one another; ``None`` seeds each layer at random.
+    elastic : float, default=0.0
+        Strength of a :class:`RandomElasticDistortion` applied after the affine
+        transforms (``alpha`` = 34 pixels at 1.0, ``sigma`` = 4 pixels); ``0``
+        leaves it out. It takes the fifth seed derived from ``seed``, so the
+        other four layers draw what they drew without it.
 
     Returns
     -------
     keras.Sequential or None
-        Layers active only in training; ``None`` when ``strength`` is 0.
+        Layers active only in training; ``None`` when ``strength`` and ``elastic`` are 0.
     """
-    strength = float(strength)
+    strength, elastic = float(strength), float(elastic)
     if strength < 0 or strength > 5:
         raise ConfigError(f"augmentation strength must lie in [0, 5]; got {strength}")
-    if strength == 0:
+    if elastic < 0 or elastic > 5:
+        raise ConfigError(f"elastic distortion strength must lie in [0, 5]; got {elastic}")
+    if strength == 0 and elastic == 0:
         return None
     fill = dict(fill_mode="constant", fill_value=0.0)
     # One seed per layer: layers built with the same seed draw the same random numbers, which
     # would tie the rotation angle, zoom factor, shift and shear of an image to one another.
-    seeds = [None] * 4 if seed is None else [int(s) for s in layer_seeds(seed, 4)]
-    return keras.Sequential(
-        [
+    seeds = [None] * 5 if seed is None else [int(s) for s in layer_seeds(seed, 5)]
+    steps = []
+    if strength > 0:
+        steps += [
             layers.RandomRotation(BASE_ROTATION_DEGREES * strength / 360.0, seed=seeds[0], **fill),
             layers.RandomZoom(BASE_ZOOM * strength, seed=seeds[1], **fill),
             layers.RandomTranslation(BASE_SHIFT * strength, BASE_SHIFT * strength, seed=seeds[2], **fill),
             layers.RandomShear(BASE_SHEAR * strength, BASE_SHEAR * strength, seed=seeds[3], **fill),
-        ],
-        name="augmentation",
-    )
+        ]
+    if elastic > 0:
+        steps.append(RandomElasticDistortion(BASE_ELASTIC_ALPHA * elastic, ELASTIC_SIGMA, seed=seeds[4]))
+    return keras.Sequential(steps, name="augmentation")
 
 
 def layer_seeds(seed, n):

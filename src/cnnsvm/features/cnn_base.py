@@ -107,6 +107,7 @@ class BaseCNN(BaseEstimator):
         epochs=20,
         batch_size=128,
         augmentation=1.0,
+        elastic=0.0,
         validation_fraction=0.1,
         patience=5,
         schedule="cosine",
@@ -132,6 +133,7 @@ class BaseCNN(BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.augmentation = augmentation
+        self.elastic = elastic
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.schedule = schedule
@@ -229,7 +231,7 @@ class BaseCNN(BaseEstimator):
         network = build_network(self.input_shape_, len(self.classes_), params, dtype=self.precision_)
         augment = None
         if min(self.input_shape_) >= 8:
-            augment = build_augmentation(self.augmentation, seed=self.random_seed_)
+            augment = build_augmentation(self.augmentation, seed=self.random_seed_, elastic=self.elastic)
         trainer = network if augment is None else keras.Sequential([augment, network])
         optimizer = build_optimizer(params)
         if self.precision_ == "mixed_float16":  # float16 gradients underflow without loss scaling
