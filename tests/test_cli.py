@@ -109,12 +109,17 @@ def test_train_hybrid_and_cnn_end_to_end(tmp_path, capsys):
                 "16",
                 "--softmax-weight",
                 "0",
+                "--elastic",
+                "1",
                 "--quiet",
             ]
         )
         == 0
     )
-    assert load(out).softmax_weight_ == 0.0
+    svm_alone = load(out)
+    assert svm_alone.softmax_weight_ == 0.0
+    # --elastic reaches the network's training (and the file records it with the other parameters)
+    assert {k: v for k, v in svm_alone.get_params().items() if k.endswith("__elastic")} == {"cnn__elastic": 1.0}
 
 
 def test_a_softmax_weight_outside_0_1_is_refused(tmp_path, capsys):

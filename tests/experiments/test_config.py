@@ -54,6 +54,12 @@ def test_defaults_and_resolved_parameters():
     assert spatial.svc_params("hybrid-embedding") == dict(spatial.svc_params("hybrid"), features="embedding")
     agreeing = parse_experiment(dict(MINIMAL, method={"hybrid-embedding": {"features": "embedding"}}))
     assert agreeing.svc_params("hybrid-embedding")["features"] == "embedding"
+    # elastic distortion: a generic setting like any CNN's; the no-augmentation variant turns it off too
+    elastic = parse_experiment(dict(MINIMAL, generic={"elastic": 1.0}))
+    assert elastic.generic_params("augmented")["elastic"] == 1.0
+    assert elastic.generic_params("noaug")["elastic"] == 0.0 and elastic.generic_params("noaug")["augmentation"] == 0
+    assert "elastic" not in config.generic_params("noaug")  # files without it keep their fingerprints
+    assert "elastic" not in config.cnn_params("cnn")
     assert config.generic_variants == ["augmented", "noaug"]
     assert parse_experiment(dict(MINIMAL, methods=["pca-svc", "cnn"])).generic_variants == []
 
@@ -73,6 +79,7 @@ def test_defaults_and_resolved_parameters():
             "[generic] architecture must be one of default, article, small",
         ),
         (dict(MINIMAL, generic={"kernel": 3}), "unknown setting 'kernel' in [generic]"),
+        (dict(MINIMAL, generic={"elastic": 9}), "[generic] elastic must be a number in [0, 5]"),
         (dict(MINIMAL, svc={"C": -1}), "[svc] C must be a number > 0"),
         (dict(MINIMAL, svc={"softmax_weight": 2}), '[svc] softmax_weight must be "auto" or a number in [0, 1]'),
         (dict(MINIMAL, svc={"features": "pixels"}), "[svc] features must be one of"),

@@ -7,7 +7,6 @@ from sklearn.exceptions import NotFittedError
 
 from cnnsvm.exceptions import ConfigError, DataError
 from cnnsvm.features import CNNFeatureExtractor, build_network, resolve_architecture
-from cnnsvm.features.augmentation import build_augmentation
 from tests.conftest import blobs_images
 
 FAST = dict(architecture="small", epochs=3, batch_size=32, random_state=0)
@@ -75,51 +74,6 @@ def test_architecture_presets_and_overrides():
     assert names.count("AveragePooling2D") == 3 and "LeakyReLU" in names
     with pytest.raises(ConfigError, match="unknown architecture parameters"):
         resolve_architecture("default", width=3)
-
-
-def test_augmentation_changes_training_images_only():
-    aug = build_augmentation(1.0, seed=0)
-    x = np.zeros((4, 28, 28, 1), np.float32)
-    x[:, 10:18, 12:16] = 1.0
-    assert not np.allclose(np.asarray(aug(x, training=True)), x)
-    assert np.allclose(np.asarray(aug(x, training=False)), x)
-    assert build_augmentation(0) is None
-    with pytest.raises(ConfigError):
-        build_augmentation(-1)
-
-
-def test_augmentation_moves_the_stroke_a_little_reproducibly():
-    # Each view is a mild transform of the character: the ink stays (about the same amount,
-    # still inside the frame) and moves by a few pixels; the same seed gives the same views.
-    x = np.zeros((64, 28, 28, 1), np.float32)
-    x[:, 8:20, 12:16] = 1.0
-    views = np.asarray(build_augmentation(1.0, seed=0)(x, training=True))
-    again = np.asarray(build_augmentation(1.0, seed=0)(x, training=True))
-    other = np.asarray(build_augmentation(1.0, seed=1)(x, training=True))
-    np.testing.assert_allclose(views, again)
-    assert not np.allclose(views, other)
-    ink = views.sum(axis=(1, 2, 3)) / x[0].sum()
-    assert np.all((ink > 0.6) & (ink < 1.6))  # no view lost or doubled its ink
-    rows = np.arange(28)[None, :, None, None]
-    centre = (views * rows).sum(axis=(1, 2, 3)) / views.sum(axis=(1, 2, 3))
-    assert np.all(np.abs(centre - 13.5) < 5)  # shifted, not thrown out of the frame
-    assert np.std(centre) > 0.1  # and the views differ from each other
-
-
-def test_augmentation_layers_draw_independently():
-    # With one shared seed every layer drew the same random numbers: rotation angle and zoom
-    # factor were perfectly correlated (r = 1.0). Each layer must get its own draws.
-    aug = build_augmentation(1.0, seed=0)
-    rotation, zoom, shift, shear = aug.layers
-    x = np.zeros((512, 28, 28, 1), np.float32)
-    angle = np.ravel(rotation.get_random_transformation(x, training=True)["angle"])
-    factor = np.ravel(zoom.get_random_transformation(x, training=True)["height_zoom"])
-    assert np.std(angle) > 0 and np.std(factor) > 0
-    assert abs(np.corrcoef(angle, factor)[0, 1]) < 0.2
-    seeds = [layer.seed for layer in aug.layers]
-    assert len(set(seeds)) == 4
-    assert seeds == [layer.seed for layer in build_augmentation(1.0, seed=0).layers]  # reproducible
-    assert seeds != [layer.seed for layer in build_augmentation(1.0, seed=1).layers]
 
 
 def test_fit_leaves_the_callers_generators_alone_and_takes_a_random_state():

@@ -187,6 +187,8 @@ class ExperimentConfig:
         params = {**self.training, **{k: v for k, v in self.generic.items() if k != "members"}}
         if variant == "noaug":
             params["augmentation"] = 0.0
+            if "elastic" in params:  # only where set: files without it keep their fingerprints
+                params["elastic"] = 0.0
         return params
 
     def cnn_params(self, method):
