@@ -50,7 +50,7 @@ def experiment_data(data_dir, **changes):
             {"name": "beta", "spec": f"npz:{data_dir / 'beta.npz'}?ink=dark"},
         ],
         "training": {"epochs": 1, "batch_size": 32, "patience": 1, "augmentation": 0.5},
-        "generic": {"architecture": "small"},
+        "generic": {"architecture": "small", "elastic": 0.5},  # elastic: so that hybrid-noelastic has an ablation
         "svc": {"C": 10.0},
         "method": {
             "mlp": {"hidden_layer_sizes": [16], "max_iter": 30},

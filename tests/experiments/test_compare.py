@@ -48,7 +48,7 @@ def test_run_fills_every_cell(full_run):
     table = (out / "tables" / "accuracy.md").read_text().splitlines()
     assert table[2].startswith(
         "| dataset | mlp | pca-svc | cnn-article | cnn | hybrid | hybrid-single | hybrid-embedding | hybrid-svm "
-        "| hybrid-noaug "
+        "| hybrid-noaug | hybrid-noelastic "
         "| generic-softmax |"
     )
     rows = [line for line in table if line.startswith(("| alpha", "| beta"))]
@@ -175,7 +175,7 @@ def test_resume_skips_finished_cells(full_run):
     before = {p: os.stat(p).st_mtime_ns for p in models}
     again = run_comparison(full_run["config"], out=out, verbose=False)
     assert again.ran == []
-    assert len(again.skipped) == len(DATASETS) * len(METHODS) + 2
+    assert len(again.skipped) == len(DATASETS) * len(METHODS) + 3  # and the three generic extractors
     assert {p: os.stat(p).st_mtime_ns for p in models} == before
     log = (out / "run.log").read_text()
     assert "resuming experiment 'tiny'" in log and "skip alpha/hybrid/seed0: finished earlier" in log
@@ -189,7 +189,7 @@ def test_changed_svc_redoes_only_the_hybrid_cells(full_run, data_dir, tmp_path):
     shutil.copytree(full_run["out"], out)
     config = parse_experiment(experiment_data(data_dir, svc={"C": 3.0}))
     again = run_comparison(config, out=out, verbose=False)
-    hybrids = ("hybrid", "hybrid-single", "hybrid-embedding", "hybrid-svm", "hybrid-noaug")
+    hybrids = ("hybrid", "hybrid-single", "hybrid-embedding", "hybrid-svm", "hybrid-noaug", "hybrid-noelastic")
     assert sorted(again.ran) == sorted(f"{d}/{m}/seed0" for d in DATASETS for m in hybrids)
     assert "generic/augmented/seed0" in again.skipped
     hybrid = json.loads((out / "cells" / "alpha" / "hybrid" / "seed0" / "result.json").read_text())
@@ -208,7 +208,7 @@ def test_spatial_features_in_svc_keep_the_embedding_hybrid_as_its_ablation(full_
     assert "generic/augmented/seed0" in again.skipped  # no extractor is retrained
     # every hybrid reading [svc] is refitted; the ablation reads the embedding whatever [svc] says,
     # so the first run's cells (embedding features) are its own and are kept
-    refitted = ("hybrid", "hybrid-single", "hybrid-svm", "hybrid-noaug")
+    refitted = ("hybrid", "hybrid-single", "hybrid-svm", "hybrid-noaug", "hybrid-noelastic")
     expected = [f"{d}/{m}/seed0" for d in DATASETS for m in refitted] + [f"{refit}/hybrid-embedding/seed0"]
     assert sorted(again.ran) == sorted(expected)
     assert all(f"{d}/hybrid-embedding/seed0" in again.skipped for d in kept)
@@ -237,7 +237,7 @@ def test_an_ensemble_of_generic_extractors_reuses_the_lone_one(full_run, data_di
     shutil.copytree(full_run["out"], out)
     methods = ["hybrid", "hybrid-single", "generic-softmax"]
     config = parse_experiment(
-        experiment_data(data_dir, methods=methods, generic={"architecture": "small", "members": 2})
+        experiment_data(data_dir, methods=methods, generic={"architecture": "small", "elastic": 0.5, "members": 2})
     )
     run = run_comparison(config, out=out, verbose=False)
     # member 0 is the lone extractor of the first run (same fingerprint, kept); member 1 is new, and so is
@@ -327,6 +327,17 @@ def test_only_the_members_some_method_reads_are_trained(data_dir):
     assert [t for t in _task_plan(single) if t[0] == "generic"] == [("generic", ("augmented", 0), 0)]
     both = parse_experiment(experiment_data(data_dir, methods=["hybrid-single", "hybrid"], generic=two))
     assert [t[1] for t in _task_plan(both) if t[0] == "generic"] == [("augmented", 0), ("augmented", 1)]
+
+
+def test_the_elastic_ablation_trains_its_own_extractor_without_the_distortion(full_run):
+    # hybrid-noelastic reads an extractor of its own, trained as the file says less the elastic distortion
+    out = full_run["out"]
+    augmented = json.loads((out / "generic" / "seed0" / "augmented" / "result.json").read_text())
+    plain = json.loads((out / "generic" / "seed0" / "noelastic" / "result.json").read_text())
+    assert augmented["params"]["elastic"] == 0.5 and "elastic" not in plain["params"]
+    from cnnsvm.experiments.generic import extractor_of
+
+    assert extractor_of(load(out / "generic" / "seed0" / "noelastic" / "model.joblib")).elastic == 0.0
 
 
 def _pca_hybrid(data_dir, seeds):

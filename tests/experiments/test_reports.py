@@ -51,7 +51,7 @@ def test_the_notes_name_only_the_runs_generic_methods():
     assert "(shared by hybrid and generic-softmax)" in table and "hybrid-single reads" not in table
     assert "hybrid-single reads member 0" in generic_markdown(members, ["hybrid", "hybrid-single"])
     # with no methods given, every generic method in the tables' column order
-    assert "hybrid-svm, hybrid-noaug and generic-softmax)" in generic_markdown([_generic(0)])
+    assert "hybrid-svm, hybrid-noaug, hybrid-noelastic and generic-softmax)" in generic_markdown([_generic(0)])
 
 
 def test_p_values_keep_three_digits_and_never_read_zero():

@@ -71,6 +71,7 @@ METHODS = (
     "hybrid-embedding",
     "hybrid-svm",
     "hybrid-noaug",
+    "hybrid-noelastic",
     "generic-softmax",
 )
 
@@ -82,6 +83,7 @@ GENERIC_VARIANT = {
     "hybrid-svm": "augmented",
     "generic-softmax": "augmented",
     "hybrid-noaug": "noaug",
+    "hybrid-noelastic": "noelastic",
 }
 
 #: Methods that fit a scaler + SVM on the generic extractor's features. ``hybrid-svm`` is the
@@ -89,8 +91,9 @@ GENERIC_VARIANT = {
 #: ``hybrid-single`` is the hybrid on the first member of an ensemble of extractors alone
 #: (``[generic] members > 1``): the ablation of the ensemble. ``hybrid-embedding`` is the hybrid
 #: whose SVM sees the extractor's embedding alone (``[svc] features = "spatial"``): the ablation of
-#: the spatial features.
-HYBRID_METHODS = ("hybrid", "hybrid-single", "hybrid-embedding", "hybrid-svm", "hybrid-noaug")
+#: the spatial features. ``hybrid-noelastic`` is the hybrid on an extractor trained without the elastic
+#: distortion (``[generic] elastic``, or ``[training] elastic``, left out): the ablation of that distortion.
+HYBRID_METHODS = ("hybrid", "hybrid-single", "hybrid-embedding", "hybrid-svm", "hybrid-noaug", "hybrid-noelastic")
 
 #: Settings an ablation fixes, whatever ``[svc]`` says; a ``[method.NAME]`` table may not contradict them.
 FIXED_SVC_PARAMS = {
@@ -115,13 +118,14 @@ METHOD_PARAMS = {
     "hybrid-embedding": SVC_PARAMS,
     "hybrid-svm": SVC_PARAMS,
     "hybrid-noaug": SVC_PARAMS,
+    "hybrid-noelastic": SVC_PARAMS,
     "generic-softmax": {},
 }
 
-#: The methods a file without ``methods`` runs: all but the ablations ``hybrid-single`` and
-#: ``hybrid-embedding``, which differ from ``hybrid`` only with ``[generic] members > 1`` and
-#: ``[svc] features = "spatial"``.
-DEFAULT_METHODS = [m for m in METHODS if m not in ("hybrid-single", "hybrid-embedding")]
+#: The methods a file without ``methods`` runs: all but the ablations ``hybrid-single``,
+#: ``hybrid-embedding`` and ``hybrid-noelastic``, which differ from ``hybrid`` only with ``[generic]
+#: members > 1``, ``[svc] features = "spatial"`` and an elastic distortion.
+DEFAULT_METHODS = [m for m in METHODS if m not in ("hybrid-single", "hybrid-embedding", "hybrid-noelastic")]
 
 DEFAULTS = {
     "description": "",
@@ -183,8 +187,15 @@ class ExperimentConfig:
 
     # -------------------------------------------------------------- resolved
     def generic_params(self, variant):
-        """Parameters of the generic extractor (``"augmented"`` or ``"noaug"``), seed and ``members`` excluded."""
+        """Parameters of the generic extractor, seed and ``members`` excluded.
+
+        ``variant``: ``"augmented"`` (as configured), ``"noaug"`` (no augmentation at all) or
+        ``"noelastic"`` (as configured, less the elastic distortion: the parameters of the same
+        file without ``elastic``).
+        """
         params = {**self.training, **{k: v for k, v in self.generic.items() if k != "members"}}
+        if variant == "noelastic":
+            params.pop("elastic", None)
         if variant == "noaug":
             params["augmentation"] = 0.0
             if "elastic" in params:  # only where set: files without it keep their fingerprints
@@ -222,7 +233,7 @@ class ExperimentConfig:
     def generic_variants(self):
         """The generic extractor variants the methods need, in training order."""
         needed = {GENERIC_VARIANT[m] for m in self.methods if m in GENERIC_VARIANT}
-        return [v for v in ("augmented", "noaug") if v in needed]
+        return [v for v in ("augmented", "noaug", "noelastic") if v in needed]
 
     def to_dict(self):
         """The resolved configuration as plain data (the form written to ``config.toml``)."""
@@ -381,6 +392,11 @@ def parse_experiment(data, *, default_name="experiment", source=""):
                     f"[method.{m}] sets {key} = {method[m][key]!r}, but {m} is the ablation with "
                     f"{key} = {fixed!r}; remove the setting (set it for the other hybrids in [svc])"
                 )
+    if "hybrid-noelastic" in methods and not {**training, **generic}.get("elastic"):
+        raise ConfigError(
+            "hybrid-noelastic is the ablation of the elastic distortion, but no elastic distortion is set: "
+            "set [generic] elastic (or [training] elastic) above 0, or remove hybrid-noelastic from methods"
+        )
     return ExperimentConfig(
         name=name,
         description=description,

@@ -63,7 +63,7 @@ class RunDirectory:
 
         RUN/config.toml, config.json, environment.json, data.json, run.log
         RUN/results.md, results.json, cells.csv, tables/*.{md,csv}
-        RUN/generic/seed<S>/<augmented|noaug>[-member<M>]/   the generic extractors (members of an ensemble)
+        RUN/generic/seed<S>/<augmented|noaug|noelastic>[-member<M>]/   the generic extractors (members of an ensemble)
         RUN/cells/<dataset>/<method>/seed<S>/    one folder per cell
     """
 

@@ -140,7 +140,7 @@ def run_generic_task(config, variant, seed, datasets, folder, fingerprint, *, me
     Parameters
     ----------
     config : ExperimentConfig
-    variant : {"augmented", "noaug"}
+    variant : {"augmented", "noaug", "noelastic"}
     seed : int
     datasets : list of LoadedDataset
         Only their ``train`` parts are used.
