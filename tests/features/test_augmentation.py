@@ -61,11 +61,19 @@ def test_elastic_distortion_keeps_the_stroke_and_fills_the_border_with_backgroun
     assert full.min() == 0.0  # positions pushed outside the frame read background, not a wrapped or edge pixel
 
 
+def test_elastic_distortion_leaves_the_images_it_does_not_draw_as_they_are():
+    x = ramps(400, size=12)
+    out = np.asarray(RandomElasticDistortion(rate=0.5, seed=1)(x, training=True))
+    kept = np.all(out == x, axis=(1, 2, 3))
+    assert 0.4 < kept.mean() < 0.6  # each image drawn on its own, about half distorted
+    assert not np.any(np.all(np.abs(out[~kept] - x[~kept]) < 1e-6, axis=(1, 2, 3)))
+
+
 def test_build_augmentation_adds_the_elastic_layer_last_and_keeps_the_other_draws():
     plain = build_augmentation(1.0, seed=5)
     with_elastic = build_augmentation(1.0, seed=5, elastic=1.0)
     assert isinstance(with_elastic.layers[-1], RandomElasticDistortion)
-    assert with_elastic.layers[-1].alpha == 34.0
+    assert with_elastic.layers[-1].alpha == 34.0 and with_elastic.layers[-1].rate == 0.5
     # The affine layers draw what they drew without it (results of earlier runs stay reproducible).
     assert [layer.seed for layer in with_elastic.layers[:4]] == [layer.seed for layer in plain.layers]
     assert with_elastic.layers[-1].seed not in [layer.seed for layer in plain.layers]
