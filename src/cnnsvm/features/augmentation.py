@@ -1,4 +1,4 @@
-"""On-the-fly data augmentation with Keras preprocessing layers."""
+"""On-the-fly data augmentation: Keras's affine preprocessing layers and an elastic distortion layer."""
 
 from __future__ import annotations
 
@@ -132,8 +132,9 @@ def build_augmentation(strength=1.0, seed=None, elastic=0.0):
     elastic : float, default=0.0
         Strength of a :class:`RandomElasticDistortion` applied after the affine
         transforms to half of the images (``ELASTIC_RATE``; ``alpha`` = 34 pixels
-        at 1.0, ``sigma`` = 4 pixels); ``0`` leaves it out. It takes the fifth seed derived from ``seed``, so the
-        other four layers draw what they drew without it.
+        at 1.0, ``sigma`` = 4 pixels); ``0`` leaves it out. It takes the fifth
+        seed derived from ``seed``, so the other four layers draw what they drew
+        without it.
 
     Returns
     -------
