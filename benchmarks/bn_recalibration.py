@@ -2,7 +2,8 @@
 
 A network trained on augmented images keeps, in each batch-normalisation layer, moving
 statistics of augmented batches; it predicts clean images with them. This script replaces them
-by the exact average of the batch statistics over clean images of the extractor's own fit part
+by the mean of the per-batch statistics over clean images of the extractor's own fit part (batches
+of 1,024, each counted alike; the variance leaves out the spread of the batch means)
 (``selection.py``'s split: no validation or test image), leaving every trained weight as it is,
 and saves the result as a new extractor file for ``ensemble_selection.py`` to score. Dropout is
 off during the pass, so each layer sees what it sees at prediction time.

@@ -46,15 +46,11 @@ from cnnsvm.data import combine_datasets
 
 
 def summary(y_val, classes, proba):
-    """Selective-classification summary of blended probabilities (accuracy, AURC, ...) and the
+    """Selective-classification summary of probabilities over ``classes`` (accuracy, AURC, ...) and the
     validation rows answered wrongly (``"wrong"``, for paired tests between runs)."""
-    predicted = classes[proba.argmax(1)]
-    return {**selective_summary(y_val, predicted, confidence_score(proba)), "wrong": wrong_rows(y_val, predicted)}
-
-
-def wrong_rows(y_val, predicted):
-    """The indices of the validation rows whose answer is not their label."""
-    return np.flatnonzero(np.asarray(predicted) != np.asarray(y_val)).tolist()
+    predicted = np.asarray(classes)[proba.argmax(1)]
+    wrong = np.flatnonzero(predicted != np.asarray(y_val)).tolist()
+    return {**selective_summary(y_val, predicted, confidence_score(proba)), "wrong": wrong}
 
 
 def renormalised(soft):
@@ -151,10 +147,7 @@ def main():
                 p = np.mean(probas, axis=0)
                 out[f"{prefix}mean"] = summary(y_val, classes, p)
         s = renormalised(soft_mean)
-        out["softmax-mean"] = {
-            **selective_summary(y_val, s.argmax(1), confidence_score(s)),
-            "wrong": wrong_rows(y_val, s.argmax(1)),
-        }
+        out["softmax-mean"] = summary(y_val, np.arange(s.shape[1]), s)
         out["seconds"] = time.perf_counter() - start
         results["sets"][part.name] = out
         print_candidates(part.name, out)

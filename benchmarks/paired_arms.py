@@ -38,18 +38,29 @@ def describe(row, n):
 
 
 def compare(paths_a, paths_b, names, row_key, dataset="mnist"):
-    """Markdown: one row per arm, seed and summary row, then the paired tests."""
+    """Markdown: one row per arm, seed and summary row, then the paired tests.
+
+    Every file must score the same validation split (dataset, split seed, size): the tests pair rows by index.
+    """
     header = "| arm | seed | epochs run | reads | errors | accuracy (%) | AURC (%) | rej. 99.9 % (%) | rej. 100 % (%) |"
     lines = [header, "|" + "---|" * 9]
     tests = []
-    pooled = {name: {row_key: set(), "softmax-mean": set()} for name in names}
+    rows = ((row_key, "hybrid"), ("softmax-mean", "softmax"))
+    pooled = {name: {key: set() for key, _ in rows} for name in names}
+    expected = None
     for seed_index, (path_a, path_b) in enumerate(zip(paths_a, paths_b, strict=True)):
         arms = {}
         for name, path in zip(names, (path_a, path_b), strict=True):
             results, part = read(path, dataset)
+            split = (results["dataset"], results["split_seed"], part["n_val"])
+            expected = expected or split
+            if split != expected:
+                raise SystemExit(
+                    f"{path} scores another validation split {split} than {expected}: pair one split's files"
+                )
             member = results["members"][0]
             arms[name] = part
-            for key, label in ((row_key, "hybrid"), ("softmax-mean", "softmax")):
+            for key, label in rows:
                 cells = describe(part[key], part["n_val"])
                 lines.append(
                     f"| {name} | {member['random_state']} | {member['epochs_run']} | {label} | "
@@ -57,10 +68,10 @@ def compare(paths_a, paths_b, names, row_key, dataset="mnist"):
                     + " |"
                 )
                 pooled[name][key] |= {(seed_index, r) for r in part[key]["wrong"]}
-        for key, label in ((row_key, "hybrid"), ("softmax-mean", "softmax")):
+        for key, label in rows:
             a, b = (set(arms[name][key]["wrong"]) for name in names)
             tests.append((f"seed index {seed_index}, {label}", len(b - a), len(a - b)))
-    for key, label in ((row_key, "hybrid"), ("softmax-mean", "softmax")):
+    for key, label in rows:
         a, b = (pooled[name][key] for name in names)
         tests.append((f"pooled, {label}: {len(a)} against {len(b)} errors", len(b - a), len(a - b)))
     lines += [

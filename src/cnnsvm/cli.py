@@ -118,7 +118,12 @@ def _add_cnn_training_args(p, epochs=30):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--architecture", default=None, help="CNN preset: default, article, small")
     p.add_argument("--augmentation", type=float, default=1.0, help="augmentation strength, 0 turns it off")
-    p.add_argument("--elastic", type=float, default=0.0, help="random elastic distortion strength in training (0: off)")
+    p.add_argument(
+        "--elastic",
+        type=float,
+        default=0.0,
+        help="strength of a random elastic distortion of half of the training images (0: off)",
+    )
 
 
 def _add_train_extractor(sub):

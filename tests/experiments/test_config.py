@@ -57,13 +57,16 @@ def test_defaults_and_resolved_parameters():
     # elastic distortion: a generic setting like any CNN's; the no-augmentation variant turns it off too
     elastic = parse_experiment(dict(MINIMAL, generic={"elastic": 1.0}))
     assert elastic.generic_params("augmented")["elastic"] == 1.0
-    assert elastic.generic_params("noaug")["elastic"] == 0.0 and elastic.generic_params("noaug")["augmentation"] == 0
+    assert elastic.generic_params("noaug") == parse_experiment(MINIMAL).generic_params("noaug")
     assert "elastic" not in config.generic_params("noaug")  # files without it keep their fingerprints
     assert "elastic" not in config.cnn_params("cnn")
     # its ablation: the extractor of the same file without elastic (a variant of its own, trained once)
     assert elastic.generic_params("noelastic") == parse_experiment(MINIMAL).generic_params("augmented")
     ablation = parse_experiment(dict(MINIMAL, generic={"elastic": 1.0}, methods=["hybrid", "hybrid-noelastic"]))
     assert ablation.generic_variants == ["augmented", "noelastic"]
+    from_training = parse_experiment(dict(MINIMAL, training={"elastic": 0.5}, methods=["hybrid-noelastic"]))
+    assert from_training.generic_params("augmented")["elastic"] == 0.5
+    assert "elastic" not in from_training.generic_params("noelastic")
     assert config.generic_variants == ["augmented", "noaug"]
     assert parse_experiment(dict(MINIMAL, methods=["pca-svc", "cnn"])).generic_variants == []
 
@@ -85,6 +88,10 @@ def test_defaults_and_resolved_parameters():
         (dict(MINIMAL, generic={"kernel": 3}), "unknown setting 'kernel' in [generic]"),
         (dict(MINIMAL, generic={"elastic": 9}), "[generic] elastic must be a number in [0, 5]"),
         (dict(MINIMAL, methods=["hybrid-noelastic"]), "hybrid-noelastic is the ablation of the elastic distortion"),
+        (
+            dict(MINIMAL, methods=["hybrid-noelastic"], training={"elastic": 1.0}, generic={"elastic": 0.0}),
+            "no elastic distortion is set",
+        ),
         (dict(MINIMAL, svc={"C": -1}), "[svc] C must be a number > 0"),
         (dict(MINIMAL, svc={"softmax_weight": 2}), '[svc] softmax_weight must be "auto" or a number in [0, 1]'),
         (dict(MINIMAL, svc={"features": "pixels"}), "[svc] features must be one of"),

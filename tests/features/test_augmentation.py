@@ -82,15 +82,29 @@ def test_build_augmentation_adds_the_elastic_layer_last_and_keeps_the_other_draw
     assert build_augmentation(0.0, elastic=0.0) is None
     with pytest.raises(ConfigError, match="elastic"):
         build_augmentation(1.0, elastic=-1)
+    for bad in (dict(sigma=0.0), dict(alpha=-1.0), dict(rate=1.5)):
+        with pytest.raises(ConfigError, match="sigma > 0"):
+            RandomElasticDistortion(**bad)
 
 
-def test_a_cnn_trains_with_elastic_distortion():
+def test_a_cnn_trains_with_elastic_distortion(monkeypatch):
     # Training steps have no batch size at trace time: the layer must build its gathers from dynamic shapes.
+    calls = []
+    original = RandomElasticDistortion.call
+
+    def spy(self, images, training=False):
+        calls.append(bool(training))
+        return original(self, images, training=training)
+
+    monkeypatch.setattr(RandomElasticDistortion, "call", spy)
     X, y = blobs_images(n_per_class=40, size=16)
     ext = CNNFeatureExtractor(architecture="small", epochs=8, batch_size=32, elastic=1.0, random_state=0)
     ext.fit(X / 255.0, y)
-    assert ext.get_params()["elastic"] == 1.0
+    assert True in calls  # the training steps ran through the distortion
     assert (ext.softmax(X / 255.0).argmax(1) == y).mean() > 0.9
+    calls.clear()
+    CNNFeatureExtractor(architecture="small", epochs=1, batch_size=32, random_state=0).fit(X / 255.0, y)
+    assert calls == []  # and only where asked for
 
 
 def test_augmentation_changes_training_images_only():

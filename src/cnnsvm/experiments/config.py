@@ -198,8 +198,7 @@ class ExperimentConfig:
             params.pop("elastic", None)
         if variant == "noaug":
             params["augmentation"] = 0.0
-            if "elastic" in params:  # only where set: files without it keep their fingerprints
-                params["elastic"] = 0.0
+            params.pop("elastic", None)  # off, and the same network (and fingerprint) as a file without it
         return params
 
     def cnn_params(self, method):

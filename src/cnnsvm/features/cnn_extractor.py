@@ -40,8 +40,8 @@ batch_norm, activation, pooling, optimizer, learning_rate : optional
     augmentation : float, default=1.0
         Strength of the random transforms (0 turns them off).
     elastic : float, default=0.0
-        Strength of a random elastic distortion applied in training after those
-        transforms (0 leaves it out); see
+        Strength of a random elastic distortion applied in training, after those
+        transforms, to half of the images (0 leaves it out); see
         :class:`cnnsvm.features.augmentation.RandomElasticDistortion`.
     validation_fraction : float, default=0.1
         Share of the training data held out, stratified, for early stopping.
