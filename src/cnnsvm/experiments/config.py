@@ -194,11 +194,10 @@ class ExperimentConfig:
         file without ``elastic``).
         """
         params = {**self.training, **{k: v for k, v in self.generic.items() if k != "members"}}
-        if variant == "noelastic":
-            params.pop("elastic", None)
+        if variant in ("noaug", "noelastic"):
+            params.pop("elastic", None)  # off, as in a file without it (the same network and fingerprint)
         if variant == "noaug":
             params["augmentation"] = 0.0
-            params.pop("elastic", None)  # off, and the same network (and fingerprint) as a file without it
         return params
 
     def cnn_params(self, method):

@@ -65,7 +65,10 @@ class RandomElasticDistortion(layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
         radius = max(1, int(np.ceil(3 * self.sigma)))
         taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / self.sigma) ** 2)
-        self._taps = (taps / taps.sum()).astype("float32")
+        taps = (taps / taps.sum()).astype("float32")
+        # Depthwise kernels that smooth both fields, along the rows and along the columns.
+        self._along_x = np.tile(taps.reshape(1, -1, 1, 1), (1, 1, 2, 1))
+        self._along_y = np.tile(taps.reshape(-1, 1, 1, 1), (1, 1, 2, 1))
 
     def call(self, images, training=False):
         if not training or self.alpha == 0 or self.rate == 0:
@@ -74,12 +77,8 @@ class RandomElasticDistortion(layers.Layer):
         shape = keras.ops.shape(x)
         n, h, w = shape[0], shape[1], shape[2]
         noise = keras.random.uniform((n, h, w, 2), minval=-1.0, maxval=1.0, seed=self.seed_generator)
-        k = len(self._taps)
-        # Separable smoothing of both fields: along the rows, then along the columns.
-        along_x = keras.ops.convert_to_tensor(np.tile(self._taps.reshape(1, k, 1, 1), (1, 1, 2, 1)))
-        along_y = keras.ops.convert_to_tensor(np.tile(self._taps.reshape(k, 1, 1, 1), (1, 1, 2, 1)))
-        field = keras.ops.depthwise_conv(noise, along_x, padding="same")
-        field = self.alpha * keras.ops.depthwise_conv(field, along_y, padding="same")
+        field = keras.ops.depthwise_conv(noise, self._along_x, padding="same")
+        field = self.alpha * keras.ops.depthwise_conv(field, self._along_y, padding="same")
         rows = keras.ops.cast(keras.ops.arange(h), "float32")[None, :, None] + field[..., 1]
         cols = keras.ops.cast(keras.ops.arange(w), "float32")[None, None, :] + field[..., 0]
         out = _bilinear(x, rows, cols)
