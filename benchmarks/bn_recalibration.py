@@ -2,11 +2,11 @@
 
 A network trained on augmented images keeps, in each batch-normalisation layer, moving
 statistics of augmented batches; it predicts clean images with them. This script replaces them
-by the mean of the per-batch statistics over clean images of the extractor's own fit part (batches
-of 1,024, each counted alike; the variance leaves out the spread of the batch means)
+by the mean of the per-batch statistics over clean images of the extractor's own fit part
 (``selection.py``'s split: no validation or test image), leaving every trained weight as it is,
-and saves the result as a new extractor file for ``ensemble_selection.py`` to score. Dropout is
-off during the pass, so each layer sees what it sees at prediction time.
+and saves the result as a new extractor file for ``ensemble_selection.py`` to score. The batches
+hold 1,024 images and count alike; the variance leaves out the spread of the batch means. Dropout
+is off during the pass, so each layer sees what it sees at prediction time.
 
     python benchmarks/bn_recalibration.py ../runs/x/ext.joblib --dataset mnist --out ../runs/x/ext_bn.joblib
 """

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from cnnsvm.experiments.reports import markdown_table
 from cnnsvm.experiments.significance import mcnemar_p_value
 
 
@@ -42,9 +43,18 @@ def compare(paths_a, paths_b, names, row_key, dataset="mnist"):
 
     Every file must score the same validation split (dataset, split seed, size): the tests pair rows by index.
     """
-    header = "| arm | seed | epochs run | reads | errors | accuracy (%) | AURC (%) | rej. 99.9 % (%) | rej. 100 % (%) |"
-    lines = [header, "|" + "---|" * 9]
-    tests = []
+    header = [
+        "arm",
+        "seed",
+        "epochs run",
+        "reads",
+        "errors",
+        "accuracy (%)",
+        "AURC (%)",
+        "rej. 99.9 % (%)",
+        "rej. 100 % (%)",
+    ]
+    table, tests = [], []
     rows = ((row_key, "hybrid"), ("softmax-mean", "softmax"))
     pooled = {name: {key: set() for key, _ in rows} for name in names}
     expected = None
@@ -61,11 +71,8 @@ def compare(paths_a, paths_b, names, row_key, dataset="mnist"):
             member = results["members"][0]
             arms[name] = part
             for key, label in rows:
-                cells = describe(part[key], part["n_val"])
-                lines.append(
-                    f"| {name} | {member['random_state']} | {member['epochs_run']} | {label} | "
-                    + " | ".join(cells)
-                    + " |"
+                table.append(
+                    [name, member["random_state"], member["epochs_run"], label, *describe(part[key], part["n_val"])]
                 )
                 pooled[name][key] |= {(seed_index, r) for r in part[key]["wrong"]}
         for key, label in rows:
@@ -74,14 +81,9 @@ def compare(paths_a, paths_b, names, row_key, dataset="mnist"):
     for key, label in rows:
         a, b = (pooled[name][key] for name in names)
         tests.append((f"pooled, {label}: {len(a)} against {len(b)} errors", len(b - a), len(a - b)))
-    lines += [
-        "",
-        f"| paired test | only {names[0]} right | only {names[1]} right | McNemar exact p |",
-        "|---|---|---|---|",
-    ]
-    for what, a_only, b_only in tests:
-        lines.append(f"| {what} | {a_only} | {b_only} | {mcnemar_p_value(a_only, b_only):.3g} |")
-    return "\n".join(lines) + "\n"
+    paired = [[what, a_only, b_only, f"{mcnemar_p_value(a_only, b_only):.3g}"] for what, a_only, b_only in tests]
+    tests_header = ["paired test", f"only {names[0]} right", f"only {names[1]} right", "McNemar exact p"]
+    return markdown_table(header, table) + "\n\n" + markdown_table(tests_header, paired) + "\n"
 
 
 def main():
